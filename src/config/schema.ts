@@ -1,0 +1,93 @@
+/** The agent's configuration schema: the single source of truth for flags, EDGEWATCH_* variables, the config file and the README table. */
+import { z } from 'zod';
+
+/** One watched folder; `source` and `tags` travel with every prediction made from it. */
+export const watchFolderSchema = z
+  .object({
+    path: z.string().min(1).describe('Folder to watch.'),
+    source: z.string().min(1).optional().describe('Datalake source sent with its predictions (default: the top-level source).'),
+    tags: z.array(z.string().min(1)).optional().describe('Tags sent with its predictions (default: the top-level tags).'),
+    recursive: z.boolean().optional().describe('Also watch sub-folders (default: the top-level recursive).'),
+  })
+  .strict();
+export type WatchFolderInput = z.infer<typeof watchFolderSchema>;
+
+const extension = z
+  .string()
+  .regex(/^\.?[a-z0-9]+$/i, 'a file extension such as .jpg')
+  .transform((s) => (s.startsWith('.') ? s : `.${s}`).toLowerCase());
+
+/** Every key of the `run` configuration, with its description and default. */
+export const agentConfigSchema = z
+  .object({
+    config: z.string().optional().describe('JSON config file whose keys are the ones in this table (flags and environment override it).'),
+    watch: z
+      .array(z.union([z.string().min(1), watchFolderSchema]))
+      .min(1, 'at least one folder to watch')
+      .describe('Folder(s) to watch; repeat the flag for several. In a config file each entry may be {path, source, tags, recursive}.'),
+    champion: z.string().min(1).describe('Champion model folder (TF.js model.json + shards + manifest).'),
+    shadow: z.string().min(1).optional().describe('Shadow model folder; runs on every image beside the champion.'),
+    host: z.url({ protocol: /^https?$/ }).default('https://app.picsellia.com').describe('Platform URL (Picsellia, or an embedded `edgewatch serve`).'),
+    apiToken: z.string().min(1).describe('Platform API token (also read from PICSELLIA_API_TOKEN). Never logged.'),
+    organization: z.string().min(1).optional().describe('Organization name (looked up on the platform).'),
+    organizationId: z.uuid().optional().describe('Organization id (skips the name look-up).'),
+    deployment: z.string().min(1).describe('Deployment name on the platform.'),
+    source: z.string().min(1).default('edgewatch').describe('Default datalake source of predictions.'),
+    tags: z.array(z.string().min(1)).default([]).describe('Default tags on predictions; repeat the flag for several.'),
+    recursive: z.boolean().default(false).describe('Watch sub-folders too.'),
+    extensions: z
+      .array(extension)
+      .default(['.jpg', '.jpeg', '.png', '.webp', '.tif', '.tiff', '.gif', '.avif'])
+      .describe('File extensions picked up (case-insensitive).'),
+    concurrency: z.number().int().min(1).max(64).default(4).describe('Images in flight between watcher and outbox (bounded queue).'),
+    topK: z.number().int().min(1).max(100).default(1).describe('Classes reported per classification prediction.'),
+    backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto').describe('TF.js backend: auto picks tfjs-node if installed, else wasm, else cpu.'),
+    stateDir: z.string().min(1).default('.edgewatch').describe('Folder of the ledger/outbox SQLite database.'),
+    rejectedDir: z.string().min(1).optional().describe('Where bad files are moved (default: `rejected/` inside their watched folder).'),
+    afterDelivery: z.enum(['keep', 'move', 'delete']).default('keep').describe('What to do with an image once its prediction is delivered.'),
+    processedDir: z.string().min(1).optional().describe('Destination of `afterDelivery: move` (default: `processed/` inside the watched folder).'),
+    duplicates: z.enum(['skip', 'monitor']).default('skip').describe('Same bytes seen again under another name: skip it or monitor it again.'),
+    stableMs: z.number().int().min(0).max(600_000).default(300).describe('A file must keep the same size and mtime this long before it is read.'),
+    maxPixels: z.number().int().min(1).default(100_000_000).describe('Largest image accepted, in pixels (decompression-bomb guard).'),
+    maxFileBytes: z.number().int().min(1).default(64 * 1024 * 1024).describe('Largest file accepted, in bytes.'),
+    requestTimeoutMs: z.number().int().min(100).default(30_000).describe('Timeout of every HTTP request.'),
+    sendConcurrency: z.number().int().min(1).max(32).default(4).describe('Monitor requests in flight at once.'),
+    retryBaseMs: z.number().int().min(1).default(500).describe('First retry delay of a failed send; doubles up to retryMaxMs, with jitter.'),
+    retryMaxMs: z.number().int().min(1).default(60_000).describe('Largest retry delay.'),
+    outboxMaxEntries: z.number().int().min(1).default(10_000).describe('Outbox cap in entries; when full, new files wait in the folder.'),
+    outboxMaxBytes: z.number().int().min(1).default(2 * 1024 * 1024 * 1024).describe('Outbox cap in bytes; when full, new files wait in the folder.'),
+    once: z.boolean().default(false).describe('Process the files present, wait for delivery, print a summary and exit.'),
+    onceTimeoutMs: z.number().int().min(1).default(300_000).describe('With --once: give up waiting for delivery after this long (undelivered entries stay queued).'),
+    shutdownTimeoutMs: z.number().int().min(0).default(10_000).describe('On SIGINT/SIGTERM: how long in-flight images may take to finish.'),
+    logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info').describe('Log level.'),
+    logFormat: z.enum(['pretty', 'json']).default('pretty').describe('Log format: one readable line per event, or JSON lines.'),
+  })
+  .strict()
+  .refine((c) => !(c.organization && c.organizationId), { message: 'give organization or organizationId, not both', path: ['organizationId'] });
+
+export type AgentConfigInput = z.input<typeof agentConfigSchema>;
+/** Parsed, defaulted configuration; frozen by `loadConfig`. */
+export type AgentConfig = z.output<typeof agentConfigSchema>;
+
+/** A watched folder after defaults are applied. */
+export interface WatchFolder {
+  path: string;
+  source: string;
+  tags: string[];
+  recursive: boolean;
+}
+
+/** Applies the top-level defaults to each watched folder. */
+export function watchFolders(config: AgentConfig): WatchFolder[] {
+  return config.watch.map((w) =>
+    typeof w === 'string'
+      ? { path: w, source: config.source, tags: [...config.tags], recursive: config.recursive }
+      : { path: w.path, source: w.source ?? config.source, tags: [...(w.tags ?? config.tags)], recursive: w.recursive ?? config.recursive },
+  );
+}
+
+/** Keys whose value is a secret: never printed, never logged. */
+export const SECRET_KEYS = new Set(['apiToken', 'token']);
+
+/** Environment variables read besides EDGEWATCH_<KEY>. */
+export const ENV_ALIASES: Record<string, string[]> = { apiToken: ['PICSELLIA_API_TOKEN'] };

@@ -1,0 +1,80 @@
+/** The error catalogue: every failure edgewatch reports has a stable `EW_*` code listed here. */
+
+/** Stable error codes with a one-line meaning each (the README table is checked against this). */
+export const ERROR_CODES = {
+  // configuration and start-up
+  EW_CONFIG_INVALID: 'A configuration value (flag, EDGEWATCH_* variable or config file key) is invalid.',
+  EW_CONFIG_FILE: 'The --config file cannot be read or is not valid JSON.',
+  EW_USAGE: 'The command line cannot be understood (unknown command or flag).',
+  // watch stage
+  EW_WATCH_FOLDER: 'A watched folder does not exist or cannot be read.',
+  EW_WATCH_VANISHED: 'A file disappeared between being seen and being read.',
+  // read stage (bad images)
+  EW_IMAGE_EMPTY: 'The file is zero bytes long.',
+  EW_IMAGE_UNSUPPORTED: 'The file is not an image format sharp can read.',
+  EW_IMAGE_CORRUPT: 'The image data is corrupt and cannot be decoded.',
+  EW_IMAGE_TRUNCATED: 'The image file ends early (incomplete or truncated).',
+  EW_IMAGE_TOO_LARGE: 'The image exceeds the pixel or byte limit (possible decompression bomb).',
+  EW_IMAGE_UNREADABLE: 'The file exists but cannot be read (permissions or I/O error).',
+  EW_REJECT_MOVE: 'A rejected file could not be moved to the rejected folder.',
+  // models and inference
+  EW_MODEL_LOAD: 'A model folder is missing, incomplete or not a TF.js model.',
+  EW_MODEL_MANIFEST: 'A model manifest (edgewatch.json or metadata.json) is missing or invalid.',
+  EW_MODEL_INPUT: 'The model input shape is not an image input this manifest can feed.',
+  EW_MODEL_OUTPUT: 'The model output cannot be decoded as the manifest says.',
+  EW_BACKEND: 'No TF.js backend could be initialised.',
+  EW_INFER_FAILED: 'Inference failed for one image.',
+  EW_WORKER_CRASHED: 'A model worker thread exited unexpectedly.',
+  // monitoring client
+  EW_MONITOR_CONNECT: 'The platform or monitoring service cannot be reached.',
+  EW_MONITOR_AUTH: 'The API token was refused by the platform or the monitoring service.',
+  EW_MONITOR_NOT_FOUND: 'The organization or deployment does not exist on the platform.',
+  EW_MONITOR_NOT_ENABLED: 'The deployment has no monitoring service (oracle_host is null).',
+  EW_MONITOR_TYPE_MISMATCH: 'The deployment type does not match the models\' task.',
+  EW_MONITOR_HTTP: 'The monitoring service answered with an unexpected HTTP status.',
+  EW_MONITOR_REJECTED: 'The monitoring service rejected a prediction permanently (400, 422, 500...).',
+  EW_MONITOR_TIMEOUT: 'A request to the platform or monitoring service timed out.',
+  EW_MONITOR_PROTOCOL: 'A response did not have the shape the Picsellia protocol requires.',
+  // ledger / outbox
+  EW_STORE_OPEN: 'The state database cannot be opened or created.',
+  EW_STORE_FULL: 'The outbox is full (entry or byte cap reached); new files wait in the folder.',
+  EW_DISK_FULL: 'The disk is full: state cannot be persisted.',
+  // embedded service
+  EW_SERVER_LISTEN: 'The embedded monitoring service cannot listen on the requested host/port.',
+  EW_SERVER_CONFIG: 'The embedded service configuration is invalid.',
+  // models pull
+  EW_PULL_FAILED: 'Fetching or extracting a pretrained model package failed.',
+  EW_PULL_VERIFY: 'A pulled model failed its size or hash verification.',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** The one error class of edgewatch: branch on `code`, never on `message`. */
+export class EdgewatchError extends Error {
+  readonly code: ErrorCode;
+  /** Extra machine-readable facts (file path, HTTP status, config key...). Never holds secrets. */
+  readonly details: Readonly<Record<string, unknown>>;
+
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'EdgewatchError';
+    this.code = code;
+    this.details = Object.freeze({ ...(options.details ?? {}) });
+  }
+}
+
+/** True when `err` is an EdgewatchError, optionally with the given code. */
+export function isEdgewatchError(err: unknown, code?: ErrorCode): err is EdgewatchError {
+  return err instanceof EdgewatchError && (code === undefined || err.code === code);
+}
+
+/** Exit codes of the CLI. */
+export const EXIT = {
+  OK: 0,
+  /** `--once`: something was rejected or failed. Also a runtime failure. */
+  FAILURES: 1,
+  /** Bad configuration, bad model, unusable port or folder: fixed by the user before re-running. */
+  CONFIG: 2,
+  /** Interrupted by a second signal. */
+  FORCED: 130,
+} as const;
