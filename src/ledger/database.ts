@@ -1,0 +1,95 @@
+/** Opens the agent's state database (SQLite, WAL, synchronous FULL) and applies its schema. */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { EdgewatchError } from '../errors.js';
+
+export type StateDb = Database.Database;
+
+const SCHEMA_VERSION = 1;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS files (
+  id INTEGER PRIMARY KEY,
+  path TEXT NOT NULL,
+  size_bytes INTEGER NOT NULL,
+  mtime_ms REAL NOT NULL,
+  folder TEXT NOT NULL,
+  sha256 TEXT,
+  image_id TEXT,
+  state TEXT NOT NULL,
+  code TEXT,
+  reason TEXT,
+  created_at REAL NOT NULL,
+  updated_at REAL NOT NULL,
+  UNIQUE (path, size_bytes, mtime_ms)
+);
+CREATE INDEX IF NOT EXISTS files_sha256 ON files (sha256);
+CREATE INDEX IF NOT EXISTS files_image_id ON files (image_id);
+CREATE TABLE IF NOT EXISTS outbox (
+  image_id TEXT PRIMARY KEY,
+  file_id INTEGER NOT NULL,
+  body BLOB NOT NULL,
+  body_bytes INTEGER NOT NULL,
+  captured_at REAL NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at REAL NOT NULL,
+  last_status INTEGER,
+  last_error TEXT,
+  created_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox (next_attempt_at, captured_at);
+CREATE TABLE IF NOT EXISTS dead_letter (
+  image_id TEXT PRIMARY KEY,
+  file_id INTEGER NOT NULL,
+  body BLOB NOT NULL,
+  captured_at REAL NOT NULL,
+  attempts INTEGER NOT NULL,
+  status INTEGER,
+  code TEXT NOT NULL,
+  message TEXT NOT NULL,
+  died_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS delivered (
+  image_id TEXT PRIMARY KEY,
+  file_id INTEGER NOT NULL,
+  prediction_id TEXT,
+  status INTEGER NOT NULL,
+  delivered_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+`;
+
+/** Maps SQLite failures to typed errors: a full disk is its own code. */
+export function storeError(cause: unknown, what: string): EdgewatchError {
+  const code = (cause as { code?: string }).code ?? '';
+  if (code === 'SQLITE_FULL' || code === 'ENOSPC') {
+    return new EdgewatchError('EW_DISK_FULL', `The disk is full: cannot ${what}. Free space on the state folder's disk; nothing was lost, the agent retries.`, { cause });
+  }
+  return new EdgewatchError('EW_STORE_OPEN', `State database error while trying to ${what}: ${(cause as Error).message}.`, { cause });
+}
+
+/** Opens (creating if needed) `<stateDir>/edgewatch.db`. */
+export function openStateDb(stateDir: string): StateDb {
+  let db: StateDb;
+  try {
+    mkdirSync(stateDir, { recursive: true });
+    db = new Database(join(stateDir, 'edgewatch.db'));
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.pragma('busy_timeout = 5000');
+    db.pragma('foreign_keys = ON');
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (version > SCHEMA_VERSION) {
+      throw new Error(`database schema version ${version} is newer than this agent's (${SCHEMA_VERSION}); upgrade edgewatch`);
+    }
+    db.exec(SCHEMA);
+    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  } catch (cause) {
+    throw new EdgewatchError('EW_STORE_OPEN', `Cannot open the state database in ${stateDir}: ${(cause as Error).message}. Check --state-dir is writable.`, {
+      cause,
+      details: { stateDir },
+    });
+  }
+  return db;
+}

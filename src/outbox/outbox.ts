@@ -1,0 +1,209 @@
+/** The durable outbox: serialised monitor requests committed before the first send, drained by the sender, with a dead-letter table. */
+import type { StateDb } from '../ledger/database.js';
+import { storeError } from '../ledger/database.js';
+
+/** One queued request, exactly the bytes that will be sent. */
+export interface OutboxEntry {
+  imageId: string;
+  fileId: number;
+  body: Buffer;
+  capturedAt: number;
+  attempts: number;
+  nextAttemptAt: number;
+}
+
+/** One request the service refused for good. */
+export interface DeadLetter {
+  imageId: string;
+  fileId: number;
+  capturedAt: number;
+  attempts: number;
+  status: number | null;
+  code: string;
+  message: string;
+  diedAt: number;
+  path: string | null;
+}
+
+export interface OutboxLimits {
+  maxEntries: number;
+  maxBytes: number;
+}
+
+interface EntryRow {
+  image_id: string;
+  file_id: number;
+  body: Buffer;
+  captured_at: number;
+  attempts: number;
+  next_attempt_at: number;
+}
+
+/** Everything in this class is synchronous and transactional: a crash leaves either the old or the new state. */
+export class Outbox {
+  readonly #db: StateDb;
+  readonly #limits: OutboxLimits;
+  #totals: { entries: number; bytes: number };
+
+  constructor(db: StateDb, limits: OutboxLimits) {
+    this.#db = db;
+    this.#limits = limits;
+    this.#totals = this.#readTotals();
+  }
+
+  #readTotals(): { entries: number; bytes: number } {
+    const row = this.#db.prepare<[], { n: number; b: number | null }>('SELECT COUNT(*) AS n, SUM(body_bytes) AS b FROM outbox').get();
+    return { entries: row?.n ?? 0, bytes: row?.b ?? 0 };
+  }
+
+  /** Entries and bytes currently queued. */
+  get size(): { entries: number; bytes: number } {
+    return { ...this.#totals };
+  }
+
+  /** True when one more entry of `bytes` would exceed a cap. */
+  wouldOverflow(bytes: number): boolean {
+    return this.#totals.entries + 1 > this.#limits.maxEntries || this.#totals.bytes + bytes > this.#limits.maxBytes;
+  }
+
+  /** True when the outbox is at or over a cap. */
+  isFull(): boolean {
+    return this.#totals.entries >= this.#limits.maxEntries || this.#totals.bytes >= this.#limits.maxBytes;
+  }
+
+  /**
+   * Commits a request (and whatever `alsoInTransaction` does, e.g. the ledger state) in one
+   * transaction. Returns false when this image id is already queued, delivered or dead.
+   */
+  enqueue(entry: { imageId: string; fileId: number; body: Buffer; capturedAt: number }, alsoInTransaction?: () => void): boolean {
+    const now = Date.now() / 1000;
+    try {
+      const inserted = this.#db.transaction(() => {
+        const known = this.#db
+          .prepare<[string, string, string], { x: number }>(
+            'SELECT 1 AS x FROM outbox WHERE image_id = ? UNION ALL SELECT 1 FROM delivered WHERE image_id = ? UNION ALL SELECT 1 FROM dead_letter WHERE image_id = ?',
+          )
+          .get(entry.imageId, entry.imageId, entry.imageId);
+        alsoInTransaction?.();
+        if (known) return false;
+        this.#db
+          .prepare('INSERT INTO outbox (image_id, file_id, body, body_bytes, captured_at, attempts, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, 0, ?, ?)')
+          .run(entry.imageId, entry.fileId, entry.body, entry.body.length, entry.capturedAt, now, now);
+        return true;
+      })();
+      if (inserted) this.#totals = { entries: this.#totals.entries + 1, bytes: this.#totals.bytes + entry.body.length };
+      return inserted;
+    } catch (cause) {
+      throw storeError(cause, 'queue a prediction in the outbox');
+    }
+  }
+
+  /** Up to `limit` entries due now, oldest capture first, excluding `exclude` (in flight). */
+  due(limit: number, exclude: ReadonlySet<string>, now = Date.now() / 1000): OutboxEntry[] {
+    const rows = this.#db
+      .prepare<[number, number], EntryRow>('SELECT image_id, file_id, body, captured_at, attempts, next_attempt_at FROM outbox WHERE next_attempt_at <= ? ORDER BY captured_at, created_at LIMIT ?')
+      .all(now, limit + exclude.size);
+    return rows
+      .filter((r) => !exclude.has(r.image_id))
+      .slice(0, limit)
+      .map((r) => ({ imageId: r.image_id, fileId: r.file_id, body: r.body, capturedAt: r.captured_at, attempts: r.attempts, nextAttemptAt: r.next_attempt_at }));
+  }
+
+  /** Seconds until the next entry is due (0 if one is due now), or null when empty. */
+  nextDueIn(now = Date.now() / 1000): number | null {
+    const row = this.#db.prepare<[], { t: number | null }>('SELECT MIN(next_attempt_at) AS t FROM outbox').get();
+    if (row?.t == null) return null;
+    return Math.max(0, row.t - now);
+  }
+
+  /** Removes a delivered entry and records the delivery (with `also` in the same transaction). */
+  markDelivered(imageId: string, status: number, predictionId: string | null, also?: () => void): void {
+    try {
+      this.#db.transaction(() => {
+        const row = this.#db.prepare<[string], { file_id: number; body_bytes: number }>('SELECT file_id, body_bytes FROM outbox WHERE image_id = ?').get(imageId);
+        if (!row) return;
+        this.#db.prepare('DELETE FROM outbox WHERE image_id = ?').run(imageId);
+        this.#db.prepare('INSERT OR REPLACE INTO delivered (image_id, file_id, prediction_id, status, delivered_at) VALUES (?, ?, ?, ?, ?)').run(imageId, row.file_id, predictionId, status, Date.now() / 1000);
+        also?.();
+        this.#totals = { entries: this.#totals.entries - 1, bytes: this.#totals.bytes - row.body_bytes };
+      })();
+    } catch (cause) {
+      throw storeError(cause, 'record a delivery');
+    }
+  }
+
+  /** Schedules another attempt. */
+  markRetry(imageId: string, delaySeconds: number, status: number | null, message: string): void {
+    try {
+      this.#db
+        .prepare('UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_status = ?, last_error = ? WHERE image_id = ?')
+        .run(Date.now() / 1000 + delaySeconds, status, message.slice(0, 1000), imageId);
+    } catch (cause) {
+      throw storeError(cause, 'reschedule a send');
+    }
+  }
+
+  /** Moves an entry to the dead-letter table with the reason (with `also` in the same transaction). */
+  markDead(imageId: string, status: number | null, code: string, message: string, also?: () => void): void {
+    try {
+      this.#db.transaction(() => {
+        const row = this.#db.prepare<[string], EntryRow & { body_bytes: number }>('SELECT * FROM outbox WHERE image_id = ?').get(imageId);
+        if (!row) return;
+        this.#db.prepare('DELETE FROM outbox WHERE image_id = ?').run(imageId);
+        this.#db
+          .prepare('INSERT OR REPLACE INTO dead_letter (image_id, file_id, body, captured_at, attempts, status, code, message, died_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
+          .run(imageId, row.file_id, row.body, row.captured_at, row.attempts + 1, status, code, message.slice(0, 2000), Date.now() / 1000);
+        also?.();
+        this.#totals = { entries: this.#totals.entries - 1, bytes: this.#totals.bytes - row.body_bytes };
+      })();
+    } catch (cause) {
+      throw storeError(cause, 'record a dead letter');
+    }
+  }
+
+  /** Dead letters, newest first. */
+  listDead(limit = 100): DeadLetter[] {
+    return this.#db
+      .prepare<[number], { image_id: string; file_id: number; captured_at: number; attempts: number; status: number | null; code: string; message: string; died_at: number; path: string | null }>(
+        'SELECT d.image_id, d.file_id, d.captured_at, d.attempts, d.status, d.code, d.message, d.died_at, f.path FROM dead_letter d LEFT JOIN files f ON f.id = d.file_id ORDER BY d.died_at DESC LIMIT ?',
+      )
+      .all(limit)
+      .map((r) => ({ imageId: r.image_id, fileId: r.file_id, capturedAt: r.captured_at, attempts: r.attempts, status: r.status, code: r.code, message: r.message, diedAt: r.died_at, path: r.path }));
+  }
+
+  /** Moves dead letters (all, or those listed) back into the outbox, due now. Returns how many. */
+  retryDead(imageIds?: readonly string[], also?: (fileId: number) => void): number {
+    const now = Date.now() / 1000;
+    return this.#db.transaction(() => {
+      const rows = this.#db.prepare<[], { image_id: string; file_id: number; body: Buffer; captured_at: number }>('SELECT image_id, file_id, body, captured_at FROM dead_letter').all();
+      let n = 0;
+      for (const r of rows) {
+        if (imageIds && !imageIds.some((id) => r.image_id.startsWith(id))) continue;
+        this.#db.prepare('DELETE FROM dead_letter WHERE image_id = ?').run(r.image_id);
+        this.#db
+          .prepare('INSERT OR IGNORE INTO outbox (image_id, file_id, body, body_bytes, captured_at, attempts, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, 0, ?, ?)')
+          .run(r.image_id, r.file_id, r.body, r.body.length, r.captured_at, now, now);
+        also?.(r.file_id);
+        n += 1;
+      }
+      this.#totals = this.#readTotals();
+      return n;
+    })();
+  }
+
+  /** Deletes dead letters (all, or those listed). Returns how many. */
+  purgeDead(imageIds?: readonly string[]): number {
+    return this.#db.transaction(() => {
+      if (!imageIds) return this.#db.prepare('DELETE FROM dead_letter').run().changes;
+      let n = 0;
+      for (const id of imageIds) n += this.#db.prepare("DELETE FROM dead_letter WHERE image_id LIKE ? || '%'").run(id).changes;
+      return n;
+    })();
+  }
+
+  /** Counts for summaries. */
+  counts(): { queued: number; delivered: number; dead: number } {
+    const one = (sql: string) => this.#db.prepare<[], { n: number }>(sql).get()?.n ?? 0;
+    return { queued: one('SELECT COUNT(*) AS n FROM outbox'), delivered: one('SELECT COUNT(*) AS n FROM delivered'), dead: one('SELECT COUNT(*) AS n FROM dead_letter') };
+  }
+}

@@ -1,0 +1,166 @@
+/** The sender: drains the outbox with bounded concurrency, retrying with backoff, until each entry is delivered or dead. */
+import type { Logger } from '../log.js';
+import type { Outbox, OutboxEntry } from './outbox.js';
+
+/** What one send attempt came to (the monitor client's outcome, structurally). */
+export type SendResult =
+  | { kind: 'delivered'; status: number; id: string | null }
+  | { kind: 'duplicate'; status: number; message: string }
+  | { kind: 'retry'; status: number | null; message: string; retryAfterMs: number | null; code: string }
+  | { kind: 'rejected'; status: number; message: string; code: string };
+
+export interface SenderOptions {
+  outbox: Outbox;
+  /** One attempt at sending the stored bytes. Must not throw for HTTP or network failures. */
+  send: (entry: OutboxEntry) => Promise<SendResult>;
+  concurrency: number;
+  /** Delay before attempt `attempt + 1` (attempt counts from 1). */
+  backoffMs: (attempt: number) => number;
+  /** Sending waits while this returns false (e.g. deployment not resolved yet). */
+  isReady?: () => boolean;
+  onDelivered?: (entry: OutboxEntry, result: SendResult & { kind: 'delivered' | 'duplicate' }) => void;
+  onDead?: (entry: OutboxEntry, result: SendResult & { kind: 'rejected' }) => void;
+  /** Called inside the delivery / dead-letter transaction (ledger state). */
+  inTransaction?: { delivered: (entry: OutboxEntry) => void; dead: (entry: OutboxEntry) => void };
+  logger: Logger;
+}
+
+/** Counters since start. */
+export interface SenderStats {
+  delivered: number;
+  duplicates: number;
+  retries: number;
+  dead: number;
+  inFlight: number;
+}
+
+export class Sender {
+  readonly #o: SenderOptions;
+  readonly #inFlight = new Map<string, Promise<void>>();
+  #timer: NodeJS.Timeout | undefined;
+  #wakeResolve: (() => void) | undefined;
+  #closed = false;
+  #loop: Promise<void> | undefined;
+  #idleWaiters: (() => void)[] = [];
+  readonly stats: SenderStats = { delivered: 0, duplicates: 0, retries: 0, dead: 0, inFlight: 0 };
+
+  constructor(options: SenderOptions) {
+    this.#o = options;
+  }
+
+  /** Starts draining. */
+  start(): void {
+    this.#loop ??= this.#run();
+  }
+
+  /** Tells the sender there may be new work (a new entry, the service became ready). */
+  wake(): void {
+    const r = this.#wakeResolve;
+    this.#wakeResolve = undefined;
+    r?.();
+  }
+
+  /** Resolves when the outbox holds nothing due or queued and nothing is in flight. */
+  idle(): Promise<void> {
+    if (this.#isIdle()) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  #isIdle(): boolean {
+    return this.#inFlight.size === 0 && this.#o.outbox.size.entries === 0;
+  }
+
+  #notifyIdle(): void {
+    if (!this.#isIdle()) return;
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  async #run(): Promise<void> {
+    while (!this.#closed) {
+      const ready = this.#o.isReady?.() ?? true;
+      const room = this.#o.concurrency - this.#inFlight.size;
+      let started = 0;
+      if (ready && room > 0) {
+        for (const entry of this.#o.outbox.due(room, new Set(this.#inFlight.keys()))) {
+          const p = this.#attempt(entry).finally(() => {
+            this.#inFlight.delete(entry.imageId);
+            this.stats.inFlight = this.#inFlight.size;
+            this.#notifyIdle();
+            this.wake();
+          });
+          this.#inFlight.set(entry.imageId, p);
+          started += 1;
+        }
+        this.stats.inFlight = this.#inFlight.size;
+      }
+      this.#notifyIdle();
+      if (started > 0 && this.#inFlight.size < this.#o.concurrency) continue;
+      const dueIn = ready ? this.#o.outbox.nextDueIn() : null;
+      await this.#sleep(dueIn === null ? null : Math.max(5, dueIn * 1000));
+    }
+  }
+
+  #sleep(ms: number | null): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.#wakeResolve = resolve;
+      if (ms !== null) {
+        this.#timer = setTimeout(() => this.wake(), Math.min(ms, 60_000));
+        this.#timer.unref();
+      }
+    }).finally(() => {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    });
+  }
+
+  async #attempt(entry: OutboxEntry): Promise<void> {
+    const { outbox, logger } = this.#o;
+    let result: SendResult;
+    try {
+      result = await this.#o.send(entry);
+    } catch (err) {
+      result = { kind: 'retry', status: null, message: (err as Error).message, retryAfterMs: null, code: (err as { code?: string }).code ?? 'EW_MONITOR_CONNECT' };
+    }
+    try {
+      if (result.kind === 'delivered' || result.kind === 'duplicate') {
+        outbox.markDelivered(entry.imageId, result.status, result.kind === 'delivered' ? result.id : null, () => this.#o.inTransaction?.delivered(entry));
+        if (result.kind === 'delivered') this.stats.delivered += 1;
+        else this.stats.duplicates += 1;
+        this.#o.onDelivered?.(entry, result);
+      } else if (result.kind === 'retry') {
+        const attempt = entry.attempts + 1;
+        const delayMs = Math.max(this.#o.backoffMs(attempt), result.retryAfterMs ?? 0);
+        outbox.markRetry(entry.imageId, delayMs / 1000, result.status, result.message);
+        this.stats.retries += 1;
+        logger.warn({ imageId: entry.imageId.slice(0, 12), attempt, status: result.status, code: result.code, retryInMs: Math.round(delayMs) }, `send failed, will retry: ${result.message}`);
+      } else {
+        outbox.markDead(entry.imageId, result.status, result.code, result.message, () => this.#o.inTransaction?.dead(entry));
+        this.stats.dead += 1;
+        logger.error({ imageId: entry.imageId.slice(0, 12), status: result.status, code: result.code }, `prediction rejected by the monitoring service, moved to dead letters: ${result.message}`);
+        this.#o.onDead?.(entry, result);
+      }
+    } catch (err) {
+      logger.error({ err, imageId: entry.imageId.slice(0, 12) }, 'cannot record a send outcome; the entry stays queued');
+    }
+  }
+
+  /** Stops starting sends; waits up to `deadlineMs` for those in flight. Idempotent. */
+  async close(deadlineMs = 5_000): Promise<void> {
+    this.#closed = true;
+    this.wake();
+    await this.#loop;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.#inFlight.values()]),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, deadlineMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const w of waiters) w();
+  }
+}
