@@ -1,2 +1,2 @@
-/** Programmatic API of edgewatch. */
-export const VERSION = '0.1.0';
+/** Programmatic API of edgewatch: the same wiring the CLI uses. */
+export { AGENT_VERSION as VERSION } from './version.js';

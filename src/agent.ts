@@ -1,0 +1,356 @@
+/** The wiring module: builds every stage from one frozen configuration and owns their start and close order. */
+import { mkdir, rename, rm } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import { watchFolders, type AgentConfig } from './config/schema.js';
+import { EdgewatchError, isEdgewatchError, type ErrorCode } from './errors.js';
+import { ModelWorker } from './infer/index.js';
+import { openStateDb, type StateDb } from './ledger/database.js';
+import { Ledger } from './ledger/ledger.js';
+import { silentLogger, type Logger } from './log.js';
+import { PipelineMetrics } from './metrics.js';
+import { backoffDelayMs, checkDeploymentType, PicselliaClient, type MonitorTarget } from './monitor/index.js';
+import { Outbox, type OutboxEntry } from './outbox/outbox.js';
+import { Sender } from './outbox/sender.js';
+import { processedDirFor, processImage, rejectedDirFor, type ProcessContext, type ProcessOutcome } from './process-image.js';
+import { AGENT_VERSION } from './version.js';
+import { FolderWatcher } from './watch/index.js';
+
+/** Counts of one agent run. */
+export interface RunSummary {
+  monitored: number;
+  duplicates: number;
+  rejected: number;
+  failed: number;
+  skipped: number;
+  pending: number;
+  dead: number;
+}
+
+export interface AgentOptions {
+  logger?: Logger;
+  /** Called once per image outcome (tests, progress output). */
+  onOutcome?: (outcome: ProcessOutcome, path: string) => void;
+}
+
+/** Errors that mean "try later" when resolving the deployment; anything else is a configuration problem. */
+const TRANSIENT: ReadonlySet<ErrorCode> = new Set(['EW_MONITOR_CONNECT', 'EW_MONITOR_TIMEOUT', 'EW_MONITOR_HTTP', 'EW_MONITOR_PROTOCOL']);
+
+/** A running agent. `close()` is idempotent and returns the same promise each time. */
+export class Agent {
+  readonly config: AgentConfig;
+  readonly metrics = new PipelineMetrics();
+  readonly logger: Logger;
+  readonly #options: AgentOptions;
+  #db: StateDb | undefined;
+  #ledger: Ledger | undefined;
+  #outbox: Outbox | undefined;
+  #sender: Sender | undefined;
+  #client: PicselliaClient | undefined;
+  #watcher: FolderWatcher | undefined;
+  #champion: ModelWorker | undefined;
+  #shadow: ModelWorker | undefined;
+  #target: MonitorTarget | undefined;
+  #resolveTimer: NodeJS.Timeout | undefined;
+  #loops: Promise<void> | undefined;
+  #closing: Promise<void> | undefined;
+  readonly #abort = new AbortController();
+  readonly #counts = { monitored: 0, duplicates: 0, rejected: 0, failed: 0, skipped: 0 };
+  #roomWaiters: (() => void)[] = [];
+  #fullLogged = false;
+
+  private constructor(config: AgentConfig, options: AgentOptions) {
+    this.config = config;
+    this.#options = options;
+    this.logger = options.logger ?? silentLogger();
+  }
+
+  /**
+   * Starts an agent: opens the state database, loads and warms up the models, resolves the
+   * deployment (or continues offline) and starts watching. Throws `EdgewatchError` for anything
+   * the user must fix first (exit code 2 in the CLI).
+   */
+  static async start(config: AgentConfig, options: AgentOptions = {}): Promise<Agent> {
+    const agent = new Agent(config, options);
+    try {
+      await agent.#start();
+    } catch (err) {
+      await agent.close();
+      throw err;
+    }
+    return agent;
+  }
+
+  /** The deployment the agent sends to, once resolved. */
+  get target(): MonitorTarget | undefined {
+    return this.#target;
+  }
+
+  /** Model backends and names, for logs and status. */
+  get models(): { champion: ModelWorker | undefined; shadow: ModelWorker | undefined } {
+    return { champion: this.#champion, shadow: this.#shadow };
+  }
+
+  /** The outbox (inspection). */
+  get outbox(): Outbox | undefined {
+    return this.#outbox;
+  }
+
+  async #start(): Promise<void> {
+    const { config, logger } = this;
+    const folders = watchFolders(config).map((f) => ({ ...f, path: resolve(f.path) }));
+    this.#db = openStateDb(config.stateDir);
+    this.#ledger = new Ledger(this.#db);
+    this.#outbox = new Outbox(this.#db, { maxEntries: config.outboxMaxEntries, maxBytes: config.outboxMaxBytes });
+
+    const started = performance.now();
+    const [champion, shadow] = await Promise.all([
+      ModelWorker.start(config.champion, { backend: config.backend, topK: config.topK, name: undefined }),
+      config.shadow ? ModelWorker.start(config.shadow, { backend: config.backend, topK: config.topK, name: undefined }) : Promise.resolve(undefined),
+    ]);
+    this.#champion = champion;
+    this.#shadow = shadow;
+    if (shadow && shadow.info.task !== champion.info.task) {
+      throw new EdgewatchError('EW_MODEL_MANIFEST', `The champion (${champion.info.task}) and the shadow (${shadow.info.task}) must have the same task.`);
+    }
+    logger.info(
+      { champion: champion.info.name, shadow: shadow?.info.name, backend: champion.backend, loadMs: Math.round(performance.now() - started) },
+      `models ready on the ${champion.backend} backend`,
+    );
+    if (champion.backend === 'cpu') logger.warn('running on the pure-JS cpu backend: about 20x slower than wasm; check @tensorflow/tfjs-backend-wasm is installed');
+
+    this.#client = new PicselliaClient({
+      host: config.host,
+      apiToken: config.apiToken,
+      organization: config.organization,
+      organizationId: config.organizationId,
+      deployment: config.deployment,
+      requestTimeoutMs: config.requestTimeoutMs,
+      userAgent: `edgewatch/${AGENT_VERSION}`,
+      signal: this.#abort.signal,
+      logger,
+    });
+    await this.#resolveAtStart();
+
+    this.#sender = new Sender({
+      outbox: this.#outbox,
+      concurrency: config.sendConcurrency,
+      send: (entry) => this.#send(entry),
+      backoffMs: (attempt) => backoffDelayMs(attempt, config.retryBaseMs, config.retryMaxMs),
+      isReady: () => this.#target !== undefined,
+      inTransaction: {
+        delivered: (entry) => this.#ledger?.mark(entry.fileId, 'delivered'),
+        dead: (entry) => this.#ledger?.mark(entry.fileId, 'dead'),
+      },
+      onDelivered: (entry, result) => {
+        if (result.kind === 'delivered') this.#counts.monitored += 1;
+        else this.#counts.duplicates += 1;
+        this.#afterDelivery(entry);
+        this.#roomFreed();
+      },
+      onDead: () => {
+        this.#counts.failed += 1;
+        this.#roomFreed();
+      },
+      logger,
+    });
+    this.#sender.start();
+    if (this.#outbox.size.entries > 0) logger.info({ queued: this.#outbox.size.entries }, 'outbox holds predictions from an earlier run; sending them');
+
+    const ignorePaths = folders.flatMap((f) => [rejectedDirFor(config, f.path), processedDirFor(config, f.path)]).map((p) => resolve(p));
+    ignorePaths.push(resolve(config.stateDir));
+    this.#watcher = new FolderWatcher({
+      folders,
+      extensions: config.extensions,
+      stableMs: config.stableMs,
+      ignorePaths,
+      capacity: Math.max(8, config.concurrency * 4),
+      watch: !config.once,
+      isDone: (f) => this.#ledger?.isDone(f.path, f.sizeBytes, f.mtimeMs) ?? false,
+    });
+    await this.#watcher.start();
+    logger.info({ folders: folders.map((f) => f.path), once: config.once }, config.once ? 'processing the files present' : 'watching');
+    const ctx: ProcessContext = {
+      config,
+      ledger: this.#ledger,
+      outbox: this.#outbox,
+      champion,
+      shadow,
+      logger,
+      metrics: this.metrics,
+      deploymentKey: `${config.host}\n${config.organizationId ?? config.organization ?? ''}\n${config.deployment}`,
+      onQueued: () => this.#sender?.wake(),
+    };
+    this.#loops = Promise.all(Array.from({ length: config.concurrency }, () => this.#loop(ctx))).then(() => undefined);
+  }
+
+  async #loop(ctx: ProcessContext): Promise<void> {
+    const watcher = this.#watcher as FolderWatcher;
+    for (;;) {
+      await this.#waitForRoom();
+      if (this.#closing) return;
+      const file = await watcher.next();
+      if (!file) return;
+      let outcome: ProcessOutcome;
+      try {
+        outcome = await processImage(ctx, file);
+      } catch (err) {
+        outcome = 'failed';
+        this.logger.error({ err, code: isEdgewatchError(err) ? err.code : undefined, file: file.path }, `could not process ${file.path}: ${(err as Error).message}`);
+      }
+      if (outcome === 'rejected') this.#counts.rejected += 1;
+      else if (outcome === 'failed') this.#counts.failed += 1;
+      else if (outcome === 'duplicate' || outcome === 'vanished') this.#counts.skipped += 1;
+      this.#options.onOutcome?.(outcome, file.path);
+    }
+  }
+
+  /** Outbox full: stop taking new files (they wait in the folder) until deliveries make room. */
+  async #waitForRoom(): Promise<void> {
+    const outbox = this.#outbox as Outbox;
+    while (outbox.isFull() && !this.#closing) {
+      if (!this.#fullLogged) {
+        this.#fullLogged = true;
+        this.logger.warn({ code: 'EW_STORE_FULL', ...outbox.size }, 'outbox full: new files wait in the folder until the monitoring service catches up');
+      }
+      await new Promise<void>((r) => this.#roomWaiters.push(r));
+    }
+    this.#fullLogged = false;
+  }
+
+  #roomFreed(): void {
+    const waiters = this.#roomWaiters;
+    this.#roomWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  async #send(entry: OutboxEntry) {
+    const client = this.#client as PicselliaClient;
+    const started = performance.now();
+    const result = await client.sendPrediction(entry.body);
+    this.metrics.sendMs.add(performance.now() - started);
+    return result;
+  }
+
+  async #afterDelivery(entry: OutboxEntry): Promise<void> {
+    const mode = this.config.afterDelivery;
+    if (mode === 'keep') return;
+    const record = this.#ledger?.get(entry.fileId);
+    if (!record) return;
+    try {
+      if (mode === 'delete') await rm(record.path, { force: true });
+      else {
+        const dir = processedDirFor(this.config, record.folder);
+        await mkdir(dir, { recursive: true });
+        await rename(record.path, join(dir, basename(record.path)));
+      }
+    } catch (err) {
+      this.logger.warn({ file: record.path, err }, `delivered, but could not ${mode} the file: ${(err as Error).message}`);
+    }
+  }
+
+  #cacheKey(): string {
+    const c = this.config;
+    return `target\n${c.host}\n${c.organizationId ?? c.organization ?? ''}\n${c.deployment}`;
+  }
+
+  async #resolveAtStart(): Promise<void> {
+    try {
+      await this.#resolveNow();
+    } catch (err) {
+      if (!isEdgewatchError(err) || !TRANSIENT.has(err.code)) throw err;
+      const cached = this.#db?.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?').get(this.#cacheKey());
+      if (cached) {
+        const target = JSON.parse(cached.value) as MonitorTarget;
+        checkDeploymentType(target, (this.#champion as ModelWorker).info.task);
+        this.#client?.useTarget(target);
+        this.#target = target;
+        this.logger.warn({ code: err.code, deployment: target.deploymentName }, `platform unreachable (${err.message}); using the deployment cached from the last run`);
+      } else {
+        this.logger.warn({ code: err.code }, `platform unreachable (${err.message}); predictions are queued until it answers`);
+        this.#scheduleResolve(1);
+      }
+    }
+  }
+
+  async #resolveNow(): Promise<void> {
+    const client = this.#client as PicselliaClient;
+    const target = await client.resolve();
+    checkDeploymentType(target, (this.#champion as ModelWorker).info.task);
+    this.#target = target;
+    this.#db?.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run(this.#cacheKey(), JSON.stringify(target));
+    this.logger.info({ organization: target.organizationName, deployment: target.deploymentName, type: target.type }, 'deployment resolved');
+    this.#sender?.wake();
+  }
+
+  #scheduleResolve(attempt: number): void {
+    if (this.#closing) return;
+    const delay = backoffDelayMs(attempt, this.config.retryBaseMs, this.config.retryMaxMs);
+    this.#resolveTimer = setTimeout(() => {
+      this.#resolveNow().catch((err: unknown) => {
+        if (isEdgewatchError(err) && !TRANSIENT.has(err.code)) {
+          this.logger.error({ code: err.code }, `cannot use the deployment: ${err.message}`);
+          return;
+        }
+        this.logger.warn({ code: isEdgewatchError(err) ? err.code : undefined, attempt }, `platform still unreachable: ${(err as Error).message}`);
+        this.#scheduleResolve(attempt + 1);
+      });
+    }, delay);
+  }
+
+  /** Resolves once every file seen so far is processed (with `once`: once the initial scan is done). */
+  async processed(): Promise<void> {
+    await this.#loops;
+  }
+
+  /**
+   * With `once`: waits for the scan to be processed and the outbox to drain (or `onceTimeoutMs`),
+   * then returns the summary. The agent keeps running until `close()`.
+   */
+  async runOnce(): Promise<RunSummary> {
+    await this.processed();
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      (this.#sender as Sender).idle().then(() => false),
+      new Promise<boolean>((r) => {
+        timer = setTimeout(() => r(true), this.config.onceTimeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (timedOut) this.logger.warn({ onceTimeoutMs: this.config.onceTimeoutMs }, 'gave up waiting for delivery; undelivered predictions stay in the outbox for the next run');
+    return this.summary();
+  }
+
+  /** Counts since start, plus what is still queued. */
+  summary(): RunSummary {
+    const outbox = this.#outbox?.counts() ?? { queued: 0, delivered: 0, dead: 0 };
+    return { ...this.#counts, pending: outbox.queued, dead: outbox.dead };
+  }
+
+  /**
+   * Stops watching, lets in-flight images finish within `shutdownTimeoutMs`, stops the sender,
+   * then closes the models, the client and the database. Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    const deadline = this.config.shutdownTimeoutMs;
+    clearTimeout(this.#resolveTimer);
+    this.#roomFreed();
+    await this.#watcher?.close();
+    if (this.#loops) await withDeadline(this.#loops, deadline);
+    await this.#sender?.close(Math.min(deadline, 5_000));
+    this.#abort.abort();
+    await Promise.allSettled([this.#champion?.close(), this.#shadow?.close(), this.#client?.close()]);
+    this.#db?.close();
+    this.logger.info('stopped');
+  }
+}
+
+async function withDeadline(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p.then(() => undefined, () => undefined), new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
+}

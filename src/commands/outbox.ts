@@ -1,0 +1,56 @@
+/** `edgewatch outbox list|retry|purge`: inspects and replays dead-lettered predictions in the state database. */
+import { z } from 'zod';
+import type { Io } from '../cli.js';
+import { loadConfig, helpText } from '../config/load.js';
+import { EdgewatchError, EXIT } from '../errors.js';
+import { openStateDb } from '../ledger/database.js';
+import { Ledger } from '../ledger/ledger.js';
+import { Outbox } from '../outbox/outbox.js';
+
+/** Options of `edgewatch outbox`. */
+export const outboxConfigSchema = z
+  .object({
+    stateDir: z.string().min(1).default('.edgewatch').describe('Folder of the agent state database (same as `run --state-dir`).'),
+    id: z.array(z.string().min(4)).optional().describe('Image id (or prefix) to act on; repeatable. Default: all dead letters.'),
+    limit: z.number().int().min(1).default(50).describe('Rows shown by `list`.'),
+    json: z.boolean().default(false).describe('Print `list` as JSON lines.'),
+  })
+  .strict();
+
+export async function outboxCommand(argv: string[], io: Io): Promise<number> {
+  const [action, ...rest] = argv;
+  if (!action || action === '--help' || !['list', 'retry', 'purge'].includes(action)) {
+    io.out.write(`edgewatch outbox list|retry|purge [options]\n  list: dead letters (newest first) and queue counts\n  retry: move dead letters back into the outbox (the running or next \`run\` sends them)\n  purge: delete dead letters\n\n${helpText(outboxConfigSchema)}\n`);
+    if (action === '--help') return EXIT.OK;
+    throw new EdgewatchError('EW_USAGE', `outbox needs one of list, retry, purge${action ? ` (got "${action}")` : ''}.`);
+  }
+  const { config } = loadConfig(outboxConfigSchema, { argv: rest, env: io.env });
+  const db = openStateDb(config.stateDir);
+  try {
+    const outbox = new Outbox(db, { maxEntries: Number.MAX_SAFE_INTEGER, maxBytes: Number.MAX_SAFE_INTEGER });
+    if (action === 'list') {
+      const counts = outbox.counts();
+      const dead = outbox.listDead(config.limit);
+      if (config.json) {
+        for (const d of dead) io.out.write(`${JSON.stringify(d)}\n`);
+      } else {
+        io.out.write(`queued ${counts.queued}, delivered ${counts.delivered}, dead ${counts.dead}\n`);
+        for (const d of dead) {
+          io.out.write(`${d.imageId.slice(0, 16)}  ${new Date(d.diedAt * 1000).toISOString()}  ${d.status ?? '-'} ${d.code}  ${d.path ?? '?'}  ${d.message}\n`);
+        }
+      }
+      return EXIT.OK;
+    }
+    const ledger = new Ledger(db);
+    if (action === 'retry') {
+      const n = outbox.retryDead(config.id, (fileId) => ledger.mark(fileId, 'queued'));
+      io.out.write(`${n} dead letter(s) moved back to the outbox\n`);
+    } else {
+      const n = outbox.purgeDead(config.id);
+      io.out.write(`${n} dead letter(s) deleted\n`);
+    }
+    return EXIT.OK;
+  } finally {
+    db.close();
+  }
+}
