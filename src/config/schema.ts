@@ -59,7 +59,7 @@ export const agentConfigSchema = z
     once: z.boolean().default(false).describe('Process the files present, wait for delivery, print a summary and exit.'),
     onceTimeoutMs: z.number().int().min(1).default(300_000).describe('With --once: give up waiting for delivery after this long (undelivered entries stay queued).'),
     shutdownTimeoutMs: z.number().int().min(0).default(10_000).describe('On SIGINT/SIGTERM: how long in-flight images may take to finish.'),
-    logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info').describe('Log level.'),
+    logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info').describe('Minimum level of the log lines written to stderr.'),
     logFormat: z.enum(['pretty', 'json']).default('pretty').describe('Log format: one readable line per event, or JSON lines.'),
   })
   .strict()
