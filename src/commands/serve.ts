@@ -1,0 +1,23 @@
+/** `edgewatch serve`: the embedded monitoring service on its own. */
+import type { Io } from '../cli.js';
+import { helpText, loadConfig } from '../config/load.js';
+import { EXIT } from '../errors.js';
+import { createLogger } from '../log.js';
+import { serveConfigSchema } from '../server/config.js';
+import { startServer } from '../server/index.js';
+
+type OnSignals = (io: Io, stop: () => Promise<void>) => void;
+
+export async function serveCommand(argv: string[], io: Io, onSignals: OnSignals): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    io.out.write(`edgewatch serve [options]\n\nOptions (flag, environment variable, default):\n${helpText(serveConfigSchema)}\n`);
+    return EXIT.OK;
+  }
+  const { config } = loadConfig(serveConfigSchema, { argv, env: io.env });
+  const logger = createLogger({ level: 'info', format: 'pretty', destination: io.err, name: 'serve' });
+  const server = await startServer(config, { logger });
+  io.out.write(`edgewatch serve: listening on ${server.url}\n`);
+  if (server.tokenCreated) io.out.write(`edgewatch serve: API token created (shown once, stored in ${config.dataDir}): ${server.token}\n`);
+  await new Promise<void>((resolve) => onSignals(io, () => server.close().then(resolve)));
+  return EXIT.OK;
+}
