@@ -83,6 +83,12 @@ export class Ledger {
     return rec !== undefined && FINAL_STATES.has(rec.state);
   }
 
+  /** The record with this id. */
+  get(id: number): FileRecord | undefined {
+    const row = this.#db.prepare<[number], Row>('SELECT * FROM files WHERE id = ?').get(id);
+    return row ? toRecord(row) : undefined;
+  }
+
   /** Records a file version as seen (idempotent) and returns its record. */
   see(path: string, sizeBytes: number, mtimeMs: number, folder: string): FileRecord {
     try {
