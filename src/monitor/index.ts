@@ -1,0 +1,24 @@
+/** Public surface of the monitor stage (Picsellia protocol client). */
+export { backoffDelayMs, parseRetryAfter } from './backoff.js';
+export { checkDeploymentType } from './deployment-type.js';
+export {
+  buildMonitorBody,
+  magicMatches,
+  normalizePrediction,
+  predictionTask,
+  serializeMonitorBody,
+  type EdgewatchMetadata,
+  type ModelIdentity,
+  type ModelResult,
+  type MonitorBody,
+  type MonitorBodyInput,
+} from './monitor-body.js';
+export {
+  PicselliaClient,
+  absoluteUrl,
+  type LateShadowBody,
+  type MonitorLogger,
+  type MonitorTarget,
+  type PicselliaClientOptions,
+  type SendOutcome,
+} from './picsellia-client.js';

@@ -1,0 +1,229 @@
+/** Builds the JSON body of `POST /api/deployment/{id}/predictions` exactly as the Picsellia SDK emits it. */
+import { EdgewatchError } from '../errors.js';
+import type {
+  ClassificationPrediction,
+  DetectionPrediction,
+  RawPrediction,
+  SegmentationPrediction,
+  TaskType,
+  WireContentType,
+} from '../types.js';
+
+/** One model as it is named in `custom_metadata.edgewatch`: name and content hash of its folder. */
+export interface ModelIdentity {
+  name: string;
+  hash: string;
+}
+
+/**
+ * `custom_metadata.edgewatch`: what the protocol cannot say (DESIGN.md §4), so that a backlog
+ * replayed after a model change stays attributed to the models that actually ran.
+ */
+export interface EdgewatchMetadata {
+  /** Stable image id (content hash + deployment): the idempotency key from ledger to service. */
+  imageId: string;
+  champion: ModelIdentity;
+  shadow?: ModelIdentity;
+  /** TF.js backend in use (`tensorflow`, `wasm`, `cpu`). */
+  backend: string;
+  agentVersion: string;
+  /** Capture time: the file's mtime, epoch seconds (float). */
+  capturedAt: number;
+  /** Name of the machine that ran the models. */
+  host?: string;
+}
+
+/** The predictions body, keys in the SDK's emission order (`image` last). */
+export interface MonitorBody {
+  filename: string;
+  content_type: WireContentType;
+  height: number;
+  width: number;
+  raw_predictions: RawPrediction;
+  /** Champion inference time, seconds. */
+  latency: number;
+  source: string;
+  tags: string[];
+  metadata?: Record<string, unknown>;
+  custom_metadata: { edgewatch: EdgewatchMetadata };
+  /** Epoch seconds of the prediction (float): always sent, the agent buffers. */
+  timestamp: number;
+  /** Shadow inference time, seconds (present exactly when `shadow_raw_predictions` is). */
+  shadow_latency?: number;
+  shadow_raw_predictions?: RawPrediction;
+  /** Standard padded base64 of the whole file, no line breaks. */
+  image: string;
+}
+
+/** One model's result for one image. */
+export interface ModelResult {
+  prediction: RawPrediction;
+  /** Measured inference time in seconds, sent unchanged. */
+  latencySeconds: number;
+}
+
+/** Everything `buildMonitorBody` needs for one image. */
+export interface MonitorBodyInput {
+  /** Basename of the image file (no directory part). */
+  filename: string;
+  contentType: WireContentType;
+  /** Displayed size (EXIF orientation applied), pixels. */
+  width: number;
+  height: number;
+  /** The whole file. */
+  bytes: Buffer;
+  champion: ModelResult;
+  shadow?: ModelResult;
+  source: string;
+  tags: readonly string[];
+  metadata?: Record<string, unknown>;
+  /** Epoch seconds of the prediction (float). */
+  timestamp: number;
+  edgewatch: EdgewatchMetadata;
+}
+
+function invalid(message: string, details: Record<string, unknown> = {}): EdgewatchError {
+  return new EdgewatchError('EW_MONITOR_PROTOCOL', `Cannot build the monitor body: ${message}.`, { details });
+}
+
+/**
+ * Which PredictionFormat a prediction object is: masks make it SEGMENTATION, boxes
+ * OBJECT_DETECTION, neither CLASSIFICATION (a segmentation's deprecated boxes are ignored).
+ */
+export function predictionTask(prediction: RawPrediction): TaskType {
+  if ('detection_masks' in prediction && prediction.detection_masks !== undefined) return 'SEGMENTATION';
+  if ('detection_boxes' in prediction && prediction.detection_boxes !== undefined) return 'OBJECT_DETECTION';
+  return 'CLASSIFICATION';
+}
+
+const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
+const isFiniteNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
+/**
+ * Validates a prediction object and returns a copy with its keys in the SDK's order
+ * (`model_dump()` of the pydantic class). Throws EW_MONITOR_PROTOCOL: a malformed prediction is a
+ * programming error of the infer stage, and the service would reject it anyway.
+ */
+export function normalizePrediction(prediction: RawPrediction, label = 'raw_predictions'): RawPrediction {
+  if (prediction === null || typeof prediction !== 'object') throw invalid(`${label} is not an object`);
+  const p = prediction as unknown as Record<string, unknown>;
+  const classes = p.detection_classes;
+  const scores = p.detection_scores;
+  const texts = p.detection_texts ?? null;
+  if (!Array.isArray(classes) || !classes.every(isInt)) throw invalid(`${label}.detection_classes must be a list of integers`);
+  if (!Array.isArray(scores) || !scores.every(isFiniteNumber)) throw invalid(`${label}.detection_scores must be a list of finite numbers`);
+  if (scores.length !== classes.length) throw invalid(`${label}: ${classes.length} classes but ${scores.length} scores`);
+  if (texts !== null) {
+    if (!Array.isArray(texts) || !texts.every((t) => typeof t === 'string')) throw invalid(`${label}.detection_texts must be null or a list of strings`);
+    if (texts.length > 0 && texts.length !== classes.length) throw invalid(`${label}: ${classes.length} classes but ${texts.length} texts`);
+  }
+  const task = predictionTask(prediction);
+  const common = { detection_classes: [...classes], detection_texts: texts === null ? null : [...(texts as string[])] };
+  if (task === 'SEGMENTATION') {
+    const masks = p.detection_masks;
+    const okPolygon = (poly: unknown): boolean =>
+      Array.isArray(poly) && poly.every((pt) => Array.isArray(pt) && pt.length === 2 && pt.every(isInt));
+    if (!Array.isArray(masks) || !masks.every(okPolygon)) throw invalid(`${label}.detection_masks must be a list of integer [x, y] polygons`);
+    if (masks.length !== classes.length) throw invalid(`${label}: ${classes.length} classes but ${masks.length} masks`);
+    const out: SegmentationPrediction = {
+      ...common,
+      detection_scores: [...scores],
+      detection_masks: (masks as number[][][]).map((poly) => poly.map((pt) => [...pt])),
+    };
+    return out;
+  }
+  if (task === 'OBJECT_DETECTION') {
+    const boxes = p.detection_boxes;
+    const okBox = (b: unknown): boolean => Array.isArray(b) && b.length === 4 && b.every(isInt);
+    if (!Array.isArray(boxes) || !boxes.every(okBox)) throw invalid(`${label}.detection_boxes must be a list of integer [top, left, bottom, right] boxes`);
+    if (boxes.length !== classes.length) throw invalid(`${label}: ${classes.length} classes but ${boxes.length} boxes`);
+    const out: DetectionPrediction = {
+      ...common,
+      detection_boxes: (boxes as number[][]).map((b) => [...b]),
+      detection_scores: [...scores],
+    };
+    return out;
+  }
+  const out: ClassificationPrediction = { ...common, detection_scores: [...scores] };
+  return out;
+}
+
+/** True when `bytes` start with the magic number of `contentType`. */
+export function magicMatches(bytes: Uint8Array, contentType: WireContentType): boolean {
+  if (contentType === 'IMAGE/JPEG') return bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff;
+  const png = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+  return bytes.length >= png.length && png.every((b, i) => bytes[i] === b);
+}
+
+function checkLatency(value: unknown, key: string): number {
+  if (!isFiniteNumber(value) || value < 0) throw invalid(`${key} must be a finite number of seconds ≥ 0`, { key });
+  return value;
+}
+
+/**
+ * Builds the predictions body with keys in the SDK's order: filename, content_type, height, width,
+ * raw_predictions, latency, source, tags, metadata?, custom_metadata, timestamp, shadow_latency?,
+ * shadow_raw_predictions?, image.
+ *
+ * Latencies and the timestamp are passed through unchanged. JSON has no int/float distinction:
+ * a latency measured as exactly 0 serialises as `0` (not `0.0`); it is never rounded up or
+ * otherwise altered. Throws EW_MONITOR_PROTOCOL on any malformed input.
+ */
+export function buildMonitorBody(input: MonitorBodyInput): MonitorBody {
+  const { filename, contentType, width, height, bytes } = input;
+  if (typeof filename !== 'string' || filename === '' || /[/\\]/.test(filename)) throw invalid('filename must be a non-empty basename', { filename });
+  if (contentType !== 'IMAGE/JPEG' && contentType !== 'IMAGE/PNG') throw invalid('content type must be IMAGE/JPEG or IMAGE/PNG', { contentType });
+  if (!isInt(width) || width <= 0 || !isInt(height) || height <= 0) throw invalid('width and height must be positive integers', { width, height });
+  if (!Buffer.isBuffer(bytes) || bytes.length === 0) throw invalid('image bytes are empty', { filename });
+  if (!magicMatches(bytes, contentType)) throw invalid(`the bytes of ${filename} are not ${contentType}`, { filename, contentType });
+  if (typeof input.source !== 'string' || input.source === '') throw invalid('source must be a non-empty string');
+  if (!Array.isArray(input.tags) || !input.tags.every((t) => typeof t === 'string')) throw invalid('tags must be a list of strings');
+  if (!isFiniteNumber(input.timestamp)) throw invalid('timestamp must be finite epoch seconds');
+  const e = input.edgewatch;
+  if (e === null || typeof e !== 'object' || typeof e.imageId !== 'string' || e.imageId === '') throw invalid('edgewatch.imageId is required');
+  if (!isFiniteNumber(e.capturedAt)) throw invalid('edgewatch.capturedAt must be finite epoch seconds');
+
+  const champion = normalizePrediction(input.champion.prediction, 'raw_predictions');
+  const latency = checkLatency(input.champion.latencySeconds, 'latency');
+  let shadow: RawPrediction | undefined;
+  let shadowLatency: number | undefined;
+  if (input.shadow !== undefined) {
+    shadow = normalizePrediction(input.shadow.prediction, 'shadow_raw_predictions');
+    shadowLatency = checkLatency(input.shadow.latencySeconds, 'shadow_latency');
+    if (predictionTask(shadow) !== predictionTask(champion)) {
+      throw invalid(`the shadow prediction is ${predictionTask(shadow)} but the champion's is ${predictionTask(champion)}`);
+    }
+  }
+
+  const edgewatch: EdgewatchMetadata = {
+    imageId: e.imageId,
+    champion: { name: e.champion.name, hash: e.champion.hash },
+    ...(e.shadow === undefined ? {} : { shadow: { name: e.shadow.name, hash: e.shadow.hash } }),
+    backend: e.backend,
+    agentVersion: e.agentVersion,
+    capturedAt: e.capturedAt,
+    ...(e.host === undefined ? {} : { host: e.host }),
+  };
+  const body: MonitorBody = {
+    filename,
+    content_type: contentType,
+    height,
+    width,
+    raw_predictions: champion,
+    latency,
+    source: input.source,
+    tags: [...input.tags],
+    ...(input.metadata === undefined ? {} : { metadata: input.metadata }),
+    custom_metadata: { edgewatch },
+    timestamp: input.timestamp,
+    ...(shadow === undefined ? {} : { shadow_latency: shadowLatency as number, shadow_raw_predictions: shadow }),
+    // Buffer base64 is the standard alphabet, padded, without line breaks.
+    image: bytes.toString('base64'),
+  };
+  return body;
+}
+
+/** The exact bytes sent for `body` (compact JSON, UTF-8): what the outbox persists and replays. */
+export function serializeMonitorBody(body: MonitorBody): Buffer {
+  return Buffer.from(JSON.stringify(body), 'utf8');
+}
