@@ -1,0 +1,49 @@
+/** The datalake folder: images stored as received, one file per prediction, under `<deployment>/<yyyy-mm-dd>/<id>.<ext>`. */
+import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+
+function safeSegment(name: string): string {
+  const s = name.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_');
+  return s === '' ? '_' : s.slice(0, 100);
+}
+
+/** Stores and finds image files below one root folder; never resolves a path outside it. */
+export class Datalake {
+  readonly root: string;
+
+  constructor(root: string) {
+    this.root = resolve(root);
+  }
+
+  /** Writes `bytes` durably (temp file, fsync, rename) and returns the path relative to the root. */
+  async write(deploymentName: string, id: string, ext: 'jpg' | 'png', bytes: Uint8Array, when: Date): Promise<string> {
+    const day = when.toISOString().slice(0, 10);
+    const rel = [safeSegment(deploymentName), day, `${id}.${ext}`].join('/');
+    const file = join(this.root, rel);
+    await mkdir(dirname(file), { recursive: true });
+    const temp = `${file}.${process.pid}.tmp`;
+    const handle = await open(temp, 'w', 0o644);
+    try {
+      await handle.writeFile(bytes);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, file);
+    return rel;
+  }
+
+  /** Absolute path of a stored relative path, or null if it would leave the root. */
+  resolve(rel: string): string | null {
+    const file = resolve(this.root, rel);
+    const inside = relative(this.root, file);
+    if (inside === '' || inside.startsWith('..') || inside.startsWith(sep) || resolve(this.root, inside) !== file) return null;
+    return file;
+  }
+
+  /** Removes a stored file (used when an insert loses a duplicate race). */
+  async remove(rel: string): Promise<void> {
+    const file = this.resolve(rel);
+    if (file !== null) await rm(file, { force: true });
+  }
+}

@@ -1,0 +1,154 @@
+/** Monitoring ("oracle") half of the protocol: login, monitor (validate, check image, store), late shadow, deployment info. */
+import { createHash, randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { DeploymentInfo } from './config.js';
+import { deploymentOr404, issueOracleJwt, requireJwt, requireReader, requireSameDeployment, type ServerContext } from './context.js';
+import { HttpError, allow, parseJson, readBody } from './http-util.js';
+import { checkImage } from './image-check.js';
+import { describeIssues, loginBodySchema, monitorBodySchema, shadowBodySchema, type ParsedPrediction } from './prediction-schema.js';
+import { safeEqual } from './secrets.js';
+import type { StoredPrediction } from './store.js';
+import type { z } from 'zod';
+
+type Reply = { status: number; body: unknown };
+
+/** Top-1 of a prediction: the class with the highest score, null when the prediction is empty. */
+export function topOne(p: ParsedPrediction): { classId: number | null; score: number | null } {
+  let best = -1;
+  p.detection_scores.forEach((s, i) => {
+    if (best === -1 || s > (p.detection_scores[best] as number)) best = i;
+  });
+  return best === -1 ? { classId: null, score: null } : { classId: p.detection_classes[best] ?? null, score: p.detection_scores[best] ?? null };
+}
+
+function invalid(error: z.ZodError, what: string): HttpError {
+  const errors = describeIssues(error);
+  const first = errors[0] as { field: string; message: string };
+  return new HttpError(422, `Invalid ${what}: ${errors.map((e) => `${e.field} ${e.message}`).join('; ')}`, { field: first.field, errors });
+}
+
+async function readJson(ctx: ServerContext, req: IncomingMessage): Promise<unknown> {
+  return parseJson(await readBody(req, ctx.config.maxBodyBytes));
+}
+
+async function login(ctx: ServerContext, req: IncomingMessage): Promise<Reply> {
+  const parsed = loginBodySchema.safeParse(await readJson(ctx, req));
+  if (!parsed.success) throw invalid(parsed.error, 'login body');
+  if (!safeEqual(parsed.data.api_token, ctx.token)) throw new HttpError(401, 'Invalid API token.');
+  deploymentOr404(ctx, parsed.data.deployment_id);
+  return { status: 200, body: issueOracleJwt(ctx, parsed.data.deployment_id) };
+}
+
+/** `custom_metadata.edgewatch.imageId` when the sender gives one, else the SHA-256 of the image bytes. */
+function imageKeyOf(customMetadata: Record<string, unknown> | null | undefined, bytes: Buffer): string {
+  const ew = customMetadata?.edgewatch;
+  const id = ew && typeof ew === 'object' ? (ew as Record<string, unknown>).imageId : undefined;
+  return typeof id === 'string' && id !== '' ? `id:${id}` : `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+}
+
+function conflict(existingId: string): HttpError {
+  return new HttpError(409, `This image was already monitored for this deployment (prediction ${existingId}).`, { id: existingId });
+}
+
+async function monitor(ctx: ServerContext, req: IncomingMessage, deployment: DeploymentInfo): Promise<Reply> {
+  const parsed = monitorBodySchema(deployment.type).safeParse(await readJson(ctx, req));
+  if (!parsed.success) throw invalid(parsed.error, 'prediction');
+  const body = parsed.data;
+  const bytes = Buffer.from(body.image, 'base64');
+  if (bytes.length === 0) throw new HttpError(422, 'Invalid prediction: image decodes to zero bytes', { field: 'image', errors: [{ field: 'image', message: 'decodes to zero bytes' }] });
+  const problems = await checkImage(bytes, body.content_type, body.width, body.height);
+  if (problems.length > 0) {
+    const first = problems[0] as { field: string };
+    throw new HttpError(422, `Invalid prediction: ${problems.map((p) => `${p.field} ${p.message}`).join('; ')}`, { field: first.field, errors: problems });
+  }
+  const imageKey = imageKeyOf(body.custom_metadata, bytes);
+  const existing = ctx.store.findByImageKey(deployment.id, imageKey);
+  if (existing !== undefined) throw conflict(existing);
+
+  const id = randomUUID();
+  const receivedS = Date.now() / 1000;
+  const imagePath = await ctx.datalake.write(deployment.name, id, body.content_type === 'IMAGE/PNG' ? 'png' : 'jpg', bytes, new Date(receivedS * 1000));
+  const champion = topOne(body.raw_predictions);
+  const shadow = body.shadow_raw_predictions == null ? null : topOne(body.shadow_raw_predictions);
+  const row: StoredPrediction = {
+    id,
+    deploymentId: deployment.id,
+    imageKey,
+    filename: body.filename,
+    contentType: body.content_type,
+    width: body.width,
+    height: body.height,
+    imagePath,
+    imageBytes: bytes.length,
+    champion: body.raw_predictions,
+    championClass: champion.classId,
+    championScore: champion.score,
+    latencyS: body.latency,
+    shadow: body.shadow_raw_predictions ?? null,
+    shadowClass: shadow?.classId ?? null,
+    shadowScore: shadow?.score ?? null,
+    shadowLatencyS: shadow === null ? null : (body.shadow_latency as number),
+    source: body.source ?? 'serving',
+    tags: body.tags ?? [],
+    metadata: body.metadata ?? null,
+    customMetadata: body.custom_metadata ?? null,
+    timestampS: body.timestamp ?? receivedS,
+    receivedS,
+  };
+  const result = ctx.store.insert(row);
+  if (!result.inserted) {
+    await ctx.datalake.remove(imagePath);
+    throw conflict(result.existingId);
+  }
+  return { status: 201, body: { id } };
+}
+
+async function lateShadow(ctx: ServerContext, req: IncomingMessage, predictionId: string): Promise<Reply> {
+  const claims = requireJwt(ctx, req);
+  const prediction = ctx.store.get(predictionId);
+  if (prediction === undefined) throw new HttpError(404, `Prediction ${predictionId} does not exist.`);
+  requireSameDeployment(claims, prediction.deploymentId);
+  const deployment = deploymentOr404(ctx, prediction.deploymentId);
+  const parsed = shadowBodySchema(deployment.type).safeParse(await readJson(ctx, req));
+  if (!parsed.success) throw invalid(parsed.error, 'shadow prediction');
+  if (prediction.shadow !== null) throw new HttpError(409, `Prediction ${predictionId} already has a shadow prediction.`, { id: predictionId });
+  const top = topOne(parsed.data.shadow_raw_predictions);
+  if (!ctx.store.setShadow(predictionId, parsed.data.shadow_raw_predictions, top.classId, top.score, parsed.data.shadow_latency)) {
+    throw new HttpError(409, `Prediction ${predictionId} already has a shadow prediction.`, { id: predictionId });
+  }
+  return { status: 201, body: { id: predictionId } };
+}
+
+/** Handles an oracle route, or returns null when `url` is not one. */
+export async function handleOracle(ctx: ServerContext, req: IncomingMessage, url: URL): Promise<Reply | null> {
+  const path = url.pathname;
+  if (path === '/api/auth/login') {
+    allow(req, 'POST');
+    return login(ctx, req);
+  }
+  let m = /^\/api\/deployment\/([^/]+)\/predictions$/.exec(path);
+  if (m && req.method === 'POST') {
+    const claims = requireJwt(ctx, req);
+    const deployment = deploymentOr404(ctx, decodeURIComponent(m[1] as string));
+    requireSameDeployment(claims, deployment.id);
+    return monitor(ctx, req, deployment);
+  }
+  m = /^\/api\/prediction\/([^/]+)\/shadow$/.exec(path);
+  if (m) {
+    allow(req, 'POST');
+    return lateShadow(ctx, req, decodeURIComponent(m[1] as string));
+  }
+  m = /^\/api\/deployment\/([^/]+)$/.exec(path);
+  if (m) {
+    allow(req, 'GET');
+    const id = decodeURIComponent(m[1] as string);
+    requireReader(ctx, req, id);
+    const d = deploymentOr404(ctx, id);
+    const org = ctx.organizations.find((o) => o.id === d.organizationId);
+    return {
+      status: 200,
+      body: { id: d.id, name: d.name, type: d.type, labels: d.labels, organization_id: d.organizationId, organization_name: org?.name ?? null, predictions: ctx.store.count(d.id) },
+    };
+  }
+  return null;
+}

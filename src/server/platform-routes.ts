@@ -1,0 +1,73 @@
+/** Platform half of the Picsellia protocol (DESIGN.md §2 steps 1–4): ping, organization and deployment look-ups, API-token auth. */
+import type { IncomingMessage } from 'node:http';
+import type { DeploymentInfo, OrganizationInfo } from './config.js';
+import { requireApiToken, type ServerContext } from './context.js';
+import { HttpError, allow } from './http-util.js';
+
+/** `sdk_version` answered by ping: old enough that no SDK warns about a newer version. */
+export const PING_SDK_VERSION = '6.0.0';
+
+/** JSON of a deployment as `DeploymentSchema` reads it; `oracle_host` is this service. */
+export function deploymentJson(ctx: ServerContext, d: DeploymentInfo, req: IncomingMessage) {
+  return {
+    id: d.id,
+    name: d.name,
+    type: d.type,
+    oracle_host: oracleHost(ctx, req),
+    serving_host: null,
+    review_campaign_id: null,
+    organization_id: d.organizationId,
+    labels: d.labels,
+  };
+}
+
+/** `publicUrl`, else the scheme-less Host the client used (so a client reaching us by another name is sent back to it). */
+function oracleHost(ctx: ServerContext, req: IncomingMessage): string {
+  if (ctx.config.publicUrl !== undefined) return ctx.config.publicUrl.replace(/\/+$/, '');
+  const host = req.headers.host;
+  return typeof host === 'string' && /^[A-Za-z0-9.\-:[\]]+$/.test(host) ? `http://${host}` : ctx.url;
+}
+
+function organizationOr404(ctx: ServerContext, id: string): OrganizationInfo {
+  const org = ctx.organizations.find((o) => o.id === id);
+  if (org === undefined) throw new HttpError(404, `Organization ${id} does not exist.`);
+  return org;
+}
+
+/** Handles a platform route, or returns null when `path` is not one. */
+export function handlePlatform(ctx: ServerContext, req: IncomingMessage, url: URL): { status: number; body: unknown } | null {
+  const path = url.pathname;
+  if (path === '/api/home/ping') {
+    allow(req, 'GET');
+    requireApiToken(ctx, req);
+    return { status: 200, body: { sdk_version: PING_SDK_VERSION, username: 'edgewatch', default_organization: ctx.organizations[0]?.id ?? null } };
+  }
+  if (path === '/api/organizations/find') {
+    allow(req, 'GET');
+    requireApiToken(ctx, req);
+    const name = url.searchParams.get('name');
+    const org = ctx.organizations.find((o) => o.name === name);
+    if (org === undefined) throw new HttpError(404, `Organization ${JSON.stringify(name ?? '')} does not exist.`);
+    return { status: 200, body: { id: org.id, name: org.name } };
+  }
+  let m = /^\/api\/organization\/([^/]+)$/.exec(path);
+  if (m) {
+    allow(req, 'GET');
+    requireApiToken(ctx, req);
+    const org = organizationOr404(ctx, decodeURIComponent(m[1] as string));
+    return { status: 200, body: { id: org.id, name: org.name, default_connector_id: null } };
+  }
+  m = /^\/api\/organization\/([^/]+)\/deployments\/find$/.exec(path);
+  if (m) {
+    allow(req, 'GET');
+    requireApiToken(ctx, req);
+    const org = organizationOr404(ctx, decodeURIComponent(m[1] as string));
+    const name = url.searchParams.get('name');
+    const id = url.searchParams.get('id');
+    if (name === null && id === null) throw new HttpError(400, 'Give ?name=<deployment name> or ?id=<deployment id>.');
+    const d = org.deployments.find((x) => (name !== null ? x.name === name : x.id === id));
+    if (d === undefined) throw new HttpError(404, `Deployment ${JSON.stringify(name ?? id)} does not exist in organization ${org.name}.`);
+    return { status: 200, body: deploymentJson(ctx, d, req) };
+  }
+  return null;
+}

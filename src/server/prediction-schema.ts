@@ -1,0 +1,92 @@
+/** zod schemas of the monitoring requests (`monitor` body and late shadow), tolerant exactly where the Picsellia SDK's senders differ. */
+import { z } from 'zod';
+import type { TaskType } from '../types.js';
+
+const int = z.number().int();
+const score = z.number().refine(Number.isFinite, 'must be a finite number');
+
+/** Prediction object of one task type; unknown keys (e.g. segmentation `detection_boxes` of older SDKs) are ignored, a missing `detection_texts` is null. */
+export function predictionSchema(type: TaskType) {
+  const base = {
+    detection_classes: z.array(int),
+    detection_texts: z.array(z.string()).nullish().transform((v) => v ?? null),
+    detection_scores: z.array(score),
+  };
+  const extra =
+    type === 'OBJECT_DETECTION'
+      ? { detection_boxes: z.array(z.array(int)) }
+      : type === 'SEGMENTATION'
+        ? { detection_masks: z.array(z.array(z.array(int).length(2, 'a point is [x, y]'))) }
+        : {};
+  return z
+    .object({ ...base, ...extra })
+    .superRefine((p, ctx) => {
+      const n = p.detection_classes.length;
+      for (const key of ['detection_scores', ...Object.keys(extra)]) {
+        const list = (p as Record<string, unknown>)[key] as unknown[];
+        if (list.length !== n) ctx.addIssue({ code: 'custom', path: [key], message: `has ${list.length} items but detection_classes has ${n}` });
+      }
+      if (p.detection_texts !== null && p.detection_texts.length > 0 && p.detection_texts.length !== n) {
+        ctx.addIssue({ code: 'custom', path: ['detection_texts'], message: `has ${p.detection_texts.length} items but detection_classes has ${n}` });
+      }
+    });
+}
+
+/** Parsed prediction object. */
+export type ParsedPrediction = z.output<ReturnType<typeof predictionSchema>>;
+
+const latency = z.number().min(0).refine(Number.isFinite, 'must be a finite number of seconds');
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/** Body of `POST /api/deployment/{id}/predictions` for a deployment of `type`. */
+export function monitorBodySchema(type: TaskType) {
+  const prediction = predictionSchema(type);
+  return z
+    .object({
+      filename: z.string().min(1).max(1024),
+      content_type: z
+        .string()
+        .transform((s) => s.toUpperCase())
+        .pipe(z.enum(['IMAGE/JPEG', 'IMAGE/PNG'], { message: 'must be IMAGE/JPEG or IMAGE/PNG (case-insensitive)' })),
+      height: int.min(1),
+      width: int.min(1),
+      raw_predictions: prediction,
+      latency,
+      source: z.string().min(1).max(200).nullish(),
+      tags: z.array(z.string().min(1).max(200)).max(100).nullish(),
+      metadata: z.record(z.string(), z.unknown()).nullish(),
+      custom_metadata: z.record(z.string(), z.unknown()).nullish(),
+      timestamp: z.number().refine(Number.isFinite, 'must be epoch seconds').nullish(),
+      upload_dir: z.string().nullish(),
+      shadow_latency: latency.nullish(),
+      shadow_raw_predictions: prediction.nullish(),
+      image: z
+        .string({ message: 'is required (base64 of the image file; cloud_image is not supported by the embedded service)' })
+        .min(1, 'must not be empty')
+        .refine((s) => s.length % 4 === 0 && BASE64.test(s), 'must be standard padded base64 without line breaks'),
+    })
+    .superRefine((b, ctx) => {
+      if (b.shadow_raw_predictions != null && b.shadow_latency == null) {
+        ctx.addIssue({ code: 'custom', path: ['shadow_latency'], message: 'is required when shadow_raw_predictions is sent' });
+      }
+    });
+}
+
+export type MonitorBody = z.output<ReturnType<typeof monitorBodySchema>>;
+
+/** Body of `POST /api/prediction/{id}/shadow`. */
+export function shadowBodySchema(type: TaskType) {
+  return z.object({ shadow_raw_predictions: predictionSchema(type), shadow_latency: latency });
+}
+
+/** Body of `POST /api/auth/login`. */
+export const loginBodySchema = z.object({ api_token: z.string().min(1), deployment_id: z.string().min(1) });
+
+/** One `{field, message}` per zod issue, `field` as a dotted path (`raw_predictions.detection_scores.0`). */
+export function describeIssues(error: z.ZodError): { field: string; message: string }[] {
+  return error.issues.map((issue) => {
+    const field = issue.path.map(String).join('.') || '(body)';
+    const missing = issue.code === 'invalid_type' && (issue as { input?: unknown }).input === undefined;
+    return { field, message: missing ? 'is required' : issue.message };
+  });
+}

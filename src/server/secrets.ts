@@ -1,0 +1,44 @@
+/** The service's secrets on disk: the API token and the JWT signing key, each created once with mode 0600 in the data folder. */
+import { randomBytes, createHash, timingSafeEqual } from 'node:crypto';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { EdgewatchError } from '../errors.js';
+
+/** Reads `file`, or creates it with `make()` (exclusive create, mode 0600). Returns the value and whether it was created now. */
+function readOrCreate(file: string, make: () => string): { value: string; created: boolean } {
+  try {
+    const value = readFileSync(file, 'utf8').trim();
+    if (value !== '') return { value, created: false };
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code !== 'ENOENT') {
+      throw new EdgewatchError('EW_SERVER_CONFIG', `Cannot read ${file}: ${(cause as Error).message}.`, { cause, details: { path: file } });
+    }
+  }
+  const value = make();
+  try {
+    writeFileSync(file, `${value}\n`, { mode: 0o600, flag: 'w' });
+    chmodSync(file, 0o600);
+  } catch (cause) {
+    throw new EdgewatchError('EW_SERVER_CONFIG', `Cannot write ${file}: ${(cause as Error).message}. Check that the data folder is writable.`, { cause, details: { path: file } });
+  }
+  return { value, created: true };
+}
+
+/** The API token: the configured one, else `<dataDir>/token` (generated on first start). */
+export function loadToken(dataDir: string, configured: string | undefined): { token: string; created: boolean } {
+  if (configured !== undefined) return { token: configured, created: false };
+  const { value, created } = readOrCreate(join(dataDir, 'token'), () => `ew_${randomBytes(24).toString('base64url')}`);
+  return { token: value, created };
+}
+
+/** The HS256 key of the JWTs and dashboard sessions, stored in `<dataDir>/jwt-secret`. */
+export function loadJwtSecret(dataDir: string): Buffer {
+  return Buffer.from(readOrCreate(join(dataDir, 'jwt-secret'), () => randomBytes(32).toString('base64url')).value, 'base64url');
+}
+
+/** Constant-time string comparison (hashing first so that lengths do not leak). */
+export function safeEqual(a: string, b: string): boolean {
+  const ha = createHash('sha256').update(a).digest();
+  const hb = createHash('sha256').update(b).digest();
+  return timingSafeEqual(ha, hb);
+}

@@ -1,0 +1,151 @@
+/** Starts the embedded monitoring service: one node:http server answering the Picsellia protocol, the stats API and the dashboard. */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import { EdgewatchError } from '../errors.js';
+import { resolveOrganizations, type DeploymentInfo, type OrganizationInfo, type ServeConfig } from './config.js';
+import type { ServerContext, ServerLogger } from './context.js';
+import { handleDashboard } from './dashboard-routes.js';
+import { Datalake } from './datalake.js';
+import { HttpError, sendJson } from './http-util.js';
+import { handleOracle } from './oracle-routes.js';
+import { handlePlatform } from './platform-routes.js';
+import { loadJwtSecret, loadToken } from './secrets.js';
+import { loadStaticFiles } from './static-files.js';
+import { PredictionStore } from './store.js';
+
+/** A running service. `close()` is idempotent and returns the same promise every time. */
+export interface RunningServer {
+  /** Listening URL, e.g. `http://127.0.0.1:8321` (the line to print on start). */
+  url: string;
+  port: number;
+  /** The API token (configured or stored). Print it only when `tokenCreated`; never log it. */
+  token: string;
+  /** True when the token was generated and stored by this start (first start on this data folder). */
+  tokenCreated: boolean;
+  /** Dashboard sign-in link `<url>/#key=<random per-process key>`: read-only dashboard access, not the API token. */
+  dashboardUrl: string;
+  organizations: readonly OrganizationInfo[];
+  store: PredictionStore;
+  close(): Promise<void>;
+}
+
+const SILENT: ServerLogger = { debug() {}, info() {}, warn() {}, error() {} };
+
+function formatUrl(host: string, port: number): string {
+  const shown = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '[::1]' : host.includes(':') ? `[${host}]` : host;
+  return `http://${shown}:${port}`;
+}
+
+/**
+ * Opens the data folder (database, datalake, token, JWT secret), then listens on `config.host:config.port`.
+ * Throws `EW_SERVER_LISTEN` when the port cannot be bound, `EW_STORE_OPEN` / `EW_SERVER_CONFIG` for the data folder.
+ */
+export async function startServer(config: ServeConfig, options: { logger?: ServerLogger } = {}): Promise<RunningServer> {
+  const logger = options.logger ?? SILENT;
+  const dataDir = resolve(config.dataDir);
+  try {
+    mkdirSync(join(dataDir, 'datalake'), { recursive: true });
+  } catch (cause) {
+    throw new EdgewatchError('EW_SERVER_CONFIG', `Cannot create the data folder ${dataDir}: ${(cause as Error).message}.`, { cause, details: { path: dataDir } });
+  }
+  const organizations = resolveOrganizations(config);
+  const deployments = new Map<string, DeploymentInfo>(organizations.flatMap((o) => o.deployments.map((d) => [d.id, d] as const)));
+  const files = loadStaticFiles();
+  const { token, created: tokenCreated } = loadToken(dataDir, config.token);
+  const store = new PredictionStore(join(dataDir, 'monitoring.db'));
+  const ctx: ServerContext = {
+    config,
+    organizations,
+    deployments,
+    store,
+    datalake: new Datalake(join(dataDir, 'datalake')),
+    token,
+    jwtSecret: loadJwtSecret(dataDir),
+    dashboardKey: randomBytes(18).toString('base64url'),
+    logger,
+    url: '',
+  };
+
+  let closing = false;
+  let inFlight = 0;
+  let drained: (() => void) | null = null;
+
+  const server = createServer({ keepAliveTimeout: 5000 }, (req, res) => {
+    if (closing) {
+      res.shouldKeepAlive = false;
+      sendJson(res, 503, { message: 'The monitoring service is shutting down; retry later.' }, { connection: 'close', 'retry-after': '5' });
+      return;
+    }
+    inFlight += 1;
+    const startedMs = performance.now();
+    res.once('close', () => {
+      inFlight -= 1;
+      if (inFlight === 0 && drained) drained();
+      logger.debug({ method: req.method, path: (req.url ?? '').split('?')[0], status: res.statusCode, durationMs: Math.round(performance.now() - startedMs) }, 'request');
+    });
+    void handle(ctx, files, req, res);
+  });
+
+  await new Promise<void>((resolveListen, reject) => {
+    server.once('error', (cause: NodeJS.ErrnoException) => {
+      store.close();
+      reject(new EdgewatchError('EW_SERVER_LISTEN', `Cannot listen on ${config.host}:${config.port}: ${cause.code ?? cause.message}. Choose another --port or --host.`, { cause, details: { host: config.host, port: config.port } }));
+    });
+    server.listen(config.port, config.host, () => resolveListen());
+  });
+  const port = (server.address() as AddressInfo).port;
+  ctx.url = formatUrl(config.host, port);
+  logger.info({ url: ctx.url, dataDir, deployments: [...deployments.values()].map((d) => `${d.name}:${d.type}`) }, 'monitoring service listening');
+
+  let closePromise: Promise<void> | null = null;
+  const close = (): Promise<void> => {
+    closePromise ??= (async () => {
+      closing = true;
+      const stopped = new Promise<void>((r) => server.close(() => r()));
+      server.closeIdleConnections();
+      if (inFlight > 0) {
+        await new Promise<void>((r) => {
+          drained = r;
+          const timer = setTimeout(r, config.shutdownTimeoutMs);
+          timer.unref();
+        });
+      }
+      server.closeAllConnections();
+      await stopped;
+      store.close();
+      logger.info({}, 'monitoring service stopped');
+    })();
+    return closePromise;
+  };
+
+  return { url: ctx.url, port, token, tokenCreated, dashboardUrl: `${ctx.url}/#key=${ctx.dashboardKey}`, organizations, store, close };
+}
+
+async function handle(ctx: ServerContext, files: Parameters<typeof handleDashboard>[3], req: IncomingMessage, res: ServerResponse): Promise<void> {
+  try {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const reply = handlePlatform(ctx, req, url) ?? (await handleOracle(ctx, req, url)) ?? (await handleDashboard(ctx, req, url, files));
+    if (reply === null) throw new HttpError(404, `No route for ${req.method ?? ''} ${url.pathname}.`);
+    if ('raw' in reply) {
+      res.writeHead(reply.status, { 'content-type': reply.contentType, 'content-length': reply.raw.length, ...(reply.headers ?? {}) });
+      res.end(req.method === 'HEAD' ? undefined : reply.raw);
+    } else {
+      sendJson(res, reply.status, reply.body, (reply as { headers?: Record<string, string> }).headers ?? {});
+    }
+  } catch (err) {
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    if (err instanceof HttpError) {
+      if (err.status === 413) res.shouldKeepAlive = false;
+      sendJson(res, err.status, err.body, err.status === 413 ? { connection: 'close' } : {});
+      return;
+    }
+    ctx.logger.error({ err: { message: (err as Error).message, code: (err as { code?: unknown }).code }, path: (req.url ?? '').split('?')[0] }, 'request failed');
+    sendJson(res, 500, { message: 'Internal error of the monitoring service.' });
+  }
+}
