@@ -1,0 +1,199 @@
+/** Runs one loaded model in the current thread: normalises pixels, times inference honestly, decodes the output. */
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfconv from '@tensorflow/tfjs-converter';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { EdgewatchError, isEdgewatchError } from '../errors.js';
+import type { DecodedInput, InputSpec, RawPrediction, TaskType } from '../types.js';
+import { checkClassificationOutput, checkDetectionOutput, decodeCenternet, toProbabilities, topKClassification } from './decode-output.js';
+import { loadModelFolder, MODEL_JSON, type LoadedModel } from './load-model.js';
+
+/** What a runner (or worker) tells about its model; plain data, safe to post between threads. */
+export interface ModelInfo {
+  name: string;
+  /** Absolute model folder. */
+  dir: string;
+  /** sha256 hex of model.json + shards + manifest: reported with every prediction. */
+  hash: string;
+  task: TaskType;
+  labels: string[];
+  input: InputSpec;
+  format: 'graph' | 'layers';
+  /** TF.js backend running the model (`tensorflow`, `wasm` or `cpu`). */
+  backend: string;
+  /** `edgewatch.json` or `metadata.json`. */
+  manifestFile: string;
+  description?: string;
+  trainedAccuracy?: number;
+}
+
+export interface RunnerOptions {
+  /** Classes reported per classification prediction (default 1). */
+  topK?: number;
+  /** Overrides the manifest / folder name. */
+  name?: string;
+}
+
+/** One prediction and the model's own time, in seconds, from input tensor ready to output on the host. */
+export interface TimedPrediction {
+  prediction: RawPrediction;
+  latencySeconds: number;
+}
+
+/** Original (displayed) size of the image, used to map detection boxes back to it. */
+export interface OriginalSize {
+  width: number;
+  height: number;
+}
+
+/** An in-process model: load it once (after `selectBackend`), warm it up, then predict one image at a time. */
+export class ModelRunner {
+  readonly info: ModelInfo;
+  readonly #loaded: LoadedModel;
+  readonly #topK: number;
+  /** Per channel (model order): value = pixel * scale + offset, i.e. (pixel - mean) / std. */
+  readonly #scale: Float32Array;
+  readonly #offset: Float32Array;
+  /** Source channel (RGB index) for each model channel. */
+  readonly #sourceChannel: number[];
+  #graphNeedsAsync = false;
+  #disposed = false;
+
+  private constructor(loaded: LoadedModel, topK: number) {
+    this.#loaded = loaded;
+    this.#topK = topK;
+    const m = loaded.manifest;
+    this.info = {
+      name: loaded.name,
+      dir: loaded.dir,
+      hash: loaded.hash,
+      task: m.task,
+      labels: [...m.labels],
+      input: { ...loaded.input },
+      format: loaded.format,
+      backend: tf.getBackend(),
+      manifestFile: loaded.manifestFile,
+      ...(m.description !== undefined ? { description: m.description } : {}),
+      ...(m.trainedAccuracy !== undefined ? { trainedAccuracy: m.trainedAccuracy } : {}),
+    };
+    const channels = loaded.input.channels;
+    this.#sourceChannel = channels === 1 ? [0] : m.input.channelOrder === 'bgr' ? [2, 1, 0] : [0, 1, 2];
+    this.#scale = new Float32Array(channels);
+    this.#offset = new Float32Array(channels);
+    for (let c = 0; c < channels; c++) {
+      const src = this.#sourceChannel[c]!;
+      this.#scale[c] = 1 / m.input.std[src]!;
+      this.#offset[c] = -m.input.mean[src]! / m.input.std[src]!;
+    }
+  }
+
+  /** Loads a model folder on the current backend. Throws EW_MODEL_LOAD / EW_MODEL_MANIFEST / EW_MODEL_INPUT. */
+  static async load(dir: string, options: RunnerOptions = {}): Promise<ModelRunner> {
+    const loaded = await loadModelFolder(dir, options.name !== undefined ? { name: options.name } : {});
+    return new ModelRunner(loaded, options.topK ?? 1);
+  }
+
+  /** Runs the model twice on a black image so that kernels are compiled before any timed prediction; checks the output shape. */
+  async warmUp(): Promise<void> {
+    const { width, height, channels } = this.info.input;
+    const pixels = new Uint8Array(width * height * channels);
+    for (let i = 0; i < 2; i++) await this.predict({ spec: this.info.input, pixels }, { width, height });
+  }
+
+  /** Predicts one image (already resized to `info.input`). Throws EW_INFER_FAILED (or EW_MODEL_OUTPUT for an undecodable output). */
+  async predict(input: DecodedInput, original: OriginalSize): Promise<TimedPrediction> {
+    if (this.#disposed) throw new EdgewatchError('EW_INFER_FAILED', `model ${this.info.name} is closed`);
+    const x = this.#toTensor(input);
+    let outputs: tf.Tensor[] = [];
+    try {
+      const started = performance.now();
+      outputs = await this.#execute(x);
+      const first = outputs[0];
+      if (!first) throw new EdgewatchError('EW_MODEL_OUTPUT', `${this.#modelFile()}: the model returned no output`);
+      const values = await first.data();
+      const latencySeconds = (performance.now() - started) / 1000;
+      return { prediction: this.#decode(values as Float32Array, first.shape, original), latencySeconds };
+    } catch (err) {
+      if (isEdgewatchError(err)) throw err;
+      throw new EdgewatchError('EW_INFER_FAILED', `model ${this.info.name}: inference failed (${(err as Error).message})`, { cause: err });
+    } finally {
+      x.dispose();
+      tf.dispose(outputs);
+    }
+  }
+
+  /** Frees the model's weights. Idempotent. */
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    this.#loaded.model.dispose();
+  }
+
+  #modelFile(): string {
+    return `${this.info.dir}/${MODEL_JSON}`;
+  }
+
+  /** (pixel - mean) / std per channel, channel order swapped if needed, as a [1, h, w, c] float32 tensor. */
+  #toTensor(input: DecodedInput): tf.Tensor4D {
+    const { width, height, channels } = this.info.input;
+    const inChannels = input.spec.channels;
+    if (input.spec.width !== width || input.spec.height !== height || input.pixels.length !== width * height * inChannels || (channels === 3 && inChannels !== 3)) {
+      throw new EdgewatchError(
+        'EW_INFER_FAILED',
+        `model ${this.info.name} takes ${width}×${height}×${channels} pixels; got ${input.spec.width}×${input.spec.height}×${inChannels} (${input.pixels.length} bytes)`,
+      );
+    }
+    const pixelCount = width * height;
+    const data = new Float32Array(pixelCount * channels);
+    const src = input.pixels;
+    if (channels === 1 && inChannels === 3) {
+      // Grey model fed colour pixels: ITU-R BT.601 luma.
+      for (let p = 0; p < pixelCount; p++) {
+        const grey = 0.299 * src[p * 3]! + 0.587 * src[p * 3 + 1]! + 0.114 * src[p * 3 + 2]!;
+        data[p] = grey * this.#scale[0]! + this.#offset[0]!;
+      }
+    } else {
+      for (let c = 0; c < channels; c++) {
+        const from = this.#sourceChannel[c]!;
+        const scale = this.#scale[c]!;
+        const offset = this.#offset[c]!;
+        for (let p = 0; p < pixelCount; p++) data[p * channels + c] = src[p * inChannels + from]! * scale + offset;
+      }
+    }
+    return tf.tensor4d(data, [1, height, width, channels]);
+  }
+
+  async #execute(x: tf.Tensor4D): Promise<tf.Tensor[]> {
+    const model = this.#loaded.model;
+    let out: tf.Tensor | tf.Tensor[] | tf.NamedTensorMap;
+    if (this.#loaded.format === 'layers') {
+      out = (model as tfl.LayersModel).predict(x);
+    } else {
+      const graph = model as tfconv.GraphModel;
+      if (!this.#graphNeedsAsync) {
+        try {
+          out = graph.execute(x);
+        } catch (err) {
+          // Graphs with control flow or dynamic shapes (e.g. NMS) must run with executeAsync.
+          if (!/executeAsync/i.test((err as Error).message)) throw err;
+          this.#graphNeedsAsync = true;
+          out = await graph.executeAsync(x);
+        }
+      } else {
+        out = await graph.executeAsync(x);
+      }
+    }
+    if (out instanceof tf.Tensor) return [out];
+    if (Array.isArray(out)) return out;
+    return Object.values(out);
+  }
+
+  #decode(values: Float32Array, shape: number[], original: OriginalSize): RawPrediction {
+    const output = this.#loaded.manifest.output;
+    if (output.kind === 'classification') {
+      checkClassificationOutput(shape, this.info.labels.length, this.#modelFile());
+      return topKClassification(toProbabilities(values, output.activation), this.#topK);
+    }
+    checkDetectionOutput(shape, this.#modelFile());
+    return decodeCenternet(values, shape[1]!, output, this.info.input, original);
+  }
+}

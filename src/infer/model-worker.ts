@@ -1,0 +1,178 @@
+/** A model running in its own worker thread (own TF.js instance): the champion and the shadow each get one, so they run in parallel and share nothing. */
+import { extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { EdgewatchError } from '../errors.js';
+import type { DecodedInput } from '../types.js';
+import type { BackendPreference } from './backend.js';
+import type { ModelInfo, OriginalSize, TimedPrediction } from './model-runner.js';
+import { deserializeError, type WorkerReply, type WorkerRequest, type WorkerStartData } from './worker-protocol.js';
+
+export interface ModelWorkerOptions {
+  /** Backend the worker initialises (default `auto`). */
+  backend?: BackendPreference;
+  /** Classes reported per classification prediction (default 1). */
+  topK?: number;
+  /** Overrides the manifest / folder name. */
+  name?: string;
+  /** Receives the worker's warnings (e.g. the cpu fallback). Default: stderr. */
+  warn?: (message: string) => void;
+}
+
+/** TF.js tensor memory of a worker thread. */
+export interface WorkerMemory {
+  numTensors: number;
+  numBytes: number;
+}
+
+interface Pending {
+  resolve: (value: never) => void;
+  reject: (err: Error) => void;
+}
+
+/**
+ * How to start the worker entry next to this file. From dist it is `worker-entry.js`, started
+ * with the parent's loader flags only (`--test` and the like are invalid in a worker). From the
+ * TypeScript sources (tests under `node --import tsx`) Node 20 does not apply `--import`-registered
+ * loaders to a worker's entry module, so a tiny bootstrap registers tsx in the thread first and
+ * then imports `worker-entry.ts`.
+ */
+function workerLaunch(): { script: string | URL; eval: boolean; execArgv: string[] } {
+  const fromSources = extname(fileURLToPath(import.meta.url)) === '.ts';
+  if (fromSources) {
+    const entry = new URL('./worker-entry.ts', import.meta.url).href;
+    const tsxApi = import.meta.resolve('tsx/esm/api');
+    const bootstrap = `import(${JSON.stringify(tsxApi)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); });`;
+    return { script: bootstrap, eval: true, execArgv: [] };
+  }
+  const execArgv: string[] = [];
+  const args = process.execArgv;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (/^--(import|require|loader|experimental-loader|conditions)=/.test(arg) || arg === '--enable-source-maps') execArgv.push(arg);
+    else if (/^(--import|--require|-r|--loader|--experimental-loader|--conditions|-C)$/.test(arg) && args[i + 1] !== undefined) execArgv.push(arg, args[++i]!);
+  }
+  return { script: new URL('./worker-entry.js', import.meta.url), eval: false, execArgv };
+}
+
+/** Same API as ModelRunner, asynchronous, in a worker thread. Requests are answered in order, one at a time. */
+export class ModelWorker {
+  readonly info: ModelInfo;
+  readonly #worker: Worker;
+  readonly #pending = new Map<number, Pending>();
+  #nextId = 1;
+  #failure: EdgewatchError | undefined;
+  #closing: Promise<void> | undefined;
+
+  private constructor(worker: Worker, info: ModelInfo) {
+    this.#worker = worker;
+    this.info = info;
+    worker.on('message', (reply: WorkerReply) => this.#onReply(reply));
+    worker.on('error', (err) => this.#fail(new EdgewatchError('EW_WORKER_CRASHED', `model worker ${info.name} crashed: ${err.message}`, { cause: err })));
+    worker.on('exit', (code) => {
+      if (!this.#closing) this.#fail(new EdgewatchError('EW_WORKER_CRASHED', `model worker ${info.name} exited unexpectedly (code ${code})`, { details: { exitCode: code } }));
+    });
+    worker.unref();
+  }
+
+  /** Starts a worker, which selects its backend, loads and warms up the model. Load errors keep their code and message. */
+  static async start(dir: string, options: ModelWorkerOptions = {}): Promise<ModelWorker> {
+    const warn = options.warn ?? ((message: string) => process.stderr.write(`edgewatch: WARNING: ${message}\n`));
+    const data: WorkerStartData = { dir, backend: options.backend ?? 'auto', topK: options.topK ?? 1, ...(options.name !== undefined ? { name: options.name } : {}) };
+    const launch = workerLaunch();
+    const worker = new Worker(launch.script, { eval: launch.eval, workerData: data, execArgv: launch.execArgv });
+    let onWarning: ((reply: WorkerReply) => void) | undefined;
+    try {
+      const info = await new Promise<ModelInfo>((resolve, reject) => {
+        onWarning = (reply) => {
+          if (reply.type === 'warning') warn(reply.message);
+          else if (reply.type === 'ready') resolve(reply.info);
+          else if (reply.type === 'load-error') reject(deserializeError(reply.error));
+        };
+        worker.on('message', onWarning);
+        worker.once('error', (err) => reject(new EdgewatchError('EW_WORKER_CRASHED', `model worker for ${dir} crashed while loading: ${err.message}`, { cause: err })));
+        worker.once('exit', (code) => reject(new EdgewatchError('EW_WORKER_CRASHED', `model worker for ${dir} exited while loading (code ${code})`)));
+      });
+      worker.off('message', onWarning!);
+      worker.on('message', (reply: WorkerReply) => {
+        if (reply.type === 'warning') warn(reply.message);
+      });
+      worker.removeAllListeners('error');
+      worker.removeAllListeners('exit');
+      return new ModelWorker(worker, info);
+    } catch (err) {
+      await worker.terminate();
+      throw err;
+    }
+  }
+
+  /** The backend the worker's TF.js runs on. */
+  get backend(): string {
+    return this.info.backend;
+  }
+
+  /**
+   * Predicts one image in the worker. The pixels are copied once into a fresh buffer that is
+   * transferred (not cloned), so the caller's buffer stays usable (e.g. for the shadow).
+   */
+  predict(input: DecodedInput, original: OriginalSize): Promise<TimedPrediction> {
+    const pixels = input.pixels.slice();
+    return this.#request<TimedPrediction>(
+      (id) => ({ type: 'predict', id, spec: { ...input.spec }, pixels, original: { width: original.width, height: original.height } }),
+      [pixels.buffer as ArrayBuffer],
+    );
+  }
+
+  /** Tensor count and bytes in the worker's TF.js (a flat count means no leak). */
+  memory(): Promise<WorkerMemory> {
+    return this.#request<WorkerMemory>((id) => ({ type: 'memory', id }), []);
+  }
+
+  /** Terminates the worker; pending requests fail with EW_INFER_FAILED. Idempotent: returns the same promise. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#rejectAll(new EdgewatchError('EW_INFER_FAILED', `model worker ${this.info.name} was closed`));
+      await this.#worker.terminate();
+    })();
+    return this.#closing;
+  }
+
+  /** Test hook: makes the worker thread exit as if it had crashed. */
+  crashForTest(): void {
+    this.#worker.postMessage({ type: 'crash' } satisfies WorkerRequest);
+  }
+
+  #request<T>(build: (id: number) => WorkerRequest, transfer: ArrayBuffer[]): Promise<T> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    if (this.#closing) return Promise.reject(new EdgewatchError('EW_INFER_FAILED', `model worker ${this.info.name} is closed`));
+    const id = this.#nextId++;
+    return new Promise<T>((resolve, reject) => {
+      this.#pending.set(id, { resolve: resolve as (value: never) => void, reject });
+      this.#worker.ref();
+      this.#worker.postMessage(build(id), transfer);
+    });
+  }
+
+  #onReply(reply: WorkerReply): void {
+    if (reply.type !== 'result' && reply.type !== 'memory' && reply.type !== 'error') return;
+    const pending = this.#pending.get(reply.id);
+    if (!pending) return;
+    this.#pending.delete(reply.id);
+    if (this.#pending.size === 0) this.#worker.unref();
+    if (reply.type === 'error') pending.reject(deserializeError(reply.error));
+    else if (reply.type === 'result') pending.resolve({ prediction: reply.prediction, latencySeconds: reply.latencySeconds } as never);
+    else pending.resolve({ numTensors: reply.numTensors, numBytes: reply.numBytes } as never);
+  }
+
+  #fail(err: EdgewatchError): void {
+    this.#failure ??= err;
+    this.#rejectAll(this.#failure);
+  }
+
+  #rejectAll(err: EdgewatchError): void {
+    const pending = [...this.#pending.values()];
+    this.#pending.clear();
+    this.#worker.unref();
+    for (const p of pending) p.reject(err);
+  }
+}

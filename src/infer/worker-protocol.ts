@@ -1,0 +1,48 @@
+/** Messages between a ModelWorker (main thread) and its worker thread, and how errors cross the thread boundary. */
+import { EdgewatchError, ERROR_CODES, type ErrorCode } from '../errors.js';
+import type { InputSpec, RawPrediction } from '../types.js';
+import type { BackendPreference } from './backend.js';
+import type { ModelInfo, OriginalSize } from './model-runner.js';
+
+/** `workerData` of a model worker. */
+export interface WorkerStartData {
+  dir: string;
+  backend: BackendPreference;
+  topK: number;
+  name?: string;
+}
+
+/** Main thread → worker. */
+export type WorkerRequest =
+  | { type: 'predict'; id: number; spec: InputSpec; pixels: Uint8Array; original: OriginalSize }
+  | { type: 'memory'; id: number }
+  /** Test hook: makes the worker thread die as a crash would. */
+  | { type: 'crash' };
+
+/** An error as plain data. */
+export interface SerializedError {
+  code: ErrorCode;
+  message: string;
+  details: Record<string, unknown>;
+}
+
+/** Worker → main thread. */
+export type WorkerReply =
+  | { type: 'ready'; info: ModelInfo }
+  | { type: 'load-error'; error: SerializedError }
+  | { type: 'warning'; message: string }
+  | { type: 'result'; id: number; prediction: RawPrediction; latencySeconds: number }
+  | { type: 'memory'; id: number; numTensors: number; numBytes: number }
+  | { type: 'error'; id: number; error: SerializedError };
+
+/** Turns any error into plain data; errors without an edgewatch code get `fallback`. */
+export function serializeError(err: unknown, fallback: ErrorCode): SerializedError {
+  if (err instanceof EdgewatchError) return { code: err.code, message: err.message, details: { ...err.details } };
+  return { code: fallback, message: err instanceof Error ? err.message : String(err), details: {} };
+}
+
+/** Rebuilds the EdgewatchError (same code and message) in the receiving thread. */
+export function deserializeError(e: SerializedError): EdgewatchError {
+  const code = e.code in ERROR_CODES ? e.code : 'EW_INFER_FAILED';
+  return new EdgewatchError(code, e.message, { details: e.details });
+}
