@@ -1,0 +1,7 @@
+/** The read stage: decode-once image reading, sharp error classification, and setting bad files aside. */
+export type { ImageRead, ReadLimits, ReadTimings } from './image-read.js';
+export { readImage, distinctSpecs } from './read-image.js';
+export { classifySharpError, classifyFsError } from './classify-error.js';
+export { rejectFile, writeFileAtomic, type RejectResult, type RejectReason } from './reject-file.js';
+export { sniffImageFormat, endsEarly, type ImageFormat } from './sniff.js';
+export { CONVERSION_JPEG_QUALITY } from './decode.js';

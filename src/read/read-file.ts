@@ -1,0 +1,50 @@
+/** Reads a whole file into memory once, refusing empty, oversized and non-regular files before reading. */
+import { open } from 'node:fs/promises';
+import { EdgewatchError } from '../errors.js';
+import { classifyFsError } from './classify-error.js';
+
+/** The bytes of a file with the facts of the handle they were read from. */
+export interface FileBytes {
+  bytes: Buffer;
+  sizeBytes: number;
+  mtimeMs: number;
+}
+
+function megabytes(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}
+
+/** Reads `path` through one handle: fstat, size checks, then the bytes. Throws `EdgewatchError` only. */
+export async function readFileBytes(path: string, maxFileBytes: number): Promise<FileBytes> {
+  let handle;
+  try {
+    handle = await open(path, 'r');
+  } catch (err) {
+    throw classifyFsError(err, path);
+  }
+  try {
+    const stats = await handle.stat();
+    if (!stats.isFile()) {
+      throw new EdgewatchError('EW_IMAGE_UNREADABLE', `${path} is not a regular file (a directory or device named like an image); remove or rename it.`, {
+        details: { path, errno: 'EISDIR' },
+      });
+    }
+    const tooLarge = (size: number) =>
+      new EdgewatchError(
+        'EW_IMAGE_TOO_LARGE',
+        `${path} is ${megabytes(size)}, larger than maxFileBytes (${megabytes(maxFileBytes)}); raise maxFileBytes if it is a genuine image.`,
+        { details: { path, sizeBytes: size, maxFileBytes } },
+      );
+    if (stats.size > maxFileBytes) throw tooLarge(stats.size);
+    if (stats.size === 0) throw new EdgewatchError('EW_IMAGE_EMPTY', `${path} is empty (0 bytes); check the camera or copy job that wrote it.`, { details: { path } });
+    const bytes = await handle.readFile();
+    // The file may have changed between fstat and read: judge the bytes actually read.
+    if (bytes.length > maxFileBytes) throw tooLarge(bytes.length);
+    if (bytes.length === 0) throw new EdgewatchError('EW_IMAGE_EMPTY', `${path} is empty (0 bytes); check the camera or copy job that wrote it.`, { details: { path } });
+    return { bytes, sizeBytes: bytes.length, mtimeMs: stats.mtimeMs };
+  } catch (err) {
+    throw classifyFsError(err, path);
+  } finally {
+    await handle.close().catch(() => undefined);
+  }
+}
