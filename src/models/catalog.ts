@@ -46,6 +46,11 @@ export interface KnownModel {
   /** The model.json (plain) or its bundle (browserify-bundle), inside `modelDir`. */
   modelFile: string;
   manifest: PulledManifest;
+  /**
+   * Graph models only: the signature outputs to keep, in order (the others are dropped from
+   * model.json's signature so that `execute()` returns just these). Recorded in SOURCE.txt.
+   */
+  keepOutputs?: string[];
 }
 
 const NSFWJS = {
@@ -117,13 +122,14 @@ export const KNOWN_MODELS: readonly KnownModel[] = Object.freeze([
     layout: 'plain',
     modelDir: 'models',
     modelFile: 'centernet.json',
+    keepOutputs: ['tower_0/detections'],
     manifest: {
       name: 'centernet',
       task: 'OBJECT_DETECTION',
       labels: [...COCO_LABELS],
       input: { width: 512, height: 512, channels: 3, fit: 'fill', channelOrder: 'rgb', mean: [0, 0, 0], std: [1, 1, 1] },
       // tower_0/detections is [1, 100, 6]: x1, y1, x2, y2 in input pixels, score, class index.
-      output: { format: 'boxes-xyxy-score-class', outputName: 'tower_0/detections', boxUnits: 'input-pixels', minScore: 0.2 },
+      output: { decoder: 'centernet', boxes: 'pixels', scoreThreshold: 0.3, maxDetections: 100 },
     },
   },
 ] satisfies KnownModel[]);

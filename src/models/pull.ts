@@ -198,6 +198,7 @@ async function readPackagedModel(model: KnownModel, modelRoot: string): Promise<
     // tfjs-converter writes `format` for layers models; nsfwjs's bundles dropped it.
     if (modelJson.format === undefined && isLayersTopology(modelJson.modelTopology)) modelJson = { format: 'layers-model', ...modelJson };
   }
+  if (model.keepOutputs) modelJson = keepSignatureOutputs(modelJson, model.keepOutputs, where);
   const output = new Map<string, Buffer>([['model.json', Buffer.from(JSON.stringify(modelJson))]]);
   for (const [name, bytes] of shards) output.set(name, bytes);
   return output;
@@ -224,6 +225,19 @@ async function readRegularFile(file: string, modelName: string): Promise<Buffer>
   return readFile(file);
 }
 
+/** Drops every graph-model signature output but `keep` (so `execute()` returns those, in that order). */
+function keepSignatureOutputs(modelJson: Record<string, unknown>, keep: string[], where: string): Record<string, unknown> {
+  const signature = modelJson.signature as { outputs?: Record<string, unknown> } | undefined;
+  const outputs = signature?.outputs;
+  if (modelJson.format !== 'graph-model' || !outputs) throw verifyError(where, 'keepOutputs needs a graph model with a signature');
+  const kept: Record<string, unknown> = {};
+  for (const name of keep) {
+    if (!(name in outputs)) throw verifyError(where, `the signature has no output ${name}`);
+    kept[name] = outputs[name];
+  }
+  return { ...modelJson, signature: { ...signature, outputs: kept } };
+}
+
 function isLayersTopology(topology: unknown): boolean {
   const t = topology as { model_config?: unknown; class_name?: unknown };
   return t.model_config !== undefined || typeof t.class_name === 'string';
@@ -239,6 +253,7 @@ function sourceText(model: KnownModel, tarball: FetchedTarball, files: PulledFil
     `integrity: ${tarball.integrity}`,
     `path in package: ${model.modelDir}/${model.modelFile}`,
     `license: ${model.license} (see ${basename(model.licenseFile)}, copied from the package)`,
+    ...(model.keepOutputs ? [`changed: model.json signature outputs reduced to ${model.keepOutputs.join(', ')} (weights and graph unchanged)`] : []),
     `pulled by: edgewatch ${VERSION} (edgewatch models pull ${model.name})`,
     '',
     'sha256 of each file (sha256sum format):',
