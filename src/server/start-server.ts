@@ -29,6 +29,8 @@ export interface RunningServer {
   dashboardUrl: string;
   organizations: readonly OrganizationInfo[];
   store: PredictionStore;
+  /** Requests being handled right now (for tests and shutdown diagnostics). */
+  readonly inFlight: number;
   close(): Promise<void>;
 }
 
@@ -121,7 +123,19 @@ export async function startServer(config: ServeConfig, options: { logger?: Serve
     return closePromise;
   };
 
-  return { url: ctx.url, port, token, tokenCreated, dashboardUrl: `${ctx.url}/#key=${ctx.dashboardKey}`, organizations, store, close };
+  return {
+    url: ctx.url,
+    port,
+    token,
+    tokenCreated,
+    dashboardUrl: `${ctx.url}/#key=${ctx.dashboardKey}`,
+    organizations,
+    store,
+    get inFlight() {
+      return inFlight;
+    },
+    close,
+  };
 }
 
 async function handle(ctx: ServerContext, files: Parameters<typeof handleDashboard>[3], req: IncomingMessage, res: ServerResponse): Promise<void> {
