@@ -3,7 +3,8 @@
  * images and saves them as TF.js layers models with their edgewatch.json manifests.
  *
  * Run: `npm run train-demo` (= `node --import tsx scripts/train-demo.ts`), optionally with
- * `--quick` for a smoke run that writes to a temp folder instead of models/.
+ * `--quick` for a smoke run that writes to a temp folder instead of models/, and/or
+ * `--only demo-champion` to retrain one model.
  *
  * Why not `model.fit`: the wasm backend has no Conv2DBackpropFilter kernel and the cpu backend
  * trains conv nets about 20× slower. Here each 3×3 'same' convolution is trained in its im2col
@@ -41,13 +42,13 @@ interface Architecture {
 const ARCHITECTURES: Architecture[] = [
   {
     name: 'demo-champion',
-    description: 'Demo champion: small CNN (2 conv blocks, 8/16 filters) on 32×32 RGB/255, trained on generated shapes.',
-    convFilters: [8, 16],
+    description: 'Demo champion: small CNN (3 conv blocks, 8/16/16 filters) on 32×32 RGB/255, trained on generated shapes.',
+    convFilters: [8, 16, 16],
     hiddenUnits: [],
     outputActivation: 'softmax',
     mean: 0,
     std: 255,
-    epochs: 8,
+    epochs: 10,
     learningRate: 0.003,
   },
   {
@@ -226,7 +227,9 @@ async function main(): Promise<void> {
   console.log(`generating ${trainCount} training and ${testCount} test images (${IMAGE_SIZE}×${IMAGE_SIZE})...`);
   const trainSet = await makeShapeDataset(trainCount, 1, IMAGE_SIZE);
   const testSet = await makeShapeDataset(testCount, 2, IMAGE_SIZE);
-  for (const base of ARCHITECTURES) {
+  const onlyAt = process.argv.indexOf('--only');
+  const only = onlyAt > 0 ? process.argv[onlyAt + 1] : undefined;
+  for (const base of ARCHITECTURES.filter((a) => only === undefined || a.name === only)) {
     const arch = quick ? { ...base, epochs: 1 } : base;
     console.log(`training ${arch.name}...`);
     const params = await train(arch, trainSet);
