@@ -15,7 +15,7 @@ const MAX_BUCKETS = 2000;
 export interface StatsOptions {
   /** Class names by id. */
   labels: readonly string[];
-  /** Time bucket width in seconds; chosen automatically (about 60 buckets) when absent. */
+  /** Time bucket width in seconds; chosen automatically (at most 40 buckets) when absent. */
   bucketSeconds?: number;
   /** Range asked for (epoch seconds), used to size automatic buckets. */
   fromS?: number;
@@ -85,7 +85,7 @@ export function psiStatus(psi: number): 'stable' | 'moderate' | 'significant' {
 }
 
 function autoBucket(spanS: number): number {
-  for (const b of NICE_BUCKETS_S) if (spanS / b <= 60) return b;
+  for (const b of NICE_BUCKETS_S) if (spanS / b <= 40) return b;
   return NICE_BUCKETS_S[NICE_BUCKETS_S.length - 1] as number;
 }
 

@@ -3,9 +3,9 @@
 (function () {
   const REFRESH_MS = 3000;
   const COLORS = { champion: '#4f8cff', shadow: '#f5a524' };
-  const PALETTE = ['#4f8cff', '#f5a524', '#3fb950', '#f85149', '#a371f7', '#39c5cf', '#db61a2', '#e3b341', '#8b98a9', '#56d364'];
+  const PALETTE = ['#a371f7', '#39c5cf', '#3fb950', '#f85149', '#db61a2', '#e3b341', '#79c0ff', '#ffa657', '#8b98a9', '#56d364'];
   const $ = (id) => document.getElementById(id);
-  const state = { deploymentId: null, timer: null, charts: null, images: new Map(), refreshes: 0 };
+  const state = { deploymentId: null, timer: null, charts: null, images: new Map(), refreshes: 0, labelShares: [] };
 
   /** Creates an element; strings and numbers become text nodes (never HTML). */
   function el(tag, attrs, ...children) {
@@ -104,7 +104,7 @@
       agreement: C.timeChart($('chart-agreement'), { yLabel: 'agreement', yRange: [0, 1], percent: true }),
       latC: C.histogramChart($('chart-lat-champion'), { color: COLORS.champion }),
       latS: C.histogramChart($('chart-lat-shadow'), { color: COLORS.shadow }),
-      labels: C.timeChart($('chart-labels'), { yLabel: 'images' }),
+      labels: C.shareChart($('chart-labels')),
     };
   }
 
@@ -193,8 +193,17 @@
       c.latC.update([centers, h.champion], def, key);
       c.latS.update([centers, h.shadow], def, key);
     }
-    const series = s.classes.map((cl, i) => ({ label: cl.label, color: PALETTE[i % PALETTE.length] }));
-    c.labels.update([t.t].concat(t.championLabels), series, `labels:${s.classes.map((x) => x.label).join('|')}`);
+    // Champion label shares per bucket, stacked: cumulative sums, top band first.
+    const shares = t.championLabels.map((counts) => counts.map((n, b) => (t.traffic[b] ? n / t.traffic[b] : null)));
+    state.labelShares = shares;
+    const series = s.classes.map((cl, i) => ({ label: cl.label, color: PALETTE[i % PALETTE.length], share: (b) => state.labelShares[i][b] }));
+    const cumulative = [];
+    let running = t.t.map(() => 0);
+    for (const share of shares) {
+      running = running.map((v, b) => (share[b] == null ? null : v + share[b]));
+      cumulative.push(running);
+    }
+    c.labels.update([t.t].concat(cumulative.slice().reverse()), series, `labels:${s.classes.map((x) => x.label).join('|')}`);
   }
 
   function renderConfusion(s) {
@@ -279,7 +288,7 @@
     const keep = new Map();
     const cards = items.map((it) => {
       let img = state.images.get(it.id);
-      if (!img) img = el('img', { src: it.imageUrl, alt: it.filename, loading: 'lazy', width: String(it.width), height: String(it.height) });
+      if (!img) img = el('img', { src: it.imageUrl, alt: it.filename, width: String(it.width), height: String(it.height) });
       keep.set(it.id, img);
       return el('figure', { class: `gallery-item${it.agree === false ? ' disagree' : ''}`, 'data-id': it.id, style: { margin: '0' } },
         img,

@@ -68,5 +68,33 @@
     }));
   }
 
-  window.EwCharts = { timeChart, histogramChart };
+  /**
+   * 100 % stacked step areas: `series` = [{label, color, share(i)}] where share(i) is the class share in bucket i (null when
+   * the bucket is empty). The data passed to update() are the cumulative shares, top band first, so each band paints over
+   * the one above it; the legend shows the class's own share.
+   */
+  function shareChart(el) {
+    return new Chart(el, (series) => ({
+      cursor: { drag: { x: false, y: false } },
+      legend: { show: true },
+      scales: { x: { time: true }, y: { range: [0, 1] } },
+      axes: [Object.assign({}, AXIS), Object.assign({}, AXIS, { size: 48, values: (u, vals) => vals.map((v) => `${Math.round(v * 100)}%`) })],
+      series: [{}].concat(
+        series.slice().reverse().map((s) => ({
+          label: s.label,
+          stroke: s.color,
+          fill: s.color + 'cc',
+          width: 1,
+          paths: uPlot.paths.stepped({ align: 1 }),
+          points: { show: false },
+          value: (u, v, si, idx) => {
+            const share = idx == null ? null : s.share(idx);
+            return share == null ? '—' : `${Math.round(share * 100)}%`;
+          },
+        })),
+      ),
+    }));
+  }
+
+  window.EwCharts = { timeChart, histogramChart, shareChart };
 })();
