@@ -1,0 +1,193 @@
+/**
+ * The edgewatch measurement: JPEGs dropped into watched folders → predictions acknowledged (201) by
+ * the embedded service, through the agent's programmatic API (`Agent.start`). Also the 5,000-image
+ * memory soak.
+ *
+ * LEAD: this drives src/agent.ts as it stood when the bench was written (Agent.start(config),
+ * agent.outbox.counts().delivered, agent.metrics, agent.models, agent.close()). If the parallel
+ * pipeline changes that API, adapt `startAgent` and `deliveredCount` below; nothing else here
+ * depends on the agent's internals.
+ */
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Agent } from '../src/agent.js';
+import { agentConfigSchema } from '../src/config/schema.js';
+import { loadConfig } from '../src/config/load.js';
+import { silentLogger } from '../src/log.js';
+import { uniqueJpeg } from './images.js';
+import type { BenchService } from './service.js';
+import { quantile } from './stats.js';
+
+/** Options of {@link measureEdgewatch}. */
+export interface EdgewatchOptions {
+  championDir: string;
+  shadowDir: string;
+  /** Source JPEGs, cycled; each dropped file is made byte-unique. */
+  images: Buffer[];
+  rounds: number;
+  perRound: number;
+  warmup: number;
+  /** Images dropped one at a time (each waits for its 201) to measure added latency without queueing. */
+  latencySamples: number;
+  /** Number of watched folders the files are spread over. */
+  folders: number;
+  service: BenchService;
+  workDir: string;
+  /** Agent config overrides (e.g. stableMs, concurrency); the agent's defaults otherwise. */
+  agentOverrides?: Record<string, unknown>;
+}
+
+/** Throughput per round and latencies. */
+export interface EdgewatchResult {
+  imagesPerSecond: number[];
+  /** Drop → 201 of images sent one at a time, ms. */
+  dropToAckMs: number[];
+  /** dropToAck minus the median champion + shadow compute, ms (p50/p95 of this are "added latency"). */
+  addedMsExternal: number[];
+  /** The agent's own metrics (file picked → 201 minus compute, and per-model compute), p50/p95. */
+  agentMetrics: Record<string, { n: number; p50: number; p95: number }>;
+  backend: string;
+}
+
+/** Starts an agent watching `folders` on the bench service. */
+async function startAgent(opts: EdgewatchOptions, folders: string[]): Promise<Agent> {
+  const { config } = loadConfig(agentConfigSchema, {
+    overrides: {
+      watch: folders.map((path) => ({ path, source: 'bench' })),
+      champion: opts.championDir,
+      shadow: opts.shadowDir,
+      host: opts.service.url,
+      apiToken: opts.service.token,
+      organization: opts.service.organization,
+      deployment: opts.service.deployment,
+      stateDir: join(opts.workDir, 'agent-state'),
+      afterDelivery: 'delete',
+      backend: 'wasm',
+      logLevel: 'silent',
+      ...opts.agentOverrides,
+    },
+  });
+  return Agent.start(config, { logger: silentLogger() });
+}
+
+/** Predictions the agent has seen acknowledged by the service. */
+function deliveredCount(agent: Agent): number {
+  return agent.outbox?.counts().delivered ?? 0;
+}
+
+async function waitFor(condition: () => boolean, timeoutMs: number, pollMs: number, what: string): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!condition()) {
+    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
+}
+
+/** Writes files into a staging folder (same filesystem), so that a drop is one atomic rename per file. */
+class Dropper {
+  readonly #staging: string;
+  readonly #folders: string[];
+  readonly #images: Buffer[];
+  #n = 0;
+
+  constructor(staging: string, folders: string[], images: Buffer[]) {
+    this.#staging = staging;
+    this.#folders = folders;
+    this.#images = images;
+  }
+
+  /** Stages `count` unique files; returns a function that drops them all. */
+  async stage(count: number): Promise<() => Promise<void>> {
+    const moves: Array<[string, string]> = [];
+    for (let i = 0; i < count; i++) {
+      const n = this.#n++;
+      const name = `img-${String(n).padStart(6, '0')}.jpg`;
+      const staged = join(this.#staging, name);
+      await writeFile(staged, uniqueJpeg(this.#images[n % this.#images.length]!, `edgewatch-bench ${n} ${process.pid}`));
+      moves.push([staged, join(this.#folders[n % this.#folders.length]!, name)]);
+    }
+    return async () => {
+      for (const [from, to] of moves) await rename(from, to);
+    };
+  }
+}
+
+async function setUp(opts: EdgewatchOptions): Promise<{ agent: Agent; dropper: Dropper }> {
+  const folders = Array.from({ length: opts.folders }, (_, i) => join(opts.workDir, `inbox-${i}`));
+  const staging = join(opts.workDir, 'staging');
+  for (const dir of [...folders, staging]) await mkdir(dir, { recursive: true });
+  const agent = await startAgent(opts, folders);
+  return { agent, dropper: new Dropper(staging, folders, opts.images) };
+}
+
+/** Runs warm-up, `rounds` burst rounds of `perRound` images, then `latencySamples` single drops. */
+export async function measureEdgewatch(opts: EdgewatchOptions): Promise<EdgewatchResult> {
+  const { agent, dropper } = await setUp(opts);
+  try {
+    const result: EdgewatchResult = { imagesPerSecond: [], dropToAckMs: [], addedMsExternal: [], agentMetrics: {}, backend: agent.models.champion?.backend ?? 'unknown' };
+    const burst = async (count: number): Promise<number> => {
+      const drop = await dropper.stage(count);
+      const target = deliveredCount(agent) + count;
+      const started = performance.now();
+      await drop();
+      await waitFor(() => deliveredCount(agent) >= target, 120_000 + count * 2_000, 5, `${count} predictions to be acknowledged`);
+      return performance.now() - started;
+    };
+    if (opts.warmup > 0) await burst(opts.warmup);
+    for (let r = 0; r < opts.rounds; r++) {
+      const ms = await burst(opts.perRound);
+      result.imagesPerSecond.push(opts.perRound / (ms / 1000));
+    }
+    for (let i = 0; i < opts.latencySamples; i++) result.dropToAckMs.push(await burst(1));
+    result.agentMetrics = agent.metrics.snapshot();
+    const computeMs = (result.agentMetrics.championMs?.p50 ?? 0) + (result.agentMetrics.shadowMs?.p50 ?? 0);
+    result.addedMsExternal = result.dropToAckMs.map((ms) => ms - computeMs);
+    return result;
+  } finally {
+    await agent.close();
+  }
+}
+
+/** One soak checkpoint. */
+export interface SoakPoint {
+  images: number;
+  rssMB: number;
+  heapUsedMB: number;
+  /** Tensors alive in the champion / shadow workers. */
+  tensors: number[];
+}
+
+/**
+ * Pushes `total` images through the agent in bursts of `batch` and records RSS and tensor counts
+ * at each checkpoint (e.g. 1,000 and 5,000).
+ */
+export async function soakEdgewatch(opts: EdgewatchOptions, total: number, batch: number, checkpoints: number[], log: (line: string) => void): Promise<SoakPoint[]> {
+  const { agent, dropper } = await setUp(opts);
+  const points: SoakPoint[] = [];
+  try {
+    let done = 0;
+    while (done < total) {
+      const count = Math.min(batch, total - done);
+      const drop = await dropper.stage(count);
+      const target = deliveredCount(agent) + count;
+      await drop();
+      await waitFor(() => deliveredCount(agent) >= target, 300_000, 20, `${count} predictions to be acknowledged`);
+      done += count;
+      if (checkpoints.some((c) => c > done - count && c <= done)) {
+        const { champion, shadow } = agent.models;
+        const tensors = await Promise.all([champion, shadow].filter((m) => m !== undefined).map(async (m) => (await m.memory()).numTensors));
+        const mem = process.memoryUsage();
+        points.push({ images: done, rssMB: mem.rss / 2 ** 20, heapUsedMB: mem.heapUsed / 2 ** 20, tensors });
+        log(`soak: ${done} images, RSS ${(mem.rss / 2 ** 20).toFixed(0)} MB, heap ${(mem.heapUsed / 2 ** 20).toFixed(0)} MB, tensors ${tensors.join('/')}`);
+      }
+    }
+    return points;
+  } finally {
+    await agent.close();
+  }
+}
+
+/** p50 and p95 of a series, for the report. */
+export function p50p95(values: number[]): { p50: number; p95: number } {
+  return { p50: quantile(values, 0.5), p95: quantile(values, 0.95) };
+}

@@ -1,0 +1,209 @@
+/**
+ * `npm run bench [-- --quick | --soak | --scale]`: floor, edgewatch and naive throughput on the same
+ * images with the same pretrained models, each measurement in its own process; prints a table and
+ * ends with `edgewatch/floor = <median>` and `edgewatch/naive = <median>`.
+ */
+import { spawn } from 'node:child_process';
+import { availableParallelism, cpus } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { pullModels } from '../src/models/pull.js';
+import { NSFWJS_LABELS } from '../src/models/catalog.js';
+import { IMAGE_SETS, prepareImages, type ImageSetName } from './images.js';
+import type { MeasureJob } from './measure.js';
+import { formatSpread, pairwiseRatios, quantile, spreadOf } from './stats.js';
+
+const CHAMPION = 'mobilenet-v2';
+const SHADOW = 'mobilenet-v2-mid';
+const CACHE_DIR = '.bench';
+const MODELS_DIR = 'models/pretrained';
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    soak: { type: 'boolean', default: false },
+    scale: { type: 'boolean', default: false },
+    set: { type: 'string', default: 'hd' },
+    rounds: { type: 'string' },
+    'per-round': { type: 'string' },
+    workers: { type: 'string' },
+    folders: { type: 'string', default: '1' },
+    only: { type: 'string' },
+    'stable-ms': { type: 'string' },
+    help: { type: 'boolean', default: false },
+  },
+});
+
+if (args.help) {
+  process.stdout.write(`npm run bench -- [options]
+  --quick          short run (< 2 minutes): 3 rounds, fewer images
+  --soak           memory mode: 5,000 images through the agent, RSS and tensors at 1,000 and 5,000
+  --scale          also measure naive and edgewatch on VGA, 1080p and 12 MP images, and 1 vs 4 folders
+  --set NAME       image set for the main table: hd (1080p, default), vga, mp12, photos
+  --rounds N       rounds per measurement;  --per-round N  images per round
+  --workers N      floor worker threads (default: one per core)
+  --folders N      watched folders for the edgewatch measurement (default 1)
+  --only LIST      comma list of floor,naive,edgewatch
+  --stable-ms N    agent stableMs override (default: the agent's own default)
+`);
+  process.exit(0);
+}
+
+const log = (line: string): void => void process.stderr.write(`${line}\n`);
+const quick = args.quick;
+const rounds = Number(args.rounds ?? (quick ? 3 : 5));
+const perRound = Number(args['per-round'] ?? (quick ? 24 : 96));
+const workers = Number(args.workers ?? availableParallelism());
+const setName = args.set as ImageSetName;
+if (!(setName in IMAGE_SETS)) throw new Error(`--set must be one of ${Object.keys(IMAGE_SETS).join(', ')}`);
+const only = new Set((args.only ?? 'floor,naive,edgewatch').split(','));
+const agentOverrides = args['stable-ms'] !== undefined ? { stableMs: Number(args['stable-ms']) } : undefined;
+
+interface Measured<T> {
+  result: T;
+  peakRssMB: number;
+}
+
+/** Runs one job in a child process (`node --import tsx bench/measure.ts <job>`) and parses its result line. */
+function measure<T>(job: MeasureJob): Promise<Measured<T>> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'measure.ts'), JSON.stringify(job)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      const line = out.split('\n').find((l) => l.startsWith('BENCH_RESULT '));
+      if (code !== 0 || !line) reject(new Error(`bench ${job.mode} exited with code ${code}${out ? `: ${out.slice(-500)}` : ''}`));
+      else resolvePromise(JSON.parse(line.slice('BENCH_RESULT '.length)) as Measured<T>);
+    });
+  });
+}
+
+interface RateResult {
+  imagesPerSecond: number[];
+  championMs: number[];
+  shadowMs: number[];
+  backend: string;
+}
+interface EdgewatchRate {
+  imagesPerSecond: number[];
+  dropToAckMs: number[];
+  addedMsExternal: number[];
+  agentMetrics: Record<string, { n: number; p50: number; p95: number }>;
+  backend: string;
+}
+
+const started = performance.now();
+log(`edgewatch bench${quick ? ' (quick)' : ''}${args.soak ? ' (soak)' : ''}: preparing models and images`);
+const pulled = await pullModels([CHAMPION, SHADOW], { destDir: MODELS_DIR });
+for (const m of pulled) log(`  model ${m.name}: ${m.status} (${(m.totalBytes / 1e6).toFixed(1)} MB, ${m.package}@${m.version})`);
+const championDir = resolve(MODELS_DIR, CHAMPION);
+const shadowDir = resolve(MODELS_DIR, SHADOW);
+const images = await prepareImages(CACHE_DIR, log, quick ? 2 : 6, args.scale ? ['vga', 'hd', 'mp12'] : [setName].filter((s) => s !== 'photos'));
+const files = images[setName].map((f) => resolve(f));
+log(`  images: ${files.length} × ${IMAGE_SETS[setName]?.label ?? 'original photographs'}, from ${images.photos.length} photographs`);
+const base = { championDir, shadowDir, labels: [...NSFWJS_LABELS], files };
+
+if (args.soak) {
+  const total = quick ? 1000 : 5000;
+  const checkpoints = quick ? [200, 1000] : [1000, 2000, 3000, 4000, 5000];
+  const { result, peakRssMB } = await measure<{ points: Array<{ images: number; rssMB: number; heapUsedMB: number; tensors: number[] }> }>({
+    ...base,
+    mode: 'soak',
+    rounds: 0,
+    perRound: 0,
+    warmup: 0,
+    ...(agentOverrides ? { agentOverrides } : {}),
+    soak: { total, batch: 50, checkpoints },
+  });
+  process.stdout.write(`\nmemory soak: ${total} images through edgewatch (${IMAGE_SETS[setName]?.label ?? setName})\n`);
+  process.stdout.write(`${'images'.padStart(8)}  ${'RSS MB'.padStart(8)}  ${'heap MB'.padStart(8)}  tensors (champion/shadow)\n`);
+  for (const p of result.points) process.stdout.write(`${String(p.images).padStart(8)}  ${p.rssMB.toFixed(0).padStart(8)}  ${p.heapUsedMB.toFixed(0).padStart(8)}  ${p.tensors.join('/')}\n`);
+  const first = result.points[0];
+  const last = result.points.at(-1);
+  if (first && last) process.stdout.write(`RSS growth ${first.images} → ${last.images}: ${(((last.rssMB - first.rssMB) / first.rssMB) * 100).toFixed(1)}% (peak RSS ${peakRssMB.toFixed(0)} MB)\n`);
+  process.exit(0);
+}
+
+const warmup = quick ? 4 : 8;
+const floor = only.has('floor') ? await step('floor', () => measure<RateResult & { workers: number }>({ ...base, mode: 'floor', rounds, perRound: perRound * 2, warmup: 3, workers })) : undefined;
+const edgewatch = only.has('edgewatch')
+  ? await step('edgewatch', () =>
+      measure<EdgewatchRate>({ ...base, mode: 'edgewatch', rounds, perRound: perRound * 2, warmup, latencySamples: quick ? 8 : 30, folders: Number(args.folders), ...(agentOverrides ? { agentOverrides } : {}) }),
+    )
+  : undefined;
+const naive = only.has('naive') ? await step('naive', () => measure<RateResult & { decodeMs: number[]; postMs: number[] }>({ ...base, mode: 'naive', rounds, perRound, warmup })) : undefined;
+
+async function step<T>(name: string, fn: () => Promise<T>): Promise<T | undefined> {
+  log(`measuring ${name}…`);
+  try {
+    return await fn();
+  } catch (err) {
+    log(`  ${name} failed: ${(err as Error).message}`);
+    return undefined;
+  }
+}
+
+/** A number for the table (JSON turns NaN into null). */
+function num(v: number | null | undefined, digits = 1): string {
+  return typeof v === 'number' && Number.isFinite(v) ? v.toFixed(digits) : 'n/a';
+}
+
+const cpu = cpus()[0]?.model ?? 'unknown CPU';
+const out: string[] = [];
+out.push('');
+out.push(`edgewatch benchmark: champion ${CHAMPION}, shadow ${SHADOW}, ${files.length} ${IMAGE_SETS[setName]?.label ?? 'photograph'} JPEGs, ${rounds} rounds`);
+out.push(`machine: ${availableParallelism()} cores (${cpu}), Node ${process.version}, backend ${floor?.result.backend ?? naive?.result.backend ?? 'wasm'}`);
+out.push('');
+const header = `${'mode'.padEnd(10)} ${'images/s median (min–max)'.padEnd(26)} ${'IQR'.padEnd(12)} ${'champion ms'.padStart(11)} ${'shadow ms'.padStart(9)} ${'peak RSS MB'.padStart(11)}`;
+out.push(header);
+out.push('-'.repeat(header.length));
+const row = (name: string, m: Measured<{ imagesPerSecond: number[] }> | undefined, championMs?: number, shadowMs?: number): void => {
+  if (!m) {
+    out.push(`${name.padEnd(10)} ${'not measured'.padEnd(26)}`);
+    return;
+  }
+  const s = spreadOf(m.result.imagesPerSecond);
+  const ms = (v: number | undefined): string => num(v);
+  out.push(`${name.padEnd(10)} ${formatSpread(s).padEnd(26)} ${`${s.q1.toFixed(1)}–${s.q3.toFixed(1)}`.padEnd(12)} ${ms(championMs).padStart(11)} ${ms(shadowMs).padStart(9)} ${m.peakRssMB.toFixed(0).padStart(11)}`);
+};
+row(`floor×${floor?.result.workers ?? workers}`, floor, floor && quantile(floor.result.championMs, 0.5), floor && quantile(floor.result.shadowMs, 0.5));
+row('edgewatch', edgewatch, edgewatch?.result.agentMetrics.championMs?.p50, edgewatch?.result.agentMetrics.shadowMs?.p50);
+row('naive', naive, naive && quantile(naive.result.championMs, 0.5), naive && quantile(naive.result.shadowMs, 0.5));
+out.push('');
+if (naive) out.push(`naive per image: decode ${num(quantile(naive.result.decodeMs, 0.5))} ms, POST ${num(quantile(naive.result.postMs, 0.5))} ms (p50)`);
+if (edgewatch) {
+  const e = edgewatch.result;
+  const added = spreadOf(e.addedMsExternal);
+  if (added.n > 0) out.push(`edgewatch added latency, one image at a time (drop → 201 minus champion+shadow p50): p50 ${num(added.median)} ms, p95 ${num(quantile(e.addedMsExternal, 0.95))} ms (n=${added.n})`);
+  const a = e.agentMetrics.addedMs;
+  if (a && a.n > 0) out.push(`edgewatch added latency, agent's own metric (file picked → 201 minus compute): p50 ${num(a.p50)} ms, p95 ${num(a.p95)} ms (n=${a.n})`);
+}
+const ratio = (a: number[] | undefined, b: number[] | undefined): string => {
+  if (!a?.length || !b?.length) return 'n/a';
+  return spreadOf(pairwiseRatios(a, b)).median.toFixed(2);
+};
+const ratioSpread = (a: number[] | undefined, b: number[] | undefined): string => (!a?.length || !b?.length ? 'n/a' : formatSpread(spreadOf(pairwiseRatios(a, b)), 2));
+out.push(`ratios over all round pairs, median (min–max): edgewatch/floor ${ratioSpread(edgewatch?.result.imagesPerSecond, floor?.result.imagesPerSecond)}, edgewatch/naive ${ratioSpread(edgewatch?.result.imagesPerSecond, naive?.result.imagesPerSecond)}, floor/naive ${ratioSpread(floor?.result.imagesPerSecond, naive?.result.imagesPerSecond)}`);
+
+if (args.scale) {
+  out.push('');
+  out.push('scale: images/s median (min–max)');
+  for (const set of ['vga', 'hd', 'mp12'] as const) {
+    const setFiles = images[set].map((f) => resolve(f));
+    const sb = { ...base, files: setFiles };
+    const n = await step(`naive ${set}`, () => measure<RateResult>({ ...sb, mode: 'naive', rounds: 3, perRound: Math.round(perRound / 2), warmup: 2 }));
+    const e = await step(`edgewatch ${set}`, () => measure<EdgewatchRate>({ ...sb, mode: 'edgewatch', rounds: 3, perRound, warmup: 4, latencySamples: 0, ...(agentOverrides ? { agentOverrides } : {}) }));
+    out.push(`  ${IMAGE_SETS[set]!.label.padEnd(18)} naive ${n ? formatSpread(spreadOf(n.result.imagesPerSecond)) : 'n/a'}   edgewatch ${e ? formatSpread(spreadOf(e.result.imagesPerSecond)) : 'n/a'}`);
+  }
+  for (const folders of [1, 4]) {
+    const e = await step(`edgewatch ${folders} folders`, () => measure<EdgewatchRate>({ ...base, mode: 'edgewatch', rounds: 3, perRound, warmup: 4, latencySamples: 0, folders, ...(agentOverrides ? { agentOverrides } : {}) }));
+    out.push(`  ${`${folders} watched folder${folders > 1 ? 's' : ''}`.padEnd(18)} edgewatch ${e ? formatSpread(spreadOf(e.result.imagesPerSecond)) : 'n/a'}`);
+  }
+}
+
+out.push('');
+out.push(`(${((performance.now() - started) / 1000).toFixed(0)} s)`);
+out.push(`edgewatch/floor = ${ratio(edgewatch?.result.imagesPerSecond, floor?.result.imagesPerSecond)}`);
+out.push(`edgewatch/naive = ${ratio(edgewatch?.result.imagesPerSecond, naive?.result.imagesPerSecond)}`);
+process.stdout.write(`${out.join('\n')}\n`);
