@@ -1,4 +1,5 @@
 /** The dashboard in headless Chromium: charts, heat map and gallery render with data, auto-refresh works, no console error, no failed request. */
+/// <reference lib="dom" />
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { launchBrowser } from '../helpers/browser.js';
@@ -86,14 +87,14 @@ test('dashboard renders champion vs shadow data in Chromium', { timeout: 60_000 
   assert.ok(disagreements > 0);
   const firstIsDisagreement = await page.$eval('#gallery .gallery-item', (el) => el.classList.contains('disagree'));
   assert.equal(firstIsDisagreement, true, 'disagreements come first');
-  await page.waitForFunction(() => [...document.querySelectorAll('#gallery img')].every((img) => (img as HTMLImageElement).complete && (img as HTMLImageElement).naturalWidth > 0), null, { timeout: 10_000 });
+  await page.waitForFunction(() => Array.from(document.querySelectorAll('#gallery img')).every((img) => (img as HTMLImageElement).complete && (img as HTMLImageElement).naturalWidth > 0), null, { timeout: 10_000 });
   assert.equal(await page.textContent('#kpi-count'), String(total + 1));
   assert.equal(await page.textContent('#model-champion'), 'demo-champion · c0ffee1234');
   assert.equal(await page.textContent('#model-shadow'), 'demo-shadow · beef5678');
   assert.equal(await page.textContent('#model-backend'), 'wasm');
   assert.match((await page.textContent('#kpi-psi')) ?? '', /^\d+\.\d{3}$/);
   assert.equal(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned), undefined, 'filenames are text, not HTML');
-  assert.ok((await page.textContent('#gallery')).includes('<img src=x'), 'the HTML-looking filename is shown literally');
+  assert.ok(((await page.textContent('#gallery')) ?? '').includes('<img src=x'), 'the HTML-looking filename is shown literally');
   const html = await page.content();
   assert.ok(!html.includes(server.token), 'the token is not in the page');
   assert.ok(requested.every((u) => u.startsWith(server.url)), `only same-origin requests: ${requested.filter((u) => !u.startsWith(server.url)).join(', ')}`);
