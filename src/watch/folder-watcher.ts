@@ -1,0 +1,525 @@
+/** The watch stage: yields each completely written image file of the watched folders, once, with bounded memory. */
+import { EventEmitter } from 'node:events';
+import { constants, type Stats } from 'node:fs';
+import { access, stat } from 'node:fs/promises';
+import { basename, resolve } from 'node:path';
+import { watch as chokidarWatch, type FSWatcher } from 'chokidar';
+import type { WatchFolder } from '../config/schema.js';
+import { EdgewatchError } from '../errors.js';
+import { hasHiddenParent, isUnder, skipReason, type SkipReason } from './ignore.js';
+import { walkFiles } from './walk.js';
+
+/** A file whose size and modification time stayed unchanged for `stableMs`. */
+export interface WatchedFile {
+  /** Absolute path. */
+  path: string;
+  folder: WatchFolder;
+  sizeBytes: number;
+  mtimeMs: number;
+}
+
+export interface FolderWatcherOptions {
+  folders: WatchFolder[];
+  /** Accepted extensions, e.g. `.jpg` (compared case-insensitively). */
+  extensions: string[];
+  /** How long size and mtime must stay unchanged before a file is yielded. */
+  stableMs: number;
+  /** Folders whose contents are never yielded (rejected/, processed/, the state folder). */
+  ignorePaths: string[];
+  /** At most this many stable files wait in the queue; scanning pauses while it is full. */
+  capacity: number;
+  /** false: scan the folders once (`--once`); `next()` gives null once that scan is consumed. */
+  watch: boolean;
+  /** The ledger's view: true skips a file already handled (checked on its first stat). */
+  isDone?: (file: WatchedFile) => boolean;
+  /** Interval of the stability checks; default stableMs/4 within 10–250 ms. */
+  pollMs?: number;
+}
+
+/** Events: `skipped` for every file not queued and why, `observed` when a pending file's size or mtime is first seen or changes, `queued`, and `folderError` (never `error`: a vanished folder must not crash a listener-less agent). */
+export interface FolderWatcherEvents {
+  skipped: [info: { path: string; reason: SkipReason }];
+  observed: [info: { path: string; sizeBytes: number; mtimeMs: number }];
+  queued: [file: WatchedFile];
+  folderError: [error: EdgewatchError];
+}
+
+/** Counters for metrics and tests. */
+export interface WatcherCounts {
+  pending: number;
+  queued: number;
+  /** Events not held because the pending set was full (their folder is re-scanned later). */
+  deferredEvents: number;
+  /** Folder scans started, the initial ones included. */
+  scans: number;
+  /** Stability check rounds. */
+  checks: number;
+  /** A folder scan is running or due. */
+  scanning: boolean;
+}
+
+interface FolderState {
+  folder: WatchFolder;
+  root: string;
+  fsw: FSWatcher | undefined;
+  scan: AsyncGenerator<string, void, undefined> | undefined;
+  /** Events were dropped (or the first scan is due): the folder needs a scan. */
+  dirty: boolean;
+  /** The initial scan has not finished yet. */
+  initial: boolean;
+  failed: boolean;
+  checkingRoot: boolean;
+}
+
+interface Candidate {
+  path: string;
+  state: FolderState;
+  /** -1 until the first stat. */
+  sizeBytes: number;
+  mtimeMs: number;
+  /** When the current size/mtime was first observed (performance.now()). */
+  observedAt: number;
+  stable: boolean;
+  /** Counted in the initial scan's outstanding files. */
+  initial: boolean;
+}
+
+/** How often each watched folder is checked to still exist, besides chokidar's events. */
+const ROOT_CHECK_MS = 5_000;
+
+function signature(sizeBytes: number, mtimeMs: number): string {
+  return `${sizeBytes}:${mtimeMs}`;
+}
+
+function errnoOf(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | undefined)?.code;
+}
+
+/**
+ * Watches folders with chokidar (or scans them once) and hands out stable files through `next()`.
+ *
+ * Memory is bounded: at most `capacity` files wait in the queue and a bounded set of files are
+ * being checked for stability; events beyond that mark their folder dirty and the folder is
+ * re-scanned, lazily, when there is room, so no file is lost. A file is yielded once per
+ * size/mtime; a file that changes after being yielded is yielded again.
+ */
+export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
+  /** Resolves once every file found by the initial scan has been queued (or skipped); also on close. */
+  readonly scanComplete: Promise<void>;
+
+  readonly #options: FolderWatcherOptions;
+  readonly #extensions: ReadonlySet<string>;
+  readonly #ignorePaths: string[];
+  readonly #states: FolderState[];
+  readonly #maxPending: number;
+  readonly #pollMs: number;
+  readonly #pending = new Map<string, Candidate>();
+  #queue: WatchedFile[] = [];
+  readonly #queuedPaths = new Set<string>();
+  /** Signature of each file handed out, until it is unlinked or the ledger knows it. */
+  readonly #yielded = new Map<string, string>();
+  #waiters: Array<(file: WatchedFile | null) => void> = [];
+  #timer: NodeJS.Timeout | undefined;
+  #healthTimer: NodeJS.Timeout | undefined;
+  #ticking = false;
+  #pumping = false;
+  #pumpAgain = false;
+  #initialOutstanding = 0;
+  #started: Promise<void> | undefined;
+  #scanning = false;
+  #closed = false;
+  #closePromise: Promise<void> | undefined;
+  #resolveScanComplete: () => void = () => undefined;
+  #scanCompleted = false;
+  readonly #counts = { deferredEvents: 0, scans: 0, checks: 0 };
+
+  constructor(options: FolderWatcherOptions) {
+    super();
+    if (!Number.isInteger(options.capacity) || options.capacity < 1) throw new RangeError('capacity must be a positive integer');
+    this.#options = options;
+    this.#extensions = new Set(options.extensions.map((e) => (e.startsWith('.') ? e : `.${e}`).toLowerCase()));
+    this.#ignorePaths = options.ignorePaths.map((p) => resolve(p));
+    this.#states = options.folders.map((folder) => ({ folder, root: resolve(folder.path), fsw: undefined, scan: undefined, dirty: true, initial: true, failed: false, checkingRoot: false }));
+    this.#maxPending = Math.max(2 * options.capacity, 32);
+    this.#pollMs = options.pollMs ?? Math.min(250, Math.max(10, Math.round(options.stableMs / 4)));
+    this.scanComplete = new Promise((resolve) => {
+      this.#resolveScanComplete = resolve;
+    });
+  }
+
+  /** Counts of the moment. */
+  get counts(): WatcherCounts {
+    const scanning = this.#states.some((s) => s.scan !== undefined || (s.dirty && !s.failed));
+    return { pending: this.#pending.size, queued: this.#queue.length, ...this.#counts, scanning };
+  }
+
+  /**
+   * Checks every folder, sets up the watchers (when `watch`) and starts the initial scan.
+   * Throws EW_WATCH_FOLDER when a folder does not exist, is not a folder or cannot be read.
+   */
+  start(): Promise<void> {
+    this.#started ??= this.#start();
+    return this.#started;
+  }
+
+  async #start(): Promise<void> {
+    for (const state of this.#states) await this.#checkFolder(state.root);
+    if (this.#options.watch) await Promise.all(this.#states.map((state) => this.#watchFolder(state)));
+    if (this.#closed) return;
+    if (this.#options.watch) {
+      // Fallback for removals chokidar does not report (network mounts, folders replaced by files).
+      this.#healthTimer = setInterval(() => {
+        for (const state of this.#states) void this.#checkRoot(state);
+      }, ROOT_CHECK_MS);
+      this.#healthTimer.unref();
+    }
+    this.#scanning = true;
+    void this.#pump();
+  }
+
+  async #checkFolder(root: string): Promise<void> {
+    let stats: Stats;
+    try {
+      stats = await stat(root);
+    } catch (err) {
+      const missing = errnoOf(err) === 'ENOENT';
+      throw new EdgewatchError(
+        'EW_WATCH_FOLDER',
+        missing ? `Watched folder ${root} does not exist; create it or correct the watch setting.` : `Watched folder ${root} cannot be read (${(err as Error).message}); check its permissions.`,
+        { cause: err, details: { path: root } },
+      );
+    }
+    if (!stats.isDirectory()) {
+      throw new EdgewatchError('EW_WATCH_FOLDER', `Watched folder ${root} is not a folder; give the folder that holds the images.`, { details: { path: root } });
+    }
+    try {
+      await access(root, constants.R_OK | constants.X_OK);
+    } catch (err) {
+      throw new EdgewatchError('EW_WATCH_FOLDER', `Watched folder ${root} cannot be read (${(err as Error).message}); check its permissions.`, {
+        cause: err,
+        details: { path: root },
+      });
+    }
+  }
+
+  async #watchFolder(state: FolderState): Promise<void> {
+    const fsw = chokidarWatch(state.root, {
+      ignoreInitial: true,
+      persistent: true,
+      depth: state.folder.recursive ? undefined : 0,
+      awaitWriteFinish: false,
+      ignorePermissionErrors: true,
+      ignored: (path: string, stats?: Stats) =>
+        this.#ignorePaths.some((dir) => isUnder(path, dir)) ||
+        hasHiddenParent(state.root, path) ||
+        (stats?.isDirectory() === true && path !== state.root && hasHiddenParent(state.root, `${path}/x`)),
+    });
+    state.fsw = fsw;
+    fsw.on('add', (path) => this.#onEvent(state, path));
+    fsw.on('change', (path) => this.#onEvent(state, path));
+    fsw.on('unlink', (path) => this.#yielded.delete(path));
+    fsw.on('unlinkDir', (path) => {
+      if (path === state.root) void this.#checkRoot(state);
+    });
+    // chokidar reports the removal of an empty watched folder only as a raw 'rename' of its own name.
+    const rootName = basename(state.root);
+    fsw.on('raw', (event, path) => {
+      if (event === 'rename' && path === rootName) void this.#checkRoot(state);
+    });
+    fsw.on('error', (err) => this.#folderFailed(state, err));
+    await new Promise<void>((resolve) => fsw.once('ready', resolve));
+  }
+
+  /** Reports the folder as failed when it is gone or no longer a folder. */
+  async #checkRoot(state: FolderState): Promise<void> {
+    if (state.checkingRoot || state.failed || this.#closed) return;
+    state.checkingRoot = true;
+    try {
+      const stats = await stat(state.root);
+      if (!stats.isDirectory()) this.#folderFailed(state, new Error('it is no longer a folder'));
+    } catch (err) {
+      this.#folderFailed(state, err);
+    } finally {
+      state.checkingRoot = false;
+    }
+  }
+
+  #folderFailed(state: FolderState, cause: unknown): void {
+    if (state.failed || this.#closed) return;
+    state.failed = true;
+    state.dirty = false;
+    if (state.initial) state.initial = false;
+    this.emit(
+      'folderError',
+      new EdgewatchError(
+        'EW_WATCH_FOLDER',
+        `Watched folder ${state.root} is gone or failed (${(cause as Error | undefined)?.message ?? String(cause)}); its new files are not picked up until it is back and the agent restarts.`,
+        { cause, details: { path: state.root } },
+      ),
+    );
+    this.#settle();
+  }
+
+  /** The next stable file, waiting for one if needed; null once closed, or (watch: false) once the scan is consumed. */
+  next(): Promise<WatchedFile | null> {
+    const file = this.#queue.shift();
+    if (file) {
+      this.#queuedPaths.delete(file.path);
+      this.#promote();
+      void this.#pump();
+      this.#settle();
+      return Promise.resolve(file);
+    }
+    if (this.#isFinished()) return Promise.resolve(null);
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  /** Stops watching and releases every watcher, scan and timer. Idempotent: returns the same promise. */
+  close(): Promise<void> {
+    this.#closePromise ??= this.#close();
+    return this.#closePromise;
+  }
+
+  async #close(): Promise<void> {
+    this.#closed = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    if (this.#healthTimer) clearInterval(this.#healthTimer);
+    this.#timer = undefined;
+    this.#healthTimer = undefined;
+    this.#wakeAll(null);
+    const releases: Array<Promise<unknown>> = [];
+    for (const state of this.#states) {
+      if (state.fsw) releases.push(state.fsw.close());
+      if (state.scan) releases.push(state.scan.return(undefined));
+      state.fsw = undefined;
+      state.scan = undefined;
+    }
+    await Promise.allSettled([this.#started, ...releases]);
+    this.#pending.clear();
+    this.#queue = [];
+    this.#queuedPaths.clear();
+    this.#resolveScanComplete();
+  }
+
+  #onEvent(state: FolderState, path: string): void {
+    if (this.#closed) return;
+    const reason = skipReason(state.root, path, this.#extensions, this.#ignorePaths);
+    if (reason) {
+      this.emit('skipped', { path, reason });
+      return;
+    }
+    if (this.#pending.has(path)) return; // the next check sees the change
+    if (this.#queuedPaths.has(path)) {
+      // Changed while waiting in the queue: back to the stability checks (may exceed the pending bound by at most `capacity`).
+      this.#queue = this.#queue.filter((f) => f.path !== path);
+      this.#queuedPaths.delete(path);
+      this.#yielded.delete(path);
+      this.#addCandidate(state, path, -1, -1, false);
+      return;
+    }
+    if (this.#pending.size >= this.#maxPending) {
+      this.#counts.deferredEvents += 1;
+      state.dirty = true;
+      return;
+    }
+    this.#addCandidate(state, path, -1, -1, false);
+  }
+
+  #addCandidate(state: FolderState, path: string, sizeBytes: number, mtimeMs: number, initial: boolean): void {
+    this.#pending.set(path, { path, state, sizeBytes, mtimeMs, observedAt: performance.now(), stable: false, initial });
+    if (initial) this.#initialOutstanding += 1;
+    if (sizeBytes >= 0) this.emit('observed', { path, sizeBytes, mtimeMs });
+    this.#scheduleCheck();
+  }
+
+  #removeCandidate(candidate: Candidate, reason?: SkipReason): void {
+    this.#pending.delete(candidate.path);
+    if (candidate.initial) this.#initialOutstanding -= 1;
+    if (reason) this.emit('skipped', { path: candidate.path, reason });
+  }
+
+  #scheduleCheck(): void {
+    if (this.#timer || this.#ticking || this.#closed) return;
+    this.#timer = setTimeout(() => void this.#check(), this.#pollMs);
+  }
+
+  /** Is this file known already, by the watcher (same signature handed out) or by the ledger? */
+  #alreadyHandled(state: FolderState, path: string, sizeBytes: number, mtimeMs: number): SkipReason | undefined {
+    if (this.#yielded.get(path) === signature(sizeBytes, mtimeMs)) return 'unchanged';
+    let done = false;
+    try {
+      done = this.#options.isDone?.({ path, folder: state.folder, sizeBytes, mtimeMs }) ?? false;
+    } catch {
+      done = false; // the ledger's failure surfaces when the consumer uses it
+    }
+    if (done) {
+      this.#yielded.delete(path);
+      return 'done';
+    }
+    return undefined;
+  }
+
+  /** One round of stability checks: a stat per pending file. */
+  async #check(): Promise<void> {
+    this.#timer = undefined;
+    if (this.#closed) return;
+    this.#ticking = true;
+    try {
+      await Promise.all([...this.#pending.values()].map((c) => this.#checkOne(c)));
+    } finally {
+      this.#ticking = false;
+    }
+    if (this.#closed) return;
+    this.#counts.checks += 1;
+    this.#promote();
+    if (this.#pending.size > 0) this.#scheduleCheck();
+    void this.#pump();
+    this.#settle();
+  }
+
+  async #checkOne(candidate: Candidate): Promise<void> {
+    let stats: Stats;
+    try {
+      stats = await stat(candidate.path);
+    } catch (err) {
+      if (this.#pending.get(candidate.path) === candidate) this.#removeCandidate(candidate, errnoOf(err) === 'ENOENT' ? 'vanished' : 'unreadable');
+      return;
+    }
+    if (this.#pending.get(candidate.path) !== candidate) return;
+    if (!stats.isFile()) {
+      this.#removeCandidate(candidate, 'not-a-file');
+      return;
+    }
+    if (stats.size !== candidate.sizeBytes || stats.mtimeMs !== candidate.mtimeMs) {
+      const first = candidate.sizeBytes < 0;
+      candidate.sizeBytes = stats.size;
+      candidate.mtimeMs = stats.mtimeMs;
+      candidate.observedAt = performance.now();
+      candidate.stable = false;
+      const handled = first ? this.#alreadyHandled(candidate.state, candidate.path, stats.size, stats.mtimeMs) : undefined;
+      if (handled) this.#removeCandidate(candidate, handled);
+      else this.emit('observed', { path: candidate.path, sizeBytes: stats.size, mtimeMs: stats.mtimeMs });
+      return;
+    }
+    if (performance.now() - candidate.observedAt >= this.#options.stableMs) candidate.stable = true;
+  }
+
+  /** Moves stable files to waiting consumers, then to the queue while it has room. */
+  #promote(): void {
+    for (const candidate of this.#pending.values()) {
+      if (this.#queue.length >= this.#options.capacity && this.#waiters.length === 0) break;
+      if (!candidate.stable) continue;
+      this.#removeCandidate(candidate);
+      const file: WatchedFile = { path: candidate.path, folder: candidate.state.folder, sizeBytes: candidate.sizeBytes, mtimeMs: candidate.mtimeMs };
+      this.#yielded.set(file.path, signature(file.sizeBytes, file.mtimeMs));
+      this.emit('queued', file);
+      const waiter = this.#waiters.shift();
+      if (waiter) {
+        waiter(file);
+      } else {
+        this.#queue.push(file);
+        this.#queuedPaths.add(file.path);
+      }
+    }
+  }
+
+  /** Feeds folder scans into the pending set while it has room; one pump at a time. */
+  async #pump(): Promise<void> {
+    if (!this.#scanning) return;
+    if (this.#pumping) {
+      this.#pumpAgain = true;
+      return;
+    }
+    this.#pumping = true;
+    try {
+      do {
+        this.#pumpAgain = false;
+        for (const state of this.#states) await this.#scanSome(state);
+      } while (this.#pumpAgain && !this.#closed);
+    } finally {
+      this.#pumping = false;
+    }
+    this.#settle();
+  }
+
+  async #scanSome(state: FolderState): Promise<void> {
+    while (!this.#closed && !state.failed && this.#pending.size < this.#maxPending) {
+      if (!state.scan) {
+        if (!state.dirty) return;
+        state.dirty = false;
+        state.scan = walkFiles(state.root, state.folder.recursive, (dir) => this.#ignorePaths.some((p) => isUnder(dir, p)) || hasHiddenParent(state.root, `${dir}/x`));
+        this.#counts.scans += 1;
+      }
+      let step: IteratorResult<string, void>;
+      try {
+        step = await state.scan.next();
+      } catch (err) {
+        state.scan = undefined;
+        this.#folderFailed(state, err);
+        return;
+      }
+      if (this.#closed) return;
+      if (step.done) {
+        state.scan = undefined;
+        state.initial = false;
+        this.#settle();
+        continue;
+      }
+      await this.#considerScanned(state, step.value);
+    }
+  }
+
+  async #considerScanned(state: FolderState, path: string): Promise<void> {
+    const initial = state.initial;
+    const reason = skipReason(state.root, path, this.#extensions, this.#ignorePaths);
+    if (reason) {
+      if (initial) this.emit('skipped', { path, reason });
+      return;
+    }
+    const pending = this.#pending.get(path);
+    if (pending) {
+      if (initial && !pending.initial) {
+        pending.initial = true;
+        this.#initialOutstanding += 1;
+      }
+      return;
+    }
+    if (this.#queuedPaths.has(path)) return;
+    let stats: Stats;
+    try {
+      stats = await stat(path);
+    } catch (err) {
+      this.emit('skipped', { path, reason: errnoOf(err) === 'ENOENT' ? 'vanished' : 'unreadable' });
+      return;
+    }
+    if (this.#closed || this.#pending.has(path) || this.#queuedPaths.has(path)) return;
+    if (!stats.isFile()) return;
+    const handled = this.#alreadyHandled(state, path, stats.size, stats.mtimeMs);
+    if (handled) {
+      if (handled === 'done') this.emit('skipped', { path, reason: handled });
+      return;
+    }
+    this.#addCandidate(state, path, stats.size, stats.mtimeMs, initial);
+  }
+
+  #isFinished(): boolean {
+    if (this.#closed) return true;
+    if (this.#options.watch || !this.#scanning) return false;
+    return this.#pending.size === 0 && this.#queue.length === 0 && this.#states.every((s) => !s.scan && !s.dirty);
+  }
+
+  /** Resolves `scanComplete` and ends `next()` (watch: false) when their conditions hold. */
+  #settle(): void {
+    if (!this.#scanCompleted && this.#scanning && this.#initialOutstanding === 0 && this.#states.every((s) => !s.initial)) {
+      this.#scanCompleted = true;
+      this.#resolveScanComplete();
+    }
+    if (this.#isFinished()) this.#wakeAll(null);
+  }
+
+  #wakeAll(value: null): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const waiter of waiters) waiter(value);
+  }
+}

@@ -1,0 +1,298 @@
+/** FolderWatcher: existing and new files, never half-written ones, ignore rules, backpressure without loss, once mode, close. */
+import assert from 'node:assert/strict';
+import { mkdir, open, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test, type TestContext } from 'node:test';
+import type { WatchFolder } from '../../src/config/schema.js';
+import { isEdgewatchError } from '../../src/errors.js';
+import { FolderWatcher, type FolderWatcherOptions, type WatchedFile } from '../../src/watch/index.js';
+import { jpegBytes, tempDir } from '../helpers/images.js';
+
+const EXTENSIONS = ['.jpg', '.jpeg', '.png'];
+
+function folder(path: string, recursive = false): WatchFolder {
+  return { path, source: 'test', tags: [], recursive };
+}
+
+function makeWatcher(t: TestContext, options: Partial<FolderWatcherOptions> & { folders: WatchFolder[] }): FolderWatcher {
+  const watcher = new FolderWatcher({ extensions: EXTENSIONS, stableMs: 50, ignorePaths: [], capacity: 8, watch: true, ...options });
+  t.after(() => watcher.close());
+  return watcher;
+}
+
+/** Polls `condition` until it holds; fails after `timeoutMs` (a deadline, not a synchronisation sleep). */
+async function waitUntil(condition: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** `next()` with a deadline. */
+async function nextFile(watcher: FolderWatcher, timeoutMs = 15_000): Promise<WatchedFile | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('timed out waiting for next()')), timeoutMs);
+  });
+  try {
+    return await Promise.race([watcher.next(), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Consumes until `next()` gives null (watch: false). */
+async function drain(watcher: FolderWatcher): Promise<string[]> {
+  const paths: string[] = [];
+  for (let f = await nextFile(watcher); f; f = await nextFile(watcher)) paths.push(f.path);
+  return paths.sort();
+}
+
+const idle = (w: FolderWatcher) => () => {
+  const c = w.counts;
+  return c.pending === 0 && c.queued === 0 && !c.scanning;
+};
+
+test('existing files are picked up (sub-folders only when recursive); watch: false ends with null after the scan', async (t) => {
+  const dir = await tempDir(t);
+  const jpeg = await jpegBytes();
+  await mkdir(join(dir, 'sub', 'deeper'), { recursive: true });
+  await writeFile(join(dir, 'a.jpg'), jpeg);
+  await writeFile(join(dir, 'B.PNG'), jpeg);
+  await writeFile(join(dir, 'sub', 'c.jpeg'), jpeg);
+  await writeFile(join(dir, 'sub', 'deeper', 'd.jpg'), jpeg);
+
+  const flat = makeWatcher(t, { folders: [folder(dir)], watch: false });
+  await flat.start();
+  assert.deepEqual(await drain(flat), [join(dir, 'B.PNG'), join(dir, 'a.jpg')]);
+  await flat.scanComplete;
+  assert.equal(await flat.next(), null, 'stays null');
+
+  const deep = makeWatcher(t, { folders: [folder(dir, true)], watch: false });
+  await deep.start();
+  const files: WatchedFile[] = [];
+  for (let f = await nextFile(deep); f; f = await nextFile(deep)) files.push(f);
+  assert.deepEqual(files.map((f) => f.path).sort(), [join(dir, 'B.PNG'), join(dir, 'a.jpg'), join(dir, 'sub', 'c.jpeg'), join(dir, 'sub', 'deeper', 'd.jpg')]);
+  for (const f of files) {
+    assert.equal(f.sizeBytes, jpeg.length);
+    assert.ok(f.mtimeMs > 0);
+    assert.equal(f.folder.path, dir);
+  }
+});
+
+test('new files are picked up while watching, from several folders', async (t) => {
+  const one = await tempDir(t);
+  const two = await tempDir(t);
+  const watcher = makeWatcher(t, { folders: [folder(one), folder(two)] });
+  await watcher.start();
+  await watcher.scanComplete;
+  const jpeg = await jpegBytes();
+  await writeFile(join(one, 'new1.jpg'), jpeg);
+  await writeFile(join(two, 'new2.jpg'), jpeg);
+  const got = [await nextFile(watcher), await nextFile(watcher)];
+  assert.deepEqual(got.map((f) => f?.path).sort(), [join(one, 'new1.jpg'), join(two, 'new2.jpg')].sort());
+  assert.equal(got.find((f) => f?.path.startsWith(two))?.folder.path, two);
+});
+
+test('a slow writer: the file is yielded only after its last chunk, with its final size', async (t) => {
+  const dir = await tempDir(t);
+  const watcher = makeWatcher(t, { folders: [folder(dir)], stableMs: 1500 });
+  const observed: number[] = [];
+  const queuedSizes: number[] = [];
+  watcher.on('observed', (o) => observed.push(o.sizeBytes));
+  watcher.on('queued', (f) => queuedSizes.push(f.sizeBytes));
+  await watcher.start();
+  const jpeg = await jpegBytes({ width: 320, height: 240 });
+  const chunks = 6;
+  const step = Math.ceil(jpeg.length / chunks);
+  const handle = await open(join(dir, 'slow.jpg'), 'w');
+  try {
+    for (let written = 0; written < jpeg.length; ) {
+      const end = Math.min(jpeg.length, written + step);
+      await handle.write(jpeg.subarray(written, end));
+      await handle.datasync();
+      written = end;
+      // Synchronise on the watcher having seen this chunk before writing the next one.
+      await waitUntil(() => observed.includes(written), `the watcher to observe ${written} bytes`);
+      assert.deepEqual(queuedSizes, [], 'nothing yielded while the writer is still writing');
+    }
+  } finally {
+    await handle.close();
+  }
+  const file = await nextFile(watcher);
+  assert.equal(file?.path, join(dir, 'slow.jpg'));
+  assert.equal(file?.sizeBytes, jpeg.length);
+  assert.deepEqual(queuedSizes, [jpeg.length]);
+});
+
+test('a file renamed into the folder is picked up; its .part twin and other temporary names are not', async (t) => {
+  const dir = await tempDir(t);
+  const outside = await tempDir(t);
+  const watcher = makeWatcher(t, { folders: [folder(dir)] });
+  const skipped: string[] = [];
+  watcher.on('skipped', (s) => skipped.push(`${s.reason}:${s.path}`));
+  await watcher.start();
+  const jpeg = await jpegBytes();
+  await writeFile(join(outside, 'moved.jpg'), jpeg);
+  await rename(join(outside, 'moved.jpg'), join(dir, 'moved.jpg'));
+  assert.equal((await nextFile(watcher))?.path, join(dir, 'moved.jpg'));
+
+  // A copy tool writing `x.jpg.part` then renaming it.
+  await writeFile(join(dir, 'copied.jpg.part'), jpeg.subarray(0, 100));
+  await waitUntil(() => skipped.includes(`temporary:${join(dir, 'copied.jpg.part')}`), 'the .part file to be skipped');
+  await writeFile(join(dir, 'copied.jpg.part'), jpeg);
+  await rename(join(dir, 'copied.jpg.part'), join(dir, 'copied.jpg'));
+  const copied = await nextFile(watcher);
+  assert.equal(copied?.path, join(dir, 'copied.jpg'));
+  assert.equal(copied?.sizeBytes, jpeg.length);
+});
+
+const IGNORED_NAMES = ['.hidden.jpg', '~lock.jpg', 'edit.jpg~', 'a.tmp', 'b.jpg.part', 'c.jpg.crdownload', 'd.jpg.partial', '.e.jpg.swp', 'notes.txt', 'model.json', 'noext'];
+
+test('hidden, temporary and non-image files are ignored (at start and while watching); extensions are case-insensitive', async (t) => {
+  const dir = await tempDir(t);
+  const jpeg = await jpegBytes();
+  await mkdir(join(dir, '.thumbnails'));
+  await writeFile(join(dir, '.thumbnails', 'thumb.jpg'), jpeg);
+  for (const name of IGNORED_NAMES) await writeFile(join(dir, name), jpeg);
+  await writeFile(join(dir, 'GOOD.JPG'), jpeg);
+
+  const once = makeWatcher(t, { folders: [folder(dir, true)], watch: false });
+  await once.start();
+  const found = await drain(once);
+  assert.ok(found.includes(join(dir, 'GOOD.JPG')));
+  for (const path of found) assert.ok(!IGNORED_NAMES.some((n) => path.endsWith(`/${n}`)) && !path.includes('.thumbnails'), `${path} should be ignored`);
+
+  const live = await tempDir(t);
+  const watcher = makeWatcher(t, { folders: [folder(live, true)] });
+  const skipped = new Set<string>();
+  watcher.on('skipped', (s) => skipped.add(s.path));
+  await watcher.start();
+  for (const name of IGNORED_NAMES) await writeFile(join(live, name), jpeg);
+  await writeFile(join(live, 'last.jpeg'), jpeg);
+  assert.equal((await nextFile(watcher))?.path, join(live, 'last.jpeg'));
+  // chokidar itself swallows editor backups (`x~`, `.x.swp`): those produce no event at all.
+  const reported = IGNORED_NAMES.filter((n) => !n.endsWith('~') && !n.endsWith('.swp'));
+  await waitUntil(() => reported.every((n) => skipped.has(join(live, n))), 'a skipped event for every ignored name');
+  assert.deepEqual(watcher.counts.queued, 0);
+});
+
+test('nothing under ignorePaths is yielded, at start or while watching', async (t) => {
+  const dir = await tempDir(t);
+  const jpeg = await jpegBytes();
+  const rejected = join(dir, 'rejected');
+  const processed = join(dir, 'processed');
+  await mkdir(rejected);
+  await mkdir(processed);
+  await writeFile(join(rejected, 'bad.jpg'), jpeg);
+  await writeFile(join(processed, 'done.jpg'), jpeg);
+  await writeFile(join(dir, 'keep.jpg'), jpeg);
+  const watcher = makeWatcher(t, { folders: [folder(dir, true)], ignorePaths: [rejected, processed] });
+  await watcher.start();
+  assert.equal((await nextFile(watcher))?.path, join(dir, 'keep.jpg'));
+  await writeFile(join(rejected, 'bad2.jpg'), jpeg);
+  await writeFile(join(processed, 'done2.jpg'), jpeg);
+  await writeFile(join(dir, 'keep2.jpg'), jpeg);
+  assert.equal((await nextFile(watcher))?.path, join(dir, 'keep2.jpg'));
+  await waitUntil(idle(watcher), 'the watcher to be idle');
+  assert.equal(watcher.counts.queued, 0);
+});
+
+test('backpressure: 300 files (150 before start, 150 during), capacity 8, slow consumer: each yielded exactly once', async (t) => {
+  const dir = await tempDir(t);
+  const capacity = 8;
+  const bytes = Buffer.from('not decoded by the watcher');
+  const names = Array.from({ length: 300 }, (_, i) => `img-${String(i).padStart(3, '0')}.jpg`);
+  for (const name of names.slice(0, 150)) await writeFile(join(dir, name), bytes);
+  const watcher = makeWatcher(t, { folders: [folder(dir)], capacity, stableMs: 20 });
+  let maxQueued = 0;
+  watcher.on('queued', () => {
+    maxQueued = Math.max(maxQueued, watcher.counts.queued);
+  });
+  await watcher.start();
+
+  const writer = (async () => {
+    for (const name of names.slice(150)) {
+      await writeFile(join(dir, name), bytes);
+      if (name.endsWith('0.jpg')) await new Promise((r) => setImmediate(r));
+    }
+  })();
+  const seen = new Map<string, number>();
+  while (seen.size < names.length) {
+    const file = await nextFile(watcher);
+    assert.ok(file);
+    seen.set(file.path, (seen.get(file.path) ?? 0) + 1);
+    assert.ok(watcher.counts.queued <= capacity);
+    await new Promise((r) => setTimeout(r, 2)); // a consumer slower than the producer
+  }
+  await writer;
+  await waitUntil(idle(watcher), 'the watcher to be idle');
+  assert.equal(watcher.counts.queued, 0, 'nothing left to yield');
+  assert.deepEqual([...seen.keys()].sort(), names.map((n) => join(dir, n)));
+  assert.ok([...seen.values()].every((n) => n === 1), 'each file once');
+  assert.ok(maxQueued <= capacity, `queue held ${maxQueued}`);
+  assert.ok(watcher.counts.deferredEvents > 0 || watcher.counts.scans >= 1);
+});
+
+test('isDone skips files the ledger already handled; a file changed after being yielded is yielded again', async (t) => {
+  const dir = await tempDir(t);
+  const jpeg = await jpegBytes();
+  await writeFile(join(dir, 'handled.jpg'), jpeg);
+  await writeFile(join(dir, 'fresh.jpg'), jpeg);
+  const skipped: string[] = [];
+  const watcher = makeWatcher(t, { folders: [folder(dir)], isDone: (f) => f.path.endsWith('handled.jpg') });
+  watcher.on('skipped', (s) => skipped.push(`${s.reason}:${s.path}`));
+  await watcher.start();
+  const first = await nextFile(watcher);
+  assert.equal(first?.path, join(dir, 'fresh.jpg'));
+  await watcher.scanComplete;
+  assert.ok(skipped.includes(`done:${join(dir, 'handled.jpg')}`));
+
+  await writeFile(join(dir, 'fresh.jpg'), Buffer.concat([jpeg, Buffer.from('more')]));
+  const again = await nextFile(watcher);
+  assert.equal(again?.path, join(dir, 'fresh.jpg'));
+  assert.equal(again?.sizeBytes, jpeg.length + 4);
+});
+
+test('close is idempotent, releases a waiting next() with null, and next() stays null', async (t) => {
+  const dir = await tempDir(t);
+  const watcher = makeWatcher(t, { folders: [folder(dir)] });
+  await watcher.start();
+  const waiting = watcher.next();
+  const closing = watcher.close();
+  assert.equal(watcher.close(), closing);
+  await closing;
+  assert.equal(await waiting, null);
+  assert.equal(await watcher.next(), null);
+  await watcher.scanComplete;
+  await writeFile(join(dir, 'late.jpg'), await jpegBytes());
+  assert.equal(await watcher.next(), null);
+});
+
+test('a missing folder, or a file given as folder → EW_WATCH_FOLDER at start', async (t) => {
+  const dir = await tempDir(t);
+  const missing = makeWatcher(t, { folders: [folder(join(dir, 'nope'))] });
+  await assert.rejects(missing.start(), (e) => isEdgewatchError(e, 'EW_WATCH_FOLDER') && e.message.includes(join(dir, 'nope')));
+  await writeFile(join(dir, 'file.jpg'), 'x');
+  const notDir = makeWatcher(t, { folders: [folder(join(dir, 'file.jpg'))], watch: false });
+  await assert.rejects(notDir.start(), (e) => isEdgewatchError(e, 'EW_WATCH_FOLDER'));
+});
+
+test('a folder removed while watched is a folderError event, not a crash; other folders keep working', async (t) => {
+  const parent = await tempDir(t);
+  const doomed = join(parent, 'doomed');
+  const other = join(parent, 'other');
+  await mkdir(doomed);
+  await mkdir(other);
+  const watcher = makeWatcher(t, { folders: [folder(doomed), folder(other)] });
+  const errors: string[] = [];
+  watcher.on('folderError', (e) => errors.push(`${e.code}:${String(e.details.path)}`));
+  await watcher.start();
+  await watcher.scanComplete;
+  await rm(doomed, { recursive: true });
+  await waitUntil(() => errors.length > 0, 'a folderError event');
+  assert.deepEqual(errors, [`EW_WATCH_FOLDER:${doomed}`]);
+  await writeFile(join(other, 'still.jpg'), await jpegBytes());
+  assert.equal((await nextFile(watcher))?.path, join(other, 'still.jpg'));
+});
