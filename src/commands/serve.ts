@@ -16,7 +16,7 @@ export async function serveCommand(argv: string[], io: Io, onSignals: OnSignals)
   const { config } = loadConfig(serveConfigSchema, { argv, env: io.env });
   const logger = createLogger({ level: 'info', format: 'pretty', destination: io.err, name: 'serve' });
   const server = await startServer(config, { logger });
-  io.out.write(`edgewatch serve: listening on ${server.url}\n`);
+  io.out.write(`edgewatch serve: listening on ${server.url}\nedgewatch serve: dashboard ${server.dashboardUrl}\n`);
   if (server.tokenCreated) io.out.write(`edgewatch serve: API token created (shown once, stored in ${config.dataDir}): ${server.token}\n`);
   await new Promise<void>((resolve) => onSignals(io, () => server.close().then(resolve)));
   return EXIT.OK;
