@@ -4,13 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { measureEdgewatch, soakEdgewatch, type EdgewatchOptions } from './edgewatch.js';
 import { measureFloor } from './floor.js';
+import { measureFloorModelWorker } from './floor-modelworker.js';
 import { loadBytes } from './images.js';
 import { measureNaive } from './naive.js';
 import { startBenchService, type BenchService } from './service.js';
 
 /** A job handed to this process by bench/run.ts. */
 export interface MeasureJob {
-  mode: 'floor' | 'naive' | 'edgewatch' | 'soak';
+  mode: 'floor' | 'floor-mw' | 'naive' | 'edgewatch' | 'soak';
   championDir: string;
   shadowDir: string;
   files: string[];
@@ -52,6 +53,8 @@ async function run(job: MeasureJob): Promise<unknown> {
         perRound: job.perRound,
         warmup: job.warmup,
       });
+    case 'floor-mw':
+      return measureFloorModelWorker({ championDir: job.championDir, shadowDir: job.shadowDir, images: await loadBytes(job.files), rounds: job.rounds, perRound: job.perRound, warmup: job.warmup });
     case 'naive':
       return withService(job.labels, (service) => measureNaive({ ...job, files: job.files, service }));
     case 'edgewatch':

@@ -43,7 +43,8 @@ if (args.help) {
   --rounds N       rounds per measurement;  --per-round N  images per round
   --workers N      floor worker threads (default: one per core)
   --folders N      watched folders for the edgewatch measurement (default 1)
-  --only LIST      comma list of floor,naive,edgewatch
+  --only LIST      comma list of floor,floor-mw,naive,edgewatch (floor-mw: one ModelWorker per
+                   model, edgewatch's own runner; default in full runs only)
   --stable-ms N    agent stableMs override (default: the agent's own default)
 `);
   process.exit(0);
@@ -52,11 +53,11 @@ if (args.help) {
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
 const quick = args.quick;
 const rounds = Number(args.rounds ?? (quick ? 3 : 5));
-const perRound = Number(args['per-round'] ?? (quick ? 24 : 96));
+const perRound = Number(args['per-round'] ?? (quick ? 16 : 96));
 const workers = Number(args.workers ?? availableParallelism());
 const setName = args.set as ImageSetName;
 if (!(setName in IMAGE_SETS)) throw new Error(`--set must be one of ${Object.keys(IMAGE_SETS).join(', ')}`);
-const only = new Set((args.only ?? 'floor,naive,edgewatch').split(','));
+const only = new Set((args.only ?? (quick ? 'floor,naive,edgewatch' : 'floor,floor-mw,naive,edgewatch')).split(','));
 const agentOverrides = args['stable-ms'] !== undefined ? { stableMs: Number(args['stable-ms']) } : undefined;
 
 interface Measured<T> {
@@ -127,6 +128,7 @@ if (args.soak) {
 
 const warmup = quick ? 4 : 8;
 const floor = only.has('floor') ? await step('floor', () => measure<RateResult & { workers: number }>({ ...base, mode: 'floor', rounds, perRound: perRound * 2, warmup: 3, workers })) : undefined;
+const floorMw = only.has('floor-mw') ? await step('floor with ModelWorker', () => measure<RateResult>({ ...base, mode: 'floor-mw', rounds, perRound: perRound * 2, warmup: 3 })) : undefined;
 const edgewatch = only.has('edgewatch')
   ? await step('edgewatch', () =>
       measure<EdgewatchRate>({ ...base, mode: 'edgewatch', rounds, perRound: perRound * 2, warmup, latencySamples: quick ? 8 : 30, folders: Number(args.folders), ...(agentOverrides ? { agentOverrides } : {}) }),
@@ -168,8 +170,10 @@ const row = (name: string, m: Measured<{ imagesPerSecond: number[] }> | undefine
   out.push(`${name.padEnd(10)} ${formatSpread(s).padEnd(26)} ${`${s.q1.toFixed(1)}–${s.q3.toFixed(1)}`.padEnd(12)} ${ms(championMs).padStart(11)} ${ms(shadowMs).padStart(9)} ${m.peakRssMB.toFixed(0).padStart(11)}`);
 };
 row(`floor×${floor?.result.workers ?? workers}`, floor, floor && quantile(floor.result.championMs, 0.5), floor && quantile(floor.result.shadowMs, 0.5));
+if (floorMw) row('floor/mw', floorMw, quantile(floorMw.result.championMs, 0.5), quantile(floorMw.result.shadowMs, 0.5));
 row('edgewatch', edgewatch, edgewatch?.result.agentMetrics.championMs?.p50, edgewatch?.result.agentMetrics.shadowMs?.p50);
 row('naive', naive, naive && quantile(naive.result.championMs, 0.5), naive && quantile(naive.result.shadowMs, 0.5));
+out.push(`floor×N: N workers each running both models (TF.js standard loaders); floor/mw: one ModelWorker per model`);
 out.push('');
 if (naive) out.push(`naive per image: decode ${num(quantile(naive.result.decodeMs, 0.5))} ms, POST ${num(quantile(naive.result.postMs, 0.5))} ms (p50)`);
 if (edgewatch) {
