@@ -74,7 +74,8 @@ export async function pullModels(names: string[], options: PullOptions = {}): Pr
   for (const model of models) {
     const startedAt = performance.now();
     const dir = join(destDir, model.name);
-    await removeLeftovers(destDir, model.name);
+    await removeLeftovers(destDir, [`.${model.name}.partial-`, `.${model.name}.old-`]);
+    await removeLeftovers(cacheDir, [`extract-${model.name}-`]);
     if (!options.force) {
       const files = await verifyPulledModel(dir);
       if (files) {
@@ -124,7 +125,7 @@ export async function verifyPulledModel(dir: string): Promise<PulledFile[] | nul
 }
 
 async function buildModelFolder(model: KnownModel, tarball: FetchedTarball, destDir: string, cacheDir: string): Promise<PulledFile[]> {
-  const extractDir = await mkdtemp(join(cacheDir, `extract-${model.name}-`));
+  const extractDir = await mkdtemp(join(cacheDir, `extract-${model.name}-${process.pid}-`));
   const partial = join(destDir, `.${model.name}.partial-${process.pid}-${randomBytes(4).toString('hex')}`);
   try {
     const modelRoot = posix.join('package', model.modelDir);
@@ -262,10 +263,36 @@ function sourceText(model: KnownModel, tarball: FetchedTarball, files: PulledFil
   ].join('\n');
 }
 
-async function removeLeftovers(destDir: string, name: string): Promise<void> {
-  const entries = await readdir(destDir);
-  const leftovers = entries.filter((e) => e.startsWith(`.${name}.partial-`) || e.startsWith(`.${name}.old-`));
-  for (const entry of leftovers) await rm(join(destDir, entry), { recursive: true, force: true });
+/**
+ * Removes what an interrupted pull of `name` left in `dir` (entries `<prefix><pid>-<random>`),
+ * unless the process that made it is still running (a concurrent pull).
+ */
+async function removeLeftovers(dir: string, prefixes: string[]): Promise<void> {
+  let entries: string[];
+  try {
+    entries = await readdir(dir);
+  } catch {
+    return;
+  }
+  for (const entry of entries) {
+    const prefix = prefixes.find((p) => entry.startsWith(p));
+    if (prefix === undefined) continue;
+    const match = /^(\d+)-/.exec(entry.slice(prefix.length));
+    // Another model whose name extends this one (mobilenet-v2 / mobilenet-v2-mid) is not ours.
+    if (!match) continue;
+    const pid = Number(match[1]);
+    if (pid !== process.pid && isAlive(pid)) continue;
+    await rm(join(dir, entry), { recursive: true, force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 async function writeDurably(file: string, bytes: Buffer): Promise<void> {

@@ -1,7 +1,7 @@
 // Tests of `models pull` on a synthetic npm tarball in nsfwjs's browserify layout (no network).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -178,15 +178,20 @@ test('a complete model is skipped on re-run, rewritten with force, and re-pulled
 
 test('an interrupted pull (partial folder and half-written model left behind) is completed by a re-run', async (t) => {
   const f = await makeFixture(t);
-  await mkdir(join(f.dest, '.tiny.partial-999-deadbeef'), { recursive: true });
-  await writeFile(join(f.dest, '.tiny.partial-999-deadbeef', 'model.json'), '{');
-  await mkdir(join(f.dest, '.tiny.old-999-deadbeef'), { recursive: true });
+  // A process that has exited: what it left behind is stale. A live one's (our parent's) is not.
+  const deadPid = spawnSync(process.execPath, ['-e', '0']).pid;
+  await mkdir(join(f.dest, `.tiny.partial-${deadPid}-deadbeef`), { recursive: true });
+  await writeFile(join(f.dest, `.tiny.partial-${deadPid}-deadbeef`, 'model.json'), '{');
+  await mkdir(join(f.dest, `.tiny.old-${deadPid}-deadbeef`), { recursive: true });
+  await mkdir(join(f.dest, `.tiny.partial-${process.ppid}-cafe`), { recursive: true });
+  await mkdir(join(f.cache, `extract-tiny-${deadPid}-x`), { recursive: true });
   await mkdir(join(f.dest, 'tiny'), { recursive: true });
   await writeFile(join(f.dest, 'tiny', 'model.json'), '{"half":');
   const [pulled] = await pullModels(['tiny'], { destDir: f.dest, cacheDir: f.cache, catalog: f.catalog });
   assert.equal(pulled!.status, 'pulled');
   assert.ok(await verifyPulledModel(join(f.dest, 'tiny')));
-  assert.deepEqual((await readdir(f.dest)).filter((e) => e.startsWith('.tiny')), []);
+  assert.deepEqual((await readdir(f.dest)).filter((e) => e.startsWith('.tiny')), [`.tiny.partial-${process.ppid}-cafe`]);
+  assert.deepEqual((await readdir(f.cache)).filter((e) => e.startsWith('extract-')), []);
 });
 
 test('a shard shorter than the weights manifest says fails with EW_PULL_VERIFY and writes nothing', async (t) => {
