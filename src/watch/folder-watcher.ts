@@ -86,6 +86,8 @@ interface Candidate {
 
 /** How often each watched folder is checked to still exist, besides chokidar's events. */
 const ROOT_CHECK_MS = 5_000;
+/** Size of the handed-out map at which entries the ledger already knows are dropped. */
+const YIELDED_PRUNE_MIN = 4_096;
 
 function signature(sizeBytes: number, mtimeMs: number): string {
   return `${sizeBytes}:${mtimeMs}`;
@@ -116,8 +118,9 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
   readonly #pending = new Map<string, Candidate>();
   #queue: WatchedFile[] = [];
   readonly #queuedPaths = new Set<string>();
-  /** Signature of each file handed out, until it is unlinked or the ledger knows it. */
-  readonly #yielded = new Map<string, string>();
+  /** Each file handed out, until it is unlinked or the ledger knows it (pruned in bulk past `#pruneYieldedAt`). */
+  readonly #yielded = new Map<string, WatchedFile>();
+  #pruneYieldedAt = YIELDED_PRUNE_MIN;
   #waiters: Array<(file: WatchedFile | null) => void> = [];
   #timer: NodeJS.Timeout | undefined;
   #healthTimer: NodeJS.Timeout | undefined;
@@ -164,6 +167,7 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
 
   async #start(): Promise<void> {
     for (const state of this.#states) await this.#checkFolder(state.root);
+    if (this.#closed) return;
     if (this.#options.watch) await Promise.all(this.#states.map((state) => this.#watchFolder(state)));
     if (this.#closed) return;
     if (this.#options.watch) {
@@ -217,7 +221,7 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
     state.fsw = fsw;
     fsw.on('add', (path) => this.#onEvent(state, path));
     fsw.on('change', (path) => this.#onEvent(state, path));
-    fsw.on('unlink', (path) => this.#yielded.delete(path));
+    fsw.on('unlink', (path) => this.#onUnlink(path));
     fsw.on('unlinkDir', (path) => {
       if (path === state.root) void this.#checkRoot(state);
     });
@@ -287,6 +291,7 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
     this.#timer = undefined;
     this.#healthTimer = undefined;
     this.#wakeAll(null);
+    await this.#started?.catch(() => undefined);
     const releases: Array<Promise<unknown>> = [];
     for (const state of this.#states) {
       if (state.fsw) releases.push(state.fsw.close());
@@ -294,7 +299,7 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
       state.fsw = undefined;
       state.scan = undefined;
     }
-    await Promise.allSettled([this.#started, ...releases]);
+    await Promise.allSettled(releases);
     this.#pending.clear();
     this.#queue = [];
     this.#queuedPaths.clear();
@@ -345,7 +350,8 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
 
   /** Is this file known already, by the watcher (same signature handed out) or by the ledger? */
   #alreadyHandled(state: FolderState, path: string, sizeBytes: number, mtimeMs: number): SkipReason | undefined {
-    if (this.#yielded.get(path) === signature(sizeBytes, mtimeMs)) return 'unchanged';
+    const yielded = this.#yielded.get(path);
+    if (yielded && signature(yielded.sizeBytes, yielded.mtimeMs) === signature(sizeBytes, mtimeMs)) return 'unchanged';
     let done = false;
     try {
       done = this.#options.isDone?.({ path, folder: state.folder, sizeBytes, mtimeMs }) ?? false;
@@ -404,6 +410,25 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
     if (performance.now() - candidate.observedAt >= this.#options.stableMs) candidate.stable = true;
   }
 
+  #onUnlink(path: string): void {
+    this.#yielded.delete(path);
+    if (this.#queuedPaths.delete(path)) this.#queue = this.#queue.filter((f) => f.path !== path);
+  }
+
+  /** Records a handed-out file; past a threshold, forgets those the ledger has recorded (it answers for them). */
+  #remember(file: WatchedFile): void {
+    this.#yielded.set(file.path, file);
+    if (this.#yielded.size < this.#pruneYieldedAt || !this.#options.isDone) return;
+    for (const [path, known] of this.#yielded) {
+      try {
+        if (this.#options.isDone(known)) this.#yielded.delete(path);
+      } catch {
+        break;
+      }
+    }
+    this.#pruneYieldedAt = Math.max(YIELDED_PRUNE_MIN, 2 * this.#yielded.size);
+  }
+
   /** Moves stable files to waiting consumers, then to the queue while it has room. */
   #promote(): void {
     for (const candidate of this.#pending.values()) {
@@ -411,7 +436,7 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
       if (!candidate.stable) continue;
       this.#removeCandidate(candidate);
       const file: WatchedFile = { path: candidate.path, folder: candidate.state.folder, sizeBytes: candidate.sizeBytes, mtimeMs: candidate.mtimeMs };
-      this.#yielded.set(file.path, signature(file.sizeBytes, file.mtimeMs));
+      this.#remember(file);
       this.emit('queued', file);
       const waiter = this.#waiters.shift();
       if (waiter) {

@@ -199,7 +199,7 @@ test('nothing under ignorePaths is yielded, at start or while watching', async (
   assert.equal(watcher.counts.queued, 0);
 });
 
-test('backpressure: 300 files (150 before start, 150 during), capacity 8, slow consumer: each yielded exactly once', async (t) => {
+test('backpressure: 300 files (150 before start, 150 while saturated), capacity 8, slow consumer: each yielded exactly once', async (t) => {
   const dir = await tempDir(t);
   const capacity = 8;
   const bytes = Buffer.from('not decoded by the watcher');
@@ -211,28 +211,29 @@ test('backpressure: 300 files (150 before start, 150 during), capacity 8, slow c
     maxQueued = Math.max(maxQueued, watcher.counts.queued);
   });
   await watcher.start();
+  // Nobody consumes yet: the queue fills to capacity, the pending set to its bound, the scan pauses.
+  await waitUntil(() => watcher.counts.queued === capacity && watcher.counts.pending >= 32, 'the watcher to saturate');
+  const before = watcher.counts;
+  assert.ok(before.scanning, 'the initial scan is paused, not finished');
+  for (const name of names.slice(150)) await writeFile(join(dir, name), bytes);
+  await waitUntil(() => watcher.counts.deferredEvents >= 150, 'the 150 new files to be deferred (pending set full)');
+  assert.equal(watcher.counts.queued, capacity);
 
-  const writer = (async () => {
-    for (const name of names.slice(150)) {
-      await writeFile(join(dir, name), bytes);
-      if (name.endsWith('0.jpg')) await new Promise((r) => setImmediate(r));
-    }
-  })();
   const seen = new Map<string, number>();
   while (seen.size < names.length) {
     const file = await nextFile(watcher);
     assert.ok(file);
     seen.set(file.path, (seen.get(file.path) ?? 0) + 1);
     assert.ok(watcher.counts.queued <= capacity);
-    await new Promise((r) => setTimeout(r, 2)); // a consumer slower than the producer
+    await new Promise((r) => setTimeout(r, 1)); // a consumer slower than the producer
   }
-  await writer;
   await waitUntil(idle(watcher), 'the watcher to be idle');
   assert.equal(watcher.counts.queued, 0, 'nothing left to yield');
   assert.deepEqual([...seen.keys()].sort(), names.map((n) => join(dir, n)));
   assert.ok([...seen.values()].every((n) => n === 1), 'each file once');
   assert.ok(maxQueued <= capacity, `queue held ${maxQueued}`);
-  assert.ok(watcher.counts.deferredEvents > 0 || watcher.counts.scans >= 1);
+  t.diagnostic(`counts at the end: ${JSON.stringify(watcher.counts)}`);
+  assert.ok(watcher.counts.scans >= 2, 'the folder was re-scanned for the deferred files');
 });
 
 test('isDone skips files the ledger already handled; a file changed after being yielded is yielded again', async (t) => {
@@ -268,6 +269,31 @@ test('close is idempotent, releases a waiting next() with null, and next() stays
   await watcher.scanComplete;
   await writeFile(join(dir, 'late.jpg'), await jpegBytes());
   assert.equal(await watcher.next(), null);
+});
+
+test('close while start() is still setting up releases everything (the test process would hang otherwise)', async (t) => {
+  const dir = await tempDir(t);
+  await writeFile(join(dir, 'a.jpg'), await jpegBytes());
+  const watcher = makeWatcher(t, { folders: [folder(dir, true)] });
+  const starting = watcher.start();
+  await watcher.close();
+  await starting;
+  assert.equal(await watcher.next(), null);
+});
+
+test('a file deleted while waiting in the queue is not handed out', async (t) => {
+  const dir = await tempDir(t);
+  const jpeg = await jpegBytes();
+  const watcher = makeWatcher(t, { folders: [folder(dir)] });
+  const queued: string[] = [];
+  watcher.on('queued', (f) => queued.push(f.path));
+  await watcher.start();
+  await writeFile(join(dir, 'a.jpg'), jpeg);
+  await waitUntil(() => queued.length === 1, 'a.jpg to be queued');
+  await rm(join(dir, 'a.jpg'));
+  await waitUntil(() => watcher.counts.queued === 0, 'a.jpg to leave the queue');
+  await writeFile(join(dir, 'b.jpg'), jpeg);
+  assert.equal((await nextFile(watcher))?.path, join(dir, 'b.jpg'));
 });
 
 test('a missing folder, or a file given as folder → EW_WATCH_FOLDER at start', async (t) => {
