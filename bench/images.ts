@@ -121,17 +121,20 @@ async function writeCrop(photo: string, file: string, width: number, height: num
 }
 
 /**
- * A byte-unique copy of a JPEG: a COM segment carrying `tag` right after SOI. The pixels are
- * unchanged, so the agent's content-hash deduplication sees a new image every time.
+ * A byte-unique copy of a JPEG: a COM segment carrying `tag` after SOI and the APPn segments
+ * (JFIF/EXIF stay first). The pixels are unchanged, so the agent's content-hash deduplication
+ * sees a new image every time.
  */
 export function uniqueJpeg(bytes: Buffer, tag: string): Buffer {
   if (bytes[0] !== 0xff || bytes[1] !== 0xd8) throw new Error('not a JPEG');
+  let at = 2;
+  while (at + 4 <= bytes.length && bytes[at] === 0xff && bytes[at + 1]! >= 0xe0 && bytes[at + 1]! <= 0xef) at += 2 + bytes.readUInt16BE(at + 2);
   const text = Buffer.from(tag, 'utf8');
   const segment = Buffer.alloc(4 + text.length);
   segment.writeUInt16BE(0xfffe, 0);
   segment.writeUInt16BE(text.length + 2, 2);
   text.copy(segment, 4);
-  return Buffer.concat([bytes.subarray(0, 2), segment, bytes.subarray(2)]);
+  return Buffer.concat([bytes.subarray(0, at), segment, bytes.subarray(at)]);
 }
 
 /** Reads every file of a set into memory. */
