@@ -278,7 +278,6 @@ export class Agent {
     checkDeploymentType(target, (this.#champion as ModelWorker).info.task);
     this.#target = target;
     this.#db?.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run(this.#cacheKey(), JSON.stringify(target));
-    this.logger.info({ organization: target.organizationName, deployment: target.deploymentName, type: target.type }, 'deployment resolved');
     this.#sender?.wake();
   }
 
