@@ -101,7 +101,7 @@ export async function decodeInputs(bytes: Buffer, path: string, specs: readonly 
       result.encodeMs = performance.now() - started;
     }
     started = performance.now();
-    for (const spec of specs) result.inputs.push(await toInput(withSpec(fromRaw(raw), spec), spec, path));
+    result.inputs = await Promise.all(specs.map((spec) => toInput(withSpec(fromRaw(raw), spec), spec, path)));
     result.resizeMs = performance.now() - started;
     return result;
   } catch (err) {
