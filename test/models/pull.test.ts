@@ -169,6 +169,11 @@ test('a complete model is skipped on re-run, rewritten with force, and re-pulled
   assert.equal((await pullModels(['tiny'], opts))[0]!.status, 'skipped');
   assert.equal((await pullModels(['tiny'], { ...opts, force: true }))[0]!.status, 'pulled');
 
+  // A catalogue whose manifest changed (a newer edgewatch) rewrites the folder.
+  const changed = [{ ...f.catalog[0]!, manifest: { ...f.catalog[0]!.manifest, labels: ['v', 'w', 'x', 'y', 'z'] } }];
+  assert.equal((await pullModels(['tiny'], { ...opts, catalog: changed }))[0]!.status, 'pulled');
+  assert.equal((await pullModels(['tiny'], { ...opts, catalog: changed }))[0]!.status, 'skipped');
+
   await writeFile(join(f.dest, 'tiny', 'group1-shard1of2.bin'), Buffer.alloc(200));
   assert.equal(await verifyPulledModel(join(f.dest, 'tiny')), null);
   assert.equal((await pullModels(['tiny'], opts))[0]!.status, 'pulled');
