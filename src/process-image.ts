@@ -69,6 +69,11 @@ async function reject(ctx: ProcessContext, file: WatchedFile, fileId: number, er
     ctx.ledger.mark(fileId, 'rejected', { code: err.code, reason: err.message });
     ctx.logger.warn({ code: err.code, file: file.path, movedTo: moved.movedTo }, `rejected: ${err.message}`);
   } catch (moveErr) {
+    if (isEdgewatchError(moveErr, 'EW_WATCH_VANISHED')) {
+      ctx.ledger.mark(fileId, 'skipped', { code: moveErr.code, reason: moveErr.message });
+      ctx.logger.info({ code: moveErr.code, file: file.path }, 'bad file vanished before it could be moved aside');
+      return 'vanished';
+    }
     const code = isEdgewatchError(moveErr) ? moveErr.code : 'EW_REJECT_MOVE';
     ctx.ledger.mark(fileId, 'rejected', { code: err.code, reason: `${err.message} (could not move it: ${(moveErr as Error).message})` });
     ctx.logger.error({ code, file: file.path, reason: err.code }, `rejected, but could not move it to ${dir}: ${(moveErr as Error).message}`);

@@ -106,8 +106,8 @@ export class Sender {
     return new Promise<void>((resolve) => {
       this.#wakeResolve = resolve;
       if (ms !== null) {
+        // Not unref'd: callers awaiting idle() rely on the retry timer to keep the loop alive.
         this.#timer = setTimeout(() => this.wake(), Math.min(ms, 60_000));
-        this.#timer.unref();
       }
     }).finally(() => {
       clearTimeout(this.#timer);
