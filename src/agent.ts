@@ -56,6 +56,7 @@ export class Agent {
   readonly #abort = new AbortController();
   readonly #counts = { monitored: 0, duplicates: 0, rejected: 0, failed: 0, skipped: 0 };
   #roomWaiters: (() => void)[] = [];
+  #final: RunSummary | undefined;
   #fullLogged = false;
 
   private constructor(config: AgentConfig, options: AgentOptions) {
@@ -321,6 +322,7 @@ export class Agent {
 
   /** Counts since start, plus what is still queued. */
   summary(): RunSummary {
+    if (!this.#db) return this.#final ?? { ...this.#counts, pending: 0, dead: 0 };
     const outbox = this.#outbox?.counts() ?? { queued: 0, delivered: 0, dead: 0 };
     return { ...this.#counts, pending: outbox.queued, dead: outbox.dead };
   }
@@ -343,8 +345,11 @@ export class Agent {
     await this.#sender?.close(Math.min(deadline, 5_000));
     this.#abort.abort();
     await Promise.allSettled([this.#champion?.close(), this.#shadow?.close(), this.#client?.close()]);
+    const summary = this.#db ? this.summary() : undefined;
+    this.#final = summary;
     this.#db?.close();
-    this.logger.info('stopped');
+    this.#db = undefined;
+    this.logger.info({ ...summary, peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024) }, 'stopped');
   }
 }
 
