@@ -22,7 +22,7 @@ const DASHBOARD_FILES: Record<string, [string, string]> = {
 
 /** Folder of index.html/app.js/style.css: next to this module in the sources, or under src/ when running from dist/. */
 export function dashboardDir(): string {
-  const candidates = [fileURLToPath(new URL('./dashboard/', import.meta.url)), fileURLToPath(new URL('../../../src/server/dashboard/', import.meta.url))];
+  const candidates = [fileURLToPath(new URL('./dashboard/', import.meta.url)), fileURLToPath(new URL('../../src/server/dashboard/', import.meta.url))];
   const found = candidates.find((dir) => existsSync(join(dir, 'index.html')));
   if (found === undefined) throw new EdgewatchError('EW_SERVER_CONFIG', `Dashboard files not found (looked in ${candidates.join(', ')}).`);
   return found;
