@@ -12,6 +12,7 @@ import { backoffDelayMs, checkDeploymentType, PicselliaClient, type MonitorTarge
 import { Outbox, type OutboxEntry } from './outbox/outbox.js';
 import { Sender } from './outbox/sender.js';
 import { processedDirFor, processImage, rejectedDirFor, type ProcessContext, type ProcessOutcome } from './process-image.js';
+import { BackfillProgress, countBacklog, startActivityLog } from './progress.js';
 import { AGENT_VERSION } from './version.js';
 import { FolderWatcher } from './watch/index.js';
 
@@ -30,6 +31,8 @@ export interface AgentOptions {
   logger?: Logger;
   /** Called once per image outcome (tests, progress output). */
   onOutcome?: (outcome: ProcessOutcome, path: string) => void;
+  /** Where the start-up backlog progress bar is drawn when it is a TTY (the CLI passes stderr); otherwise progress is logged. */
+  progressStream?: NodeJS.WritableStream;
 }
 
 /** Errors that mean "try later" when resolving the deployment; anything else is a configuration problem. */
@@ -57,6 +60,9 @@ export class Agent {
   readonly #counts = { monitored: 0, duplicates: 0, rejected: 0, failed: 0, skipped: 0 };
   #roomWaiters: (() => void)[] = [];
   #final: RunSummary | undefined;
+  #progress: BackfillProgress | undefined;
+  #stopActivity: (() => void) | undefined;
+  #outcomes = 0;
   #fullLogged = false;
 
   private constructor(config: AgentConfig, options: AgentOptions) {
@@ -170,6 +176,15 @@ export class Agent {
     });
     await this.#watcher.start();
     logger.info({ folders: folders.map((f) => f.path), once: config.once }, config.once ? 'processing the files present' : 'watching');
+    if (!config.once) this.#stopActivity = startActivityLog(logger, this.metrics, () => this.#outbox?.size.entries ?? 0);
+    const ledger = this.#ledger;
+    countBacklog(folders, config.extensions, ignorePaths, (p, size, mtime) => ledger.isDone(p, size, mtime))
+      .then((total) => {
+        if (total >= 20 && !this.#closing && this.#outcomes < total) {
+          this.#progress = new BackfillProgress({ total, done: this.#outcomes, logger, stream: this.#options.progressStream ?? nullStream });
+        }
+      })
+      .catch((err: unknown) => logger.debug({ err }, 'could not count the backlog'));
     const ctx: ProcessContext = {
       config,
       ledger: this.#ledger,
@@ -201,6 +216,8 @@ export class Agent {
       if (outcome === 'rejected') this.#counts.rejected += 1;
       else if (outcome === 'failed') this.#counts.failed += 1;
       else if (outcome === 'duplicate' || outcome === 'vanished') this.#counts.skipped += 1;
+      this.#outcomes += 1;
+      this.#progress?.tick();
       this.#options.onOutcome?.(outcome, file.path);
     }
   }
@@ -339,6 +356,8 @@ export class Agent {
   async #close(): Promise<void> {
     const deadline = this.config.shutdownTimeoutMs;
     clearTimeout(this.#resolveTimer);
+    this.#stopActivity?.();
+    this.#progress?.close();
     this.#roomFreed();
     await this.#watcher?.close();
     if (this.#loops) await withDeadline(this.#loops, deadline);
@@ -352,6 +371,9 @@ export class Agent {
     this.logger.info({ ...summary, peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024) }, 'stopped');
   }
 }
+
+/** A stream that is not a TTY and discards writes: progress then goes to the log only. */
+const nullStream = { write: () => true } as unknown as NodeJS.WritableStream;
 
 async function withDeadline(p: Promise<unknown>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;

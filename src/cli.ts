@@ -55,7 +55,7 @@ async function runCommand(argv: string[], io: Io): Promise<number> {
   const { config } = loadConfig(agentConfigSchema, { argv, env: io.env, envAliases: ENV_ALIASES });
   const logger = createLogger({ level: config.logLevel, format: config.logFormat, destination: io.err });
   const { Agent } = await import('./agent.js');
-  const agent = await Agent.start(config, { logger });
+  const agent = await Agent.start(config, { logger, progressStream: io.err });
   if (config.once) {
     let interrupted = false;
     onSignals(io, async () => {
