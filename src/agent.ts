@@ -172,6 +172,7 @@ export class Agent {
       ignorePaths,
       capacity: Math.max(8, config.concurrency * 4),
       watch: !config.once,
+      eager: config.eager,
       isDone: (f) => this.#ledger?.isDone(f.path, f.sizeBytes, f.mtimeMs) ?? false,
     });
     await this.#watcher.start();
@@ -195,6 +196,7 @@ export class Agent {
       metrics: this.metrics,
       deploymentKey: `${config.host}\n${config.organizationId ?? config.organization ?? ''}\n${config.deployment}`,
       onQueued: () => this.#sender?.wake(),
+      recheck: (file) => this.#watcher?.recheck(file),
     };
     this.#loops = Promise.all(Array.from({ length: config.concurrency }, () => this.#loop(ctx))).then(() => undefined);
   }

@@ -36,7 +36,12 @@ export interface ProcessContext {
   deploymentKey: string;
   /** Called after an entry is committed to the outbox. */
   onQueued: () => void;
+  /** Hands an unsettled file back to the watcher to be read again once it stops changing. */
+  recheck: (file: WatchedFile) => void;
 }
+
+/** Failures that a file still being written also produces: on an eager (unsettled) read they mean "not yet". */
+const INCOMPLETE_SIGNS = new Set(['EW_IMAGE_EMPTY', 'EW_IMAGE_TRUNCATED', 'EW_IMAGE_CORRUPT', 'EW_IMAGE_UNSUPPORTED']);
 
 /** Where a bad file from `folder` goes. */
 export function rejectedDirFor(config: AgentConfig, folder: string): string {
@@ -98,6 +103,11 @@ export async function processImage(ctx: ProcessContext, file: WatchedFile): Prom
       logger.info({ code: err.code, file: file.path }, 'file vanished before it could be read; skipped');
       return 'vanished';
     }
+    if (!file.settled && INCOMPLETE_SIGNS.has(err.code)) {
+      logger.debug({ file: file.path, code: err.code }, 'not a complete image yet; waiting for the file to settle');
+      ctx.recheck(file);
+      return 'changed';
+    }
     if (err.code === 'EW_IMAGE_TRUNCATED' || err.code === 'EW_IMAGE_EMPTY') {
       // A writer that paused longer than stableMs: if the file changed since, the watcher yields it again.
       const now = await stat(file.path).catch(() => undefined);
@@ -107,6 +117,11 @@ export async function processImage(ctx: ProcessContext, file: WatchedFile): Prom
       }
     }
     return reject(ctx, file, record.id, err);
+  }
+  if (!file.settled && (image.sizeBytes !== file.sizeBytes || image.mtimeMs !== file.mtimeMs)) {
+    // Decoded, but the file changed since it was first seen: it is still being written.
+    ctx.recheck(file);
+    return 'changed';
   }
   metrics.readMs.add(image.timings.readMs);
   metrics.decodeMs.add(image.timings.decodeMs + image.timings.resizeMs);

@@ -16,6 +16,11 @@ export interface WatchedFile {
   folder: WatchFolder;
   sizeBytes: number;
   mtimeMs: number;
+  /**
+   * True when size and mtime stayed unchanged for `stableMs`. False for an eager hand-out on first
+   * sight: the consumer must prove the file complete (a full decode) or call `recheck()`.
+   */
+  settled: boolean;
 }
 
 export interface FolderWatcherOptions {
@@ -34,6 +39,11 @@ export interface FolderWatcherOptions {
   isDone?: (file: WatchedFile) => boolean;
   /** Interval of the stability checks; default stableMs/4 within 10–250 ms. */
   pollMs?: number;
+  /**
+   * Hand a file out on its first stat, unsettled, instead of after `stableMs`; the consumer
+   * calls `recheck()` when it turns out incomplete, and the file then follows the stability path.
+   */
+  eager?: boolean;
 }
 
 /** Events: `skipped` for every file not queued and why, `observed` when a pending file's size or mtime is first seen or changes, `queued`, and `folderError` (never `error`: a vanished folder must not crash a listener-less agent). */
@@ -82,6 +92,10 @@ interface Candidate {
   stable: boolean;
   /** Counted in the initial scan's outstanding files. */
   initial: boolean;
+  /** Handed out on first sight (not settled). */
+  eager: boolean;
+  /** Already handed out eagerly once: must settle this time. */
+  eagerTried: boolean;
 }
 
 /** How often each watched folder is checked to still exist, besides chokidar's events. */
@@ -125,6 +139,7 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
   #timer: NodeJS.Timeout | undefined;
   #healthTimer: NodeJS.Timeout | undefined;
   #ticking = false;
+  #checkAgainNow = false;
   #pumping = false;
   #pumpAgain = false;
   #initialOutstanding = 0;
@@ -330,11 +345,26 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
     this.#addCandidate(state, path, -1, -1, false);
   }
 
-  #addCandidate(state: FolderState, path: string, sizeBytes: number, mtimeMs: number, initial: boolean): void {
-    this.#pending.set(path, { path, state, sizeBytes, mtimeMs, observedAt: performance.now(), stable: false, initial });
+  #addCandidate(state: FolderState, path: string, sizeBytes: number, mtimeMs: number, initial: boolean, eagerTried = false): void {
+    // A scan already knows size and mtime: an eager candidate is ready at once (re-checked by one stat in the next round).
+    const ready = this.#options.eager === true && !eagerTried && sizeBytes > 0;
+    this.#pending.set(path, { path, state, sizeBytes, mtimeMs, observedAt: performance.now(), stable: ready, initial, eager: ready, eagerTried });
     if (initial) this.#initialOutstanding += 1;
     if (sizeBytes >= 0) this.emit('observed', { path, sizeBytes, mtimeMs });
-    this.#scheduleCheck();
+    this.#scheduleCheck(this.#options.eager && !eagerTried);
+  }
+
+  /**
+   * An eagerly handed-out file turned out incomplete (still being written): watch it again and
+   * hand it out once its size and mtime stay unchanged for `stableMs`.
+   */
+  recheck(file: WatchedFile): void {
+    if (this.#closed) return;
+    this.#yielded.delete(file.path);
+    if (this.#pending.has(file.path)) return;
+    const state = this.#states.find((s) => s.folder === file.folder) ?? this.#states.find((s) => isUnder(file.path, s.root));
+    if (!state) return;
+    this.#addCandidate(state, file.path, -1, -1, false, true);
   }
 
   #removeCandidate(candidate: Candidate, reason?: SkipReason): void {
@@ -343,9 +373,15 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
     if (reason) this.emit('skipped', { path: candidate.path, reason });
   }
 
-  #scheduleCheck(): void {
-    if (this.#timer || this.#ticking || this.#closed) return;
-    this.#timer = setTimeout(() => void this.#check(), this.#pollMs);
+  #scheduleCheck(now = false): void {
+    if (this.#closed) return;
+    if (this.#ticking) {
+      if (now) this.#checkAgainNow = true;
+      return;
+    }
+    if (this.#timer && !now) return;
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => void this.#check(), now ? 0 : this.#pollMs);
   }
 
   /** Is this file known already, by the watcher (same signature handed out) or by the ledger? */
@@ -354,7 +390,7 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
     if (yielded && signature(yielded.sizeBytes, yielded.mtimeMs) === signature(sizeBytes, mtimeMs)) return 'unchanged';
     let done = false;
     try {
-      done = this.#options.isDone?.({ path, folder: state.folder, sizeBytes, mtimeMs }) ?? false;
+      done = this.#options.isDone?.({ path, folder: state.folder, sizeBytes, mtimeMs, settled: true }) ?? false;
     } catch {
       done = false; // the ledger's failure surfaces when the consumer uses it
     }
@@ -378,7 +414,9 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
     if (this.#closed) return;
     this.#counts.checks += 1;
     this.#promote();
-    if (this.#pending.size > 0) this.#scheduleCheck();
+    const again = this.#checkAgainNow;
+    this.#checkAgainNow = false;
+    if (this.#pending.size > 0) this.#scheduleCheck(again);
     void this.#pump();
     this.#settle();
   }
@@ -402,9 +440,16 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
       candidate.mtimeMs = stats.mtimeMs;
       candidate.observedAt = performance.now();
       candidate.stable = false;
+      candidate.eager = false;
       const handled = first ? this.#alreadyHandled(candidate.state, candidate.path, stats.size, stats.mtimeMs) : undefined;
       if (handled) this.#removeCandidate(candidate, handled);
-      else this.emit('observed', { path: candidate.path, sizeBytes: stats.size, mtimeMs: stats.mtimeMs });
+      else {
+        this.emit('observed', { path: candidate.path, sizeBytes: stats.size, mtimeMs: stats.mtimeMs });
+        if (first && this.#options.eager && !candidate.eagerTried && stats.size > 0) {
+          candidate.stable = true;
+          candidate.eager = true;
+        }
+      }
       return;
     }
     if (performance.now() - candidate.observedAt >= this.#options.stableMs) candidate.stable = true;
@@ -435,7 +480,7 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
       if (this.#queue.length >= this.#options.capacity && this.#waiters.length === 0) break;
       if (!candidate.stable) continue;
       this.#removeCandidate(candidate);
-      const file: WatchedFile = { path: candidate.path, folder: candidate.state.folder, sizeBytes: candidate.sizeBytes, mtimeMs: candidate.mtimeMs };
+      const file: WatchedFile = { path: candidate.path, folder: candidate.state.folder, sizeBytes: candidate.sizeBytes, mtimeMs: candidate.mtimeMs, settled: !candidate.eager };
       this.#remember(file);
       this.emit('queued', file);
       const waiter = this.#waiters.shift();
