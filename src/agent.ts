@@ -63,6 +63,8 @@ export class Agent {
   #progress: BackfillProgress | undefined;
   #stopActivity: (() => void) | undefined;
   #outcomes = 0;
+  /** Image id → when its file was complete and the models' wall time, until delivery (for `metrics.addedMs`). */
+  readonly #inPipeline = new Map<string, { seenAt: number; modelsMs: number }>();
   #fullLogged = false;
 
   private constructor(config: AgentConfig, options: AgentOptions) {
@@ -149,12 +151,18 @@ export class Agent {
         dead: (entry) => this.#ledger?.mark(entry.fileId, 'dead'),
       },
       onDelivered: (entry, result) => {
+        const timing = this.#inPipeline.get(entry.imageId);
+        if (timing) {
+          this.#inPipeline.delete(entry.imageId);
+          if (timing.seenAt > 0) this.metrics.addedMs.add(performance.now() - timing.seenAt - timing.modelsMs);
+        }
         if (result.kind === 'delivered') this.#counts.monitored += 1;
         else this.#counts.duplicates += 1;
         this.#afterDelivery(entry);
         this.#roomFreed();
       },
-      onDead: () => {
+      onDead: (entry) => {
+        this.#inPipeline.delete(entry.imageId);
         this.#counts.failed += 1;
         this.#roomFreed();
       },
@@ -195,7 +203,10 @@ export class Agent {
       logger,
       metrics: this.metrics,
       deploymentKey: `${config.host}\n${config.organizationId ?? config.organization ?? ''}\n${config.deployment}`,
-      onQueued: () => this.#sender?.wake(),
+      onQueued: (q) => {
+        if (this.#inPipeline.size < 10_000) this.#inPipeline.set(q.imageId, { seenAt: q.seenAt, modelsMs: q.modelsMs });
+        this.#sender?.wake();
+      },
       recheck: (file) => this.#watcher?.recheck(file),
     };
     this.#loops = Promise.all(Array.from({ length: config.concurrency }, () => this.#loop(ctx))).then(() => undefined);

@@ -39,7 +39,7 @@ export class PipelineMetrics {
   readonly shadowMs = new Samples();
   readonly enqueueMs = new Samples();
   readonly sendMs = new Samples();
-  /** File complete (picked from the watcher) → 201, minus the models' compute. */
+  /** File complete (first seen with its final size) → 201, minus the models' wall time (max of champion and shadow: they run in parallel). */
   readonly addedMs = new Samples();
 
   /** Medians and p95 of every series. */

@@ -34,8 +34,8 @@ export interface ProcessContext {
   metrics: PipelineMetrics;
   /** Identifies the deployment in image ids (host, organization, deployment). */
   deploymentKey: string;
-  /** Called after an entry is committed to the outbox. */
-  onQueued: () => void;
+  /** Called after an entry is committed to the outbox, with the models' wall time for this image. */
+  onQueued: (queued: { imageId: string; seenAt: number; modelsMs: number }) => void;
   /** Hands an unsettled file back to the watcher to be read again once it stops changing. */
   recheck: (file: WatchedFile) => void;
 }
@@ -179,7 +179,7 @@ export async function processImage(ctx: ProcessContext, file: WatchedFile): Prom
     ledger.mark(record.id, 'queued', { sha256: image.sha256, imageId }),
   );
   metrics.enqueueMs.add(performance.now() - enqueueStart);
-  ctx.onQueued();
+  ctx.onQueued({ imageId, seenAt: file.seenAt, modelsMs: Math.max(champion.latencySeconds, shadow?.latencySeconds ?? 0) * 1000 });
   logger.debug(
     { file: file.path, championMs: +(champion.latencySeconds * 1000).toFixed(2), shadowMs: shadow ? +(shadow.latencySeconds * 1000).toFixed(2) : undefined },
     'predicted and queued',

@@ -21,6 +21,8 @@ export interface WatchedFile {
    * sight: the consumer must prove the file complete (a full decode) or call `recheck()`.
    */
   settled: boolean;
+  /** performance.now() when the file was first seen with this size and mtime (its "complete" time). */
+  seenAt: number;
 }
 
 export interface FolderWatcherOptions {
@@ -390,7 +392,7 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
     if (yielded && signature(yielded.sizeBytes, yielded.mtimeMs) === signature(sizeBytes, mtimeMs)) return 'unchanged';
     let done = false;
     try {
-      done = this.#options.isDone?.({ path, folder: state.folder, sizeBytes, mtimeMs, settled: true }) ?? false;
+      done = this.#options.isDone?.({ path, folder: state.folder, sizeBytes, mtimeMs, settled: true, seenAt: 0 }) ?? false;
     } catch {
       done = false; // the ledger's failure surfaces when the consumer uses it
     }
@@ -480,7 +482,7 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
       if (this.#queue.length >= this.#options.capacity && this.#waiters.length === 0) break;
       if (!candidate.stable) continue;
       this.#removeCandidate(candidate);
-      const file: WatchedFile = { path: candidate.path, folder: candidate.state.folder, sizeBytes: candidate.sizeBytes, mtimeMs: candidate.mtimeMs, settled: !candidate.eager };
+      const file: WatchedFile = { path: candidate.path, folder: candidate.state.folder, sizeBytes: candidate.sizeBytes, mtimeMs: candidate.mtimeMs, settled: !candidate.eager, seenAt: candidate.observedAt };
       this.#remember(file);
       this.emit('queued', file);
       const waiter = this.#waiters.shift();
