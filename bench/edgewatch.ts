@@ -174,8 +174,7 @@ export async function soakEdgewatch(opts: EdgewatchOptions, total: number, batch
       await waitFor(() => deliveredCount(agent) >= target, 300_000, 20, `${count} predictions to be acknowledged`);
       done += count;
       if (checkpoints.some((c) => c > done - count && c <= done)) {
-        const { champion, shadow } = agent.models;
-        const tensors = await Promise.all([champion, shadow].filter((m) => m !== undefined).map(async (m) => (await m.memory()).numTensors));
+        const tensors = ((await agent.models.pool?.memory()) ?? []).map((m) => m.numTensors);
         const mem = process.memoryUsage();
         points.push({ images: done, rssMB: mem.rss / 2 ** 20, heapUsedMB: mem.heapUsed / 2 ** 20, tensors });
         log(`soak: ${done} images, RSS ${(mem.rss / 2 ** 20).toFixed(0)} MB, heap ${(mem.heapUsed / 2 ** 20).toFixed(0)} MB, tensors ${tensors.join('/')}`);

@@ -1,6 +1,8 @@
 /** The monitoring service the bench posts to: edgewatch's embedded service on 127.0.0.1:0 with a fresh data folder. */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
 import { request } from 'undici';
-import { serveConfigSchema, startServer } from '../src/server/index.js';
 
 /** A running service plus what a client needs to reach its deployment. */
 export interface BenchService {
@@ -20,11 +22,29 @@ export interface OracleSession {
 const ORG = 'bench';
 const DEPLOYMENT = 'bench';
 
-/** Starts the embedded service on 127.0.0.1:0 with a fresh data folder `dataDir` and one CLASSIFICATION deployment. */
+/**
+ * Starts the embedded service on 127.0.0.1:0 with a fresh data folder `dataDir` and one CLASSIFICATION
+ * deployment, in a child process: a real monitoring service does not share the agent's event loop.
+ */
 export async function startBenchService(dataDir: string, labels: string[]): Promise<BenchService> {
-  const config = serveConfigSchema.parse({ dataDir, port: 0, organization: ORG, deployment: [{ name: DEPLOYMENT, type: 'CLASSIFICATION', labels }] });
-  const server = await startServer(config, {});
-  return { url: server.url, token: server.token, organization: ORG, deployment: DEPLOYMENT, close: () => server.close() };
+  const child = spawn(process.execPath, ['--import', 'tsx', new URL('./service-child.ts', import.meta.url).pathname, dataDir, JSON.stringify(labels), ORG, DEPLOYMENT], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: child.stdout });
+  const [line] = (await Promise.race([once(lines, 'line'), once(child, 'exit').then(() => { throw new Error('bench service exited at start'); })])) as [string];
+  lines.close();
+  const { url, token } = JSON.parse(line) as { url: string; token: string };
+  return {
+    url,
+    token,
+    organization: ORG,
+    deployment: DEPLOYMENT,
+    close: async () => {
+      if (child.exitCode !== null) return;
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    },
+  };
 }
 
 /** Resolves the deployment through the platform API and logs in to its monitoring service, like the SDK does. */

@@ -3,7 +3,8 @@ import { mkdir, rename, rm } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { watchFolders, type AgentConfig } from './config/schema.js';
 import { EdgewatchError, isEdgewatchError, type ErrorCode } from './errors.js';
-import { ModelWorker } from './infer/index.js';
+import { availableParallelism } from 'node:os';
+import { ModelPool, type PooledModel } from './infer/index.js';
 import { openStateDb, type StateDb } from './ledger/database.js';
 import { Ledger } from './ledger/ledger.js';
 import { silentLogger, type Logger } from './log.js';
@@ -50,8 +51,9 @@ export class Agent {
   #sender: Sender | undefined;
   #client: PicselliaClient | undefined;
   #watcher: FolderWatcher | undefined;
-  #champion: ModelWorker | undefined;
-  #shadow: ModelWorker | undefined;
+  #pool: ModelPool | undefined;
+  #champion: PooledModel | undefined;
+  #shadow: PooledModel | undefined;
   #target: MonitorTarget | undefined;
   #resolveTimer: NodeJS.Timeout | undefined;
   #loops: Promise<void> | undefined;
@@ -95,8 +97,8 @@ export class Agent {
   }
 
   /** Model backends and names, for logs and status. */
-  get models(): { champion: ModelWorker | undefined; shadow: ModelWorker | undefined } {
-    return { champion: this.#champion, shadow: this.#shadow };
+  get models(): { champion: PooledModel | undefined; shadow: PooledModel | undefined; pool: ModelPool | undefined } {
+    return { champion: this.#champion, shadow: this.#shadow, pool: this.#pool };
   }
 
   /** The outbox (inspection). */
@@ -112,17 +114,22 @@ export class Agent {
     this.#outbox = new Outbox(this.#db, { maxEntries: config.outboxMaxEntries, maxBytes: config.outboxMaxBytes });
 
     const started = performance.now();
-    const [champion, shadow] = await Promise.all([
-      ModelWorker.start(config.champion, { backend: config.backend, topK: config.topK, name: undefined }),
-      config.shadow ? ModelWorker.start(config.shadow, { backend: config.backend, topK: config.topK, name: undefined }) : Promise.resolve(undefined),
-    ]);
+    const workers = config.workers === 0 ? Math.max(1, availableParallelism()) : config.workers;
+    this.#pool = await ModelPool.start([{ dir: config.champion }, ...(config.shadow ? [{ dir: config.shadow }] : [])], {
+      workers,
+      backend: config.backend,
+      topK: config.topK,
+      warn: (message) => logger.warn(message),
+    });
+    const champion = this.#pool.models[0] as PooledModel;
+    const shadow = this.#pool.models[1];
     this.#champion = champion;
     this.#shadow = shadow;
     if (shadow && shadow.info.task !== champion.info.task) {
       throw new EdgewatchError('EW_MODEL_MANIFEST', `The champion (${champion.info.task}) and the shadow (${shadow.info.task}) must have the same task.`);
     }
     logger.info(
-      { champion: champion.info.name, shadow: shadow?.info.name, backend: champion.backend, loadMs: Math.round(performance.now() - started) },
+      { champion: champion.info.name, shadow: shadow?.info.name, backend: champion.backend, workers, loadMs: Math.round(performance.now() - started) },
       `models ready on the ${champion.backend} backend`,
     );
     if (champion.backend === 'cpu') logger.warn('running on the pure-JS cpu backend: about 20x slower than wasm; check @tensorflow/tfjs-backend-wasm is installed');
@@ -292,7 +299,7 @@ export class Agent {
       const cached = this.#db?.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?').get(this.#cacheKey());
       if (cached) {
         const target = JSON.parse(cached.value) as MonitorTarget;
-        checkDeploymentType(target, (this.#champion as ModelWorker).info.task);
+        checkDeploymentType(target, (this.#champion as PooledModel).info.task);
         this.#client?.useTarget(target);
         this.#target = target;
         this.logger.warn({ code: err.code, deployment: target.deploymentName }, `platform unreachable (${err.message}); using the deployment cached from the last run`);
@@ -306,7 +313,7 @@ export class Agent {
   async #resolveNow(): Promise<void> {
     const client = this.#client as PicselliaClient;
     const target = await client.resolve();
-    checkDeploymentType(target, (this.#champion as ModelWorker).info.task);
+    checkDeploymentType(target, (this.#champion as PooledModel).info.task);
     this.#target = target;
     this.#db?.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run(this.#cacheKey(), JSON.stringify(target));
     this.#sender?.wake();
@@ -376,7 +383,7 @@ export class Agent {
     if (this.#loops) await withDeadline(this.#loops, deadline);
     await this.#sender?.close(Math.min(deadline, 5_000));
     this.#abort.abort();
-    await Promise.allSettled([this.#champion?.close(), this.#shadow?.close(), this.#client?.close()]);
+    await Promise.allSettled([this.#pool?.close(), this.#client?.close()]);
     const summary = this.#db ? this.summary() : undefined;
     this.#final = summary;
     this.#db?.close();

@@ -41,6 +41,7 @@ export const agentConfigSchema = z
       .describe('File extensions picked up (case-insensitive).'),
     concurrency: z.number().int().min(1).max(64).default(4).describe('Images in flight between watcher and outbox (bounded queue).'),
     topK: z.number().int().min(1).max(100).default(1).describe('Classes reported per classification prediction.'),
+    workers: z.number().int().min(0).max(64).default(0).describe('Model worker threads, each holding the champion and the shadow; 0 = one per CPU core. A prediction goes to the least busy worker.'),
     backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto').describe('TF.js backend: auto picks tfjs-node if installed, else wasm, else cpu.'),
     stateDir: z.string().min(1).default('.edgewatch').describe('Folder of the ledger/outbox SQLite database.'),
     rejectedDir: z.string().min(1).optional().describe('Where bad files are moved (default: `rejected/` inside their watched folder).'),

@@ -4,3 +4,4 @@ export { MANIFEST_FILE, TEACHABLE_MACHINE_FILE, modelManifestSchema, parseManife
 export { loadModelFolder, MODEL_JSON, type LoadedModel } from './load-model.js';
 export { ModelRunner, type ModelInfo, type OriginalSize, type RunnerOptions, type TimedPrediction } from './model-runner.js';
 export { ModelWorker, type ModelWorkerOptions, type WorkerMemory } from './model-worker.js';
+export { ModelPool, type ModelPoolOptions, type PooledModel } from './model-pool.js';

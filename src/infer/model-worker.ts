@@ -1,4 +1,4 @@
-/** A model running in its own worker thread (own TF.js instance): the champion and the shadow each get one, so they run in parallel and share nothing. */
+/** Models running in a worker thread with its own TF.js instance: one model (ModelWorker.start) or several (startMany, for a ModelPool). */
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -57,15 +57,20 @@ function workerLaunch(): { script: string | URL; eval: boolean; execArgv: string
 
 /** Same API as ModelRunner, asynchronous, in a worker thread. Requests are answered in order, one at a time. */
 export class ModelWorker {
+  /** The first (or only) model. */
   readonly info: ModelInfo;
+  /** Every model of this worker, by request index. */
+  readonly infos: readonly ModelInfo[];
   readonly #worker: Worker;
   readonly #pending = new Map<number, Pending>();
   #nextId = 1;
   #failure: EdgewatchError | undefined;
   #closing: Promise<void> | undefined;
 
-  private constructor(worker: Worker, info: ModelInfo) {
+  private constructor(worker: Worker, infos: ModelInfo[]) {
     this.#worker = worker;
+    this.infos = infos;
+    const info = infos[0] as ModelInfo;
     this.info = info;
     worker.on('message', (reply: WorkerReply) => this.#onReply(reply));
     worker.on('error', (err) => this.#fail(new EdgewatchError('EW_WORKER_CRASHED', `model worker ${info.name} crashed: ${err.message}`, { cause: err })));
@@ -76,17 +81,23 @@ export class ModelWorker {
   }
 
   /** Starts a worker, which selects its backend, loads and warms up the model. Load errors keep their code and message. */
-  static async start(dir: string, options: ModelWorkerOptions = {}): Promise<ModelWorker> {
+  static start(dir: string, options: ModelWorkerOptions = {}): Promise<ModelWorker> {
+    return ModelWorker.startMany([{ dir, ...(options.name !== undefined ? { name: options.name } : {}) }], options);
+  }
+
+  /** Starts a worker holding several models (requests name the model by index); `options.name` is ignored. */
+  static async startMany(models: { dir: string; name?: string }[], options: ModelWorkerOptions = {}): Promise<ModelWorker> {
     const warn = options.warn ?? ((message: string) => process.stderr.write(`edgewatch: WARNING: ${message}\n`));
-    const data: WorkerStartData = { dir, backend: options.backend ?? 'auto', topK: options.topK ?? 1, ...(options.name !== undefined ? { name: options.name } : {}) };
+    const dir = models.map((m) => m.dir).join(', ');
+    const data: WorkerStartData = { models, backend: options.backend ?? 'auto', topK: options.topK ?? 1 };
     const launch = workerLaunch();
     const worker = new Worker(launch.script, { eval: launch.eval, workerData: data, execArgv: launch.execArgv });
     let onWarning: ((reply: WorkerReply) => void) | undefined;
     try {
-      const info = await new Promise<ModelInfo>((resolve, reject) => {
+      const infos = await new Promise<ModelInfo[]>((resolve, reject) => {
         onWarning = (reply) => {
           if (reply.type === 'warning') warn(reply.message);
-          else if (reply.type === 'ready') resolve(reply.info);
+          else if (reply.type === 'ready') resolve(reply.infos);
           else if (reply.type === 'load-error') reject(deserializeError(reply.error));
         };
         worker.on('message', onWarning);
@@ -99,7 +110,7 @@ export class ModelWorker {
       });
       worker.removeAllListeners('error');
       worker.removeAllListeners('exit');
-      return new ModelWorker(worker, info);
+      return new ModelWorker(worker, infos);
     } catch (err) {
       await worker.terminate();
       throw err;
@@ -115,12 +126,17 @@ export class ModelWorker {
    * Predicts one image in the worker. The pixels are copied once into a fresh buffer that is
    * transferred (not cloned), so the caller's buffer stays usable (e.g. for the shadow).
    */
-  predict(input: DecodedInput, original: OriginalSize): Promise<TimedPrediction> {
+  predict(input: DecodedInput, original: OriginalSize, model = 0): Promise<TimedPrediction> {
     const pixels = input.pixels.slice();
     return this.#request<TimedPrediction>(
-      (id) => ({ type: 'predict', id, spec: { ...input.spec }, pixels, original: { width: original.width, height: original.height } }),
+      (id) => ({ type: 'predict', id, model, spec: { ...input.spec }, pixels, original: { width: original.width, height: original.height } }),
       [pixels.buffer as ArrayBuffer],
     );
+  }
+
+  /** Requests sent and not answered yet. */
+  get pending(): number {
+    return this.#pending.size;
   }
 
   /** Tensor count and bytes in the worker's TF.js (a flat count means no leak). */

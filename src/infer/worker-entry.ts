@@ -1,4 +1,4 @@
-/** Worker-thread entry of a ModelWorker: its own TF.js instance and backend, one ModelRunner, requests handled strictly one at a time. */
+/** Worker-thread entry of a ModelWorker: its own TF.js instance and backend, one ModelRunner per model, requests handled strictly one at a time. */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from './backend.js';
@@ -10,7 +10,7 @@ if (!port) throw new Error('worker-entry must run in a worker thread (started by
 const start = workerData as WorkerStartData;
 const post = (reply: WorkerReply, transfer: ArrayBuffer[] = []) => port.postMessage(reply, transfer);
 
-let runner: ModelRunner | undefined;
+const runners: ModelRunner[] = [];
 /** Requests run in arrival order; a prediction never overlaps another (latencies stay honest). */
 let queue: Promise<void> = Promise.resolve();
 
@@ -22,7 +22,8 @@ async function handle(request: WorkerRequest): Promise<void> {
     post({ type: 'memory', id: request.id, numTensors, numBytes });
   } else {
     try {
-      if (!runner) throw new Error('model not loaded');
+      const runner = runners[request.model];
+      if (!runner) throw new Error(`model ${request.model} not loaded`);
       const { prediction, latencySeconds } = await runner.predict({ spec: request.spec, pixels: request.pixels }, request.original);
       post({ type: 'result', id: request.id, prediction, latencySeconds });
     } catch (err) {
@@ -33,12 +34,15 @@ async function handle(request: WorkerRequest): Promise<void> {
 
 try {
   await selectBackend(start.backend, { warn: (message) => post({ type: 'warning', message }) });
-  runner = await ModelRunner.load(start.dir, { topK: start.topK, ...(start.name !== undefined ? { name: start.name } : {}) });
-  await runner.warmUp();
+  for (const model of start.models) {
+    const runner = await ModelRunner.load(model.dir, { topK: start.topK, ...(model.name !== undefined ? { name: model.name } : {}) });
+    await runner.warmUp();
+    runners.push(runner);
+  }
   port.on('message', (request: WorkerRequest) => {
     queue = queue.then(() => handle(request));
   });
-  post({ type: 'ready', info: runner.info });
+  post({ type: 'ready', infos: runners.map((r) => r.info) });
 } catch (err) {
   post({ type: 'load-error', error: serializeError(err, 'EW_MODEL_LOAD') });
 }

@@ -6,15 +6,15 @@ import type { ModelInfo, OriginalSize } from './model-runner.js';
 
 /** `workerData` of a model worker. */
 export interface WorkerStartData {
-  dir: string;
+  /** The models this worker loads (each its own ModelRunner), addressed by index in requests. */
+  models: { dir: string; name?: string }[];
   backend: BackendPreference;
   topK: number;
-  name?: string;
 }
 
 /** Main thread → worker. */
 export type WorkerRequest =
-  | { type: 'predict'; id: number; spec: InputSpec; pixels: Uint8Array; original: OriginalSize }
+  | { type: 'predict'; id: number; model: number; spec: InputSpec; pixels: Uint8Array; original: OriginalSize }
   | { type: 'memory'; id: number }
   /** Test hook: makes the worker thread die as a crash would. */
   | { type: 'crash' };
@@ -28,7 +28,7 @@ export interface SerializedError {
 
 /** Worker → main thread. */
 export type WorkerReply =
-  | { type: 'ready'; info: ModelInfo }
+  | { type: 'ready'; infos: ModelInfo[] }
   | { type: 'load-error'; error: SerializedError }
   | { type: 'warning'; message: string }
   | { type: 'result'; id: number; prediction: RawPrediction; latencySeconds: number }

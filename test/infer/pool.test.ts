@@ -1,0 +1,36 @@
+/** ModelPool: every worker holds every model, predictions spread over workers, results match a single worker, errors and close. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { isEdgewatchError } from '../../src/errors.js';
+import { ModelPool } from '../../src/infer/model-pool.js';
+import { ModelWorker } from '../../src/infer/model-worker.js';
+import { DEMO_CHAMPION, DEMO_SHADOW, shapeInput, tempDir } from '../helpers/models.js';
+
+test('a pool of two workers answers both models like single workers do, and leaks no tensors', async (t) => {
+  const pool = await ModelPool.start([{ dir: DEMO_CHAMPION }, { dir: DEMO_SHADOW }], { workers: 2, backend: 'wasm', topK: 2 });
+  t.after(() => pool.close());
+  const single = await ModelWorker.start(DEMO_SHADOW, { backend: 'wasm', topK: 2 });
+  t.after(() => single.close());
+  assert.equal(pool.size, 2);
+  const [champion, shadow] = pool.models;
+  assert.equal(champion?.info.name, 'demo-champion');
+  assert.equal(shadow?.info.name, 'demo-shadow');
+  assert.equal(shadow?.info.hash, single.info.hash);
+  const before = await pool.memory();
+  const inputs = await Promise.all(['circle', 'square', 'cross', 'stripes'].map((l, i) => shapeInput(l as 'circle', 70 + i, shadow!.info.input)));
+  const results = await Promise.all(inputs.flatMap(({ input, original }) => [champion!.predict(input, original), shadow!.predict(input, original)]));
+  assert.equal(results.length, 8);
+  for (const r of results) assert.ok(r.latencySeconds > 0 && r.prediction.detection_classes.length === 2);
+  for (const [i, { input, original }] of inputs.entries()) {
+    const expected = await single.predict(input, original);
+    assert.deepEqual(results[i * 2 + 1]!.prediction.detection_classes, expected.prediction.detection_classes);
+  }
+  assert.deepEqual(await pool.memory(), before, 'tensor counts unchanged in every worker');
+});
+
+test('a pool that cannot load a model fails with the model error and leaves no worker behind', async (t) => {
+  const dir = await tempDir(t);
+  await assert.rejects(ModelPool.start([{ dir: DEMO_CHAMPION }, { dir: join(dir, 'missing') }], { workers: 2, backend: 'wasm' }), (err: unknown) => isEdgewatchError(err) && /^EW_MODEL_/.test(err.code));
+  await assert.rejects(ModelPool.start([{ dir: DEMO_CHAMPION }], { workers: 0, backend: 'wasm' }), RangeError);
+});
