@@ -42,6 +42,13 @@ export class Sender {
   #closed = false;
   #loop: Promise<void> | undefined;
   #idleWaiters: (() => void)[] = [];
+  /**
+   * Epoch ms before which no send starts. Every `retry` outcome (connection failure, timeout, 429,
+   * 5xx other than 500) says the service is unavailable, not that this request is bad: all sends wait
+   * until the failed entry is due again, so that when the service is back the oldest capture goes
+   * first (per-entry backoff alone let younger entries, due sooner, overtake it).
+   */
+  #pausedUntilMs = 0;
   readonly stats: SenderStats = { delivered: 0, duplicates: 0, retries: 0, dead: 0, inFlight: 0 };
 
   constructor(options: SenderOptions) {
@@ -80,9 +87,10 @@ export class Sender {
   async #run(): Promise<void> {
     while (!this.#closed) {
       const ready = this.#o.isReady?.() ?? true;
+      const pausedMs = this.#pausedUntilMs - Date.now();
       const room = this.#o.concurrency - this.#inFlight.size;
       let started = 0;
-      if (ready && room > 0) {
+      if (ready && room > 0 && pausedMs <= 0) {
         for (const entry of this.#o.outbox.due(room, new Set(this.#inFlight.keys()))) {
           const p = this.#attempt(entry).finally(() => {
             this.#inFlight.delete(entry.imageId);
@@ -97,7 +105,7 @@ export class Sender {
       }
       this.#notifyIdle();
       if (started > 0 && this.#inFlight.size < this.#o.concurrency) continue;
-      const dueIn = ready ? this.#o.outbox.nextDueIn() : null;
+      const dueIn = !ready ? null : pausedMs > 0 ? pausedMs / 1000 : this.#o.outbox.nextDueIn();
       await this.#sleep(dueIn === null ? null : Math.max(5, dueIn * 1000));
     }
   }
@@ -133,6 +141,8 @@ export class Sender {
         const attempt = entry.attempts + 1;
         const delayMs = Math.max(this.#o.backoffMs(attempt), result.retryAfterMs ?? 0);
         outbox.markRetry(entry.imageId, delayMs / 1000, result.status, result.message);
+        // Read the clock after markRetry (and add 1 ms): the pause ends after this entry is due again.
+        this.#pausedUntilMs = Math.max(this.#pausedUntilMs, Date.now() + delayMs + 1);
         this.stats.retries += 1;
         logger.warn({ imageId: entry.imageId.slice(0, 12), attempt, status: result.status, code: result.code, retryInMs: Math.round(delayMs) }, `send failed, will retry: ${result.message}`);
       } else {

@@ -16,8 +16,13 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'node:test';
+import { Writable } from 'node:stream';
 import Database from 'better-sqlite3';
 import sharp from 'sharp';
+import { Agent } from '../../src/agent.js';
+import { agentConfigSchema, ENV_ALIASES } from '../../src/config/schema.js';
+import { loadConfig } from '../../src/config/load.js';
+import { createLogger } from '../../src/log.js';
 import { serveConfigSchema, startServer, type RunningServer } from '../../src/server/index.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -127,6 +132,23 @@ export function agentArgs(o: { host: string; inbox: string; stateDir: string }, 
     '--state-dir', o.stateDir, '--stable-ms', '20', '--retry-base-ms', '5', '--retry-max-ms', '200',
     '--log-format', 'json', ...extra,
   ];
+}
+
+/** An agent running in the test process: its JSON log lines are collected; closed in `t.after`. */
+export async function startAgent(t: TestContext, argv: string[], env: Record<string, string>): Promise<{ agent: Agent; logs: Record<string, unknown>[] }> {
+  const [command, ...rest] = argv;
+  if (command !== 'run') throw new Error('startAgent takes `run` arguments');
+  const { config } = loadConfig(agentConfigSchema, { argv: rest, env, envAliases: ENV_ALIASES });
+  const logs: Record<string, unknown>[] = [];
+  const destination = new Writable({
+    write(chunk, _enc, cb) {
+      for (const line of String(chunk).split('\n')) if (line.trim()) logs.push(JSON.parse(line) as Record<string, unknown>);
+      cb();
+    },
+  });
+  const agent = await Agent.start(config, { logger: createLogger({ level: config.logLevel, format: 'json', destination }) });
+  t.after(() => agent.close());
+  return { agent, logs };
 }
 
 /** `count` small JPEGs (width×height) whose bytes are all different: the index is drawn as black/white blocks. */
