@@ -121,6 +121,13 @@ export class Agent {
       topK: config.topK,
       warn: (message) => logger.warn(message),
     });
+    if (config.workers === 0 && workers > 1) {
+      const c = await this.#pool.calibrate();
+      logger.info(
+        { oneWorkerImagesPerSecond: +c.oneWorkerPerSecond.toFixed(2), allWorkersImagesPerSecond: +c.allWorkersPerSecond.toFixed(2), workers: c.kept },
+        c.kept < c.workers ? 'more model workers did not pay on this machine: using one' : `measured: ${c.kept} model workers`,
+      );
+    }
     const champion = this.#pool.models[0] as PooledModel;
     const shadow = this.#pool.models[1];
     this.#champion = champion;
@@ -129,7 +136,7 @@ export class Agent {
       throw new EdgewatchError('EW_MODEL_MANIFEST', `The champion (${champion.info.task}) and the shadow (${shadow.info.task}) must have the same task.`);
     }
     logger.info(
-      { champion: champion.info.name, shadow: shadow?.info.name, backend: champion.backend, workers, loadMs: Math.round(performance.now() - started) },
+      { champion: champion.info.name, shadow: shadow?.info.name, backend: champion.backend, workers: this.#pool.size, loadMs: Math.round(performance.now() - started) },
       `models ready on the ${champion.backend} backend`,
     );
     if (champion.backend === 'cpu') logger.warn('running on the pure-JS cpu backend: about 20x slower than wasm; check @tensorflow/tfjs-backend-wasm is installed');

@@ -60,6 +60,32 @@ export class ModelPool {
     return best;
   }
 
+  /**
+   * Measures images/s with one worker against all workers at once (each running every model
+   * `rounds` times on a grey image) and, when the extra workers do not pay (less than
+   * `minGain`× — e.g. a natively multi-threaded backend, or fewer real cores than reported),
+   * closes all but one. Returns the figures for the log.
+   */
+  async calibrate(rounds = 3, minGain = 1.15): Promise<{ oneWorkerPerSecond: number; allWorkersPerSecond: number; workers: number; kept: number }> {
+    const inputs = this.models.map((m) => ({ spec: m.info.input, pixels: new Uint8Array(m.info.input.width * m.info.input.height * m.info.input.channels).fill(128) }));
+    const original = { width: 640, height: 480 };
+    const run = async (worker: ModelWorker) => {
+      for (let r = 0; r < rounds; r++) for (const [i, input] of inputs.entries()) await worker.predict(input, original, i);
+    };
+    let t0 = performance.now();
+    await run(this.#workers[0] as ModelWorker);
+    const oneWorkerPerSecond = rounds / ((performance.now() - t0) / 1000);
+    t0 = performance.now();
+    await Promise.all(this.#workers.map((w) => run(w)));
+    const allWorkersPerSecond = (rounds * this.#workers.length) / ((performance.now() - t0) / 1000);
+    const workers = this.#workers.length;
+    if (workers > 1 && allWorkersPerSecond < oneWorkerPerSecond * minGain) {
+      const extra = this.#workers.splice(1);
+      await Promise.allSettled(extra.map((w) => w.close()));
+    }
+    return { oneWorkerPerSecond, allWorkersPerSecond, workers, kept: this.#workers.length };
+  }
+
   /** Tensor memory of every worker. */
   memory(): Promise<WorkerMemory[]> {
     return Promise.all(this.#workers.map((w) => w.memory()));

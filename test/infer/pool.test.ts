@@ -34,3 +34,15 @@ test('a pool that cannot load a model fails with the model error and leaves no w
   await assert.rejects(ModelPool.start([{ dir: DEMO_CHAMPION }, { dir: join(dir, 'missing') }], { workers: 2, backend: 'wasm' }), (err: unknown) => isEdgewatchError(err) && /^EW_MODEL_/.test(err.code));
   await assert.rejects(ModelPool.start([{ dir: DEMO_CHAMPION }], { workers: 0, backend: 'wasm' }), RangeError);
 });
+
+test('calibrate measures one worker against all and reports the figures', async (t) => {
+  const pool = await ModelPool.start([{ dir: DEMO_CHAMPION }, { dir: DEMO_SHADOW }], { workers: 2, backend: 'wasm' });
+  t.after(() => pool.close());
+  const c = await pool.calibrate(2, 1e9);
+  assert.ok(c.oneWorkerPerSecond > 0 && c.allWorkersPerSecond > 0);
+  assert.equal(c.workers, 2);
+  assert.equal(c.kept, 1, 'an unreachable gain keeps one worker');
+  assert.equal(pool.size, 1);
+  const { input, original } = await shapeInput('circle', 1, pool.models[0]!.info.input);
+  assert.equal((await pool.models[0]!.predict(input, original)).prediction.detection_classes.length, 1);
+});
