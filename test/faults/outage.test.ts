@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdir, rename, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { agentArgs, distinctJpegs, seededRandom, startAgent, startService, tempFolder, waitUntil } from '../helpers/service.js';
+import { agentArgs, distinctJpegs, seededRandom, startAgent, startService, stateDbQuery, tempFolder, waitUntil } from '../helpers/service.js';
 
 const IMAGES = 100;
 
@@ -45,7 +45,6 @@ test(`outage: ${IMAGES} images queued while the service is down all arrive once 
   assert.equal(service.count(), 0);
 
   // What the agent predicted, and when, before the outage ended.
-  const { stateDbQuery } = await import('../helpers/service.js');
   const queued = stateDbQuery(join(dir, 'state'), (db) => db.prepare('SELECT image_id, body FROM outbox').all() as { image_id: string; body: Buffer }[]);
   const timestampOf = new Map(queued.map((q) => [q.image_id, (JSON.parse(q.body.toString('utf8')) as { timestamp: number }).timestamp]));
   const outageEndedS = Date.now() / 1000;
