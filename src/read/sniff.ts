@@ -79,7 +79,12 @@ export function endsEarly(bytes: Uint8Array, format: ImageFormat): boolean {
       return bytes[bytes.length - 1] !== 0x3b;
     case 'heif':
       return isoBoxesEndEarly(view);
-    case 'jpeg':
-      return false;
+    case 'jpeg': {
+      // A complete JPEG ends with the EOI marker (FF D9), at most followed by zero padding. Only
+      // consulted after a decode failed, so trailers some cameras append after EOI do not matter.
+      let end = bytes.length;
+      while (end > 2 && bytes[end - 1] === 0x00) end -= 1;
+      return !(bytes[end - 2] === 0xff && bytes[end - 1] === 0xd9);
+    }
   }
 }
