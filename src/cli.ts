@@ -4,6 +4,7 @@ import { helpText, loadConfig } from './config/load.js';
 import { EXIT, isEdgewatchError } from './errors.js';
 import { createLogger } from './log.js';
 import { AGENT_VERSION } from './version.js';
+import type { Agent } from './agent.js';
 
 type Io = { out: NodeJS.WritableStream; err: NodeJS.WritableStream; env: NodeJS.ProcessEnv };
 
@@ -31,8 +32,8 @@ export function reportError(err: unknown, io: Io): number {
   return EXIT.FAILURES;
 }
 
-/** Resolves on the first SIGINT/SIGTERM; a second one exits at once. */
-function onSignals(io: Io, stop: () => Promise<void>): void {
+/** Calls `stop` on the first SIGINT/SIGTERM; a second one exits at once. Returns a function removing the handlers. */
+function onSignals(io: Io, stop: () => Promise<void>): () => void {
   let count = 0;
   const handler = (signal: NodeJS.Signals) => {
     count += 1;
@@ -45,6 +46,10 @@ function onSignals(io: Io, stop: () => Promise<void>): void {
   };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);
+  return () => {
+    process.off('SIGINT', handler);
+    process.off('SIGTERM', handler);
+  };
 }
 
 async function runCommand(argv: string[], io: Io): Promise<number> {
@@ -54,25 +59,40 @@ async function runCommand(argv: string[], io: Io): Promise<number> {
   }
   const { config } = loadConfig(agentConfigSchema, { argv, env: io.env, envAliases: ENV_ALIASES });
   const logger = createLogger({ level: config.logLevel, format: config.logFormat, destination: io.err });
-  const { Agent } = await import('./agent.js');
-  const agent = await Agent.start(config, { logger, progressStream: io.err });
-  if (config.once) {
-    let interrupted = false;
-    onSignals(io, async () => {
-      interrupted = true;
+  // Signals are handled from here on, start-up included: a stop requested while the models load
+  // is honoured as soon as the agent exists (a second signal still exits at once).
+  const state: { agent?: Agent; stopRequested: boolean } = { stopRequested: false };
+  let resolveStopped: () => void = () => undefined;
+  const stopped = new Promise<void>((resolve) => (resolveStopped = resolve));
+  const removeHandlers = onSignals(io, async () => {
+    state.stopRequested = true;
+    if (state.agent) await state.agent.close();
+    resolveStopped();
+  });
+  logger.info({ version: AGENT_VERSION, pid: process.pid }, 'starting');
+  try {
+    const { Agent: AgentClass } = await import('./agent.js');
+    const agent = await AgentClass.start(config, { logger, progressStream: io.err });
+    state.agent = agent;
+    if (state.stopRequested) {
       await agent.close();
-    });
-    const summary = await agent.runOnce();
-    await agent.close();
-    io.out.write(
-      `edgewatch: ${summary.monitored} monitored, ${summary.duplicates} already monitored, ${summary.rejected} rejected, ${summary.failed} failed, ${summary.skipped} skipped, ${summary.pending} pending\n`,
-    );
-    return summary.failed > 0 || summary.pending > 0 || interrupted ? EXIT.FAILURES : EXIT.OK;
+      resolveStopped();
+    }
+    if (config.once) {
+      const summary = await agent.runOnce();
+      await agent.close();
+      io.out.write(
+        `edgewatch: ${summary.monitored} monitored, ${summary.duplicates} already monitored, ${summary.rejected} rejected, ${summary.failed} failed, ${summary.skipped} skipped, ${summary.pending} pending\n`,
+      );
+      return summary.failed > 0 || summary.pending > 0 || state.stopRequested ? EXIT.FAILURES : EXIT.OK;
+    }
+    await stopped;
+    const s = agent.summary();
+    io.out.write(`edgewatch: stopped; ${s.monitored} monitored, ${s.rejected} rejected, ${s.failed} failed, ${s.pending} pending in the outbox\n`);
+    return EXIT.OK;
+  } finally {
+    removeHandlers();
   }
-  await new Promise<void>((resolve) => onSignals(io, () => agent.close().then(resolve)));
-  const s = agent.summary();
-  io.out.write(`edgewatch: stopped; ${s.monitored} monitored, ${s.rejected} rejected, ${s.failed} failed, ${s.pending} pending in the outbox\n`);
-  return EXIT.OK;
 }
 
 /** Runs the CLI with `argv` (without node and script) and returns the exit code. */

@@ -17,7 +17,7 @@ export const demoConfigSchema = z
   })
   .strict();
 
-type OnSignals = (io: Io, stop: () => Promise<void>) => void;
+type OnSignals = (io: Io, stop: () => Promise<void>) => () => void;
 
 export async function demoCommand(argv: string[], io: Io, onSignals: OnSignals): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {

@@ -6,7 +6,7 @@ import { createLogger } from '../log.js';
 import { serveConfigSchema } from '../server/config.js';
 import { startServer } from '../server/index.js';
 
-type OnSignals = (io: Io, stop: () => Promise<void>) => void;
+type OnSignals = (io: Io, stop: () => Promise<void>) => () => void;
 
 export async function serveCommand(argv: string[], io: Io, onSignals: OnSignals): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {

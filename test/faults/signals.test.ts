@@ -103,3 +103,15 @@ test('signals: SIGTERM stops gracefully (exit 0, consistent outbox), a second si
       `next run: ${rows.length} stored of ${FIRST + LATER}, 0 duplicates, ${proxy.stats.predictionStatuses[409] ?? 0} answered 409 (held sends the service stored later)`,
   );
 });
+
+test('signals: SIGTERM during start-up (models still loading) stops cleanly with exit 0', { timeout: 60_000 }, async (t) => {
+  const dir = await tempFolder(t);
+  const inbox = join(dir, 'inbox');
+  await mkdir(inbox);
+  const service = await startService(t);
+  const child = spawnAgent(agentArgs({ host: service.url, inbox, stateDir: join(dir, 'state') }), { PICSELLIA_API_TOKEN: service.token });
+  t.after(() => child.kill());
+  await child.waitForLog((l) => l.msg === 'starting', 30_000);
+  assert.equal(await child.kill('SIGTERM'), 0, child.output.err.slice(-2000));
+  assert.ok(child.logs.some((l) => l.msg === 'stopped'), 'the stop line is logged');
+});
