@@ -395,7 +395,9 @@ export class Agent {
     this.#final = summary;
     this.#db?.close();
     this.#db = undefined;
-    this.logger.info({ ...summary, peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024) }, 'stopped');
+    const m = this.metrics.snapshot();
+    const p50 = (k: string) => { const v = m[k]; return v && v.n > 0 ? +v.p50.toFixed(2) : undefined; };
+    this.logger.info({ ...summary, p50Ms: { read: p50('readMs'), decode: p50('decodeMs'), champion: p50('championMs'), shadow: p50('shadowMs'), send: p50('sendMs'), added: p50('addedMs') }, peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024) }, 'stopped');
   }
 }
 
