@@ -179,9 +179,9 @@ if (naive) out.push(`naive per image: decode ${num(quantile(naive.result.decodeM
 if (edgewatch) {
   const e = edgewatch.result;
   const added = spreadOf(e.addedMsExternal);
-  if (added.n > 0) out.push(`edgewatch added latency, one image at a time (drop → 201 minus champion+shadow p50): p50 ${num(added.median)} ms, p95 ${num(quantile(e.addedMsExternal, 0.95))} ms (n=${added.n})`);
+  if (added.n > 0) out.push(`edgewatch added latency, one image at a time (drop → 201 minus the slower model's p50): p50 ${num(added.median)} ms, p95 ${num(quantile(e.addedMsExternal, 0.95))} ms (n=${added.n})`);
   const a = e.agentMetrics.addedMs;
-  if (a && a.n > 0) out.push(`edgewatch added latency, agent's own metric (file picked → 201 minus compute): p50 ${num(a.p50)} ms, p95 ${num(a.p95)} ms (n=${a.n})`);
+  if (a && a.n > 0) out.push(`edgewatch added latency, agent's own metric, same drops (file complete → 201 minus the models' wall time): p50 ${num(a.p50)} ms, p95 ${num(a.p95)} ms (n=${a.n})`);
 }
 const ratio = (a: number[] | undefined, b: number[] | undefined): string => {
   if (!a?.length || !b?.length) return 'n/a';

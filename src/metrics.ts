@@ -26,6 +26,13 @@ export class Samples {
     return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] as number;
   }
 
+  /** Forgets every sample. */
+  clear(): void {
+    this.#values.length = 0;
+    this.#next = 0;
+    this.count = 0;
+  }
+
   summary(): { n: number; p50: number; p95: number } {
     return { n: this.count, p50: this.quantile(0.5), p95: this.quantile(0.95) };
   }
@@ -41,6 +48,11 @@ export class PipelineMetrics {
   readonly sendMs = new Samples();
   /** File complete (first seen with its final size) → 201, minus the models' wall time (max of champion and shadow: they run in parallel). */
   readonly addedMs = new Samples();
+
+  /** Forgets every sample (e.g. between benchmark phases). */
+  reset(): void {
+    for (const samples of [this.readMs, this.decodeMs, this.championMs, this.shadowMs, this.enqueueMs, this.sendMs, this.addedMs]) samples.clear();
+  }
 
   /** Medians and p95 of every series. */
   snapshot(): Record<string, { n: number; p50: number; p95: number }> {

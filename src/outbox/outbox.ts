@@ -100,12 +100,17 @@ export class Outbox {
 
   /** Up to `limit` entries due now, oldest capture first, excluding `exclude` (in flight). */
   due(limit: number, exclude: ReadonlySet<string>, now = Date.now() / 1000): OutboxEntry[] {
-    const rows = this.#db
-      .prepare<[number, number], EntryRow>('SELECT image_id, file_id, body, captured_at, attempts, next_attempt_at FROM outbox WHERE next_attempt_at <= ? ORDER BY captured_at, created_at LIMIT ?')
-      .all(now, limit + exclude.size);
-    return rows
-      .filter((r) => !exclude.has(r.image_id))
-      .slice(0, limit)
+    // Ids first (cheap), bodies only for the entries actually picked.
+    const ids = this.#db
+      .prepare<[number, number], { image_id: string }>('SELECT image_id FROM outbox WHERE next_attempt_at <= ? ORDER BY captured_at, created_at LIMIT ?')
+      .all(now, limit + exclude.size)
+      .map((r) => r.image_id)
+      .filter((id) => !exclude.has(id))
+      .slice(0, limit);
+    const one = this.#db.prepare<[string], EntryRow>('SELECT image_id, file_id, body, captured_at, attempts, next_attempt_at FROM outbox WHERE image_id = ?');
+    return ids
+      .map((id) => one.get(id))
+      .filter((r): r is EntryRow => r !== undefined)
       .map((r) => ({ imageId: r.image_id, fileId: r.file_id, body: r.body, capturedAt: r.captured_at, attempts: r.attempts, nextAttemptAt: r.next_attempt_at }));
   }
 
