@@ -136,7 +136,14 @@ export class Agent {
       throw new EdgewatchError('EW_MODEL_MANIFEST', `The champion (${champion.info.task}) and the shadow (${shadow.info.task}) must have the same task.`);
     }
     logger.info(
-      { champion: champion.info.name, shadow: shadow?.info.name, backend: champion.backend, workers: this.#pool.size, loadMs: Math.round(performance.now() - started) },
+      {
+        champion: champion.info.name,
+        championExecution: champion.info.execution?.detail ?? champion.info.execution?.mode,
+        shadow: shadow?.info.name,
+        shadowExecution: shadow?.info.execution?.detail ?? shadow?.info.execution?.mode,
+        backend: champion.backend,
+        workers: this.#pool.size,
+        loadMs: Math.round(performance.now() - started) },
       `models ready on the ${champion.backend} backend`,
     );
     if (champion.backend === 'cpu') logger.warn('running on the pure-JS cpu backend: about 20x slower than wasm; check @tensorflow/tfjs-backend-wasm is installed');

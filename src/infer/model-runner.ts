@@ -5,6 +5,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { EdgewatchError, isEdgewatchError } from '../errors.js';
 import type { DecodedInput, InputSpec, RawPrediction, TaskType } from '../types.js';
 import { checkClassificationOutput, checkDetectionOutput, decodeCenternet, toProbabilities, topKClassification } from './decode-output.js';
+import { compileLayersModel, type FusedPlan } from './fuse-layers.js';
 import { loadModelFolder, MODEL_JSON, type LoadedModel } from './load-model.js';
 
 /** What a runner (or worker) tells about its model; plain data, safe to post between threads. */
@@ -24,6 +25,8 @@ export interface ModelInfo {
   manifestFile: string;
   description?: string;
   trainedAccuracy?: number;
+  /** How the model runs: `layers`, `graph`, or `fused` (a layers model compiled to fused ops, verified against it); with the reason when not fused. */
+  execution?: { mode: 'layers' | 'graph' | 'fused'; detail?: string };
 }
 
 export interface RunnerOptions {
@@ -31,7 +34,12 @@ export interface RunnerOptions {
   topK?: number;
   /** Overrides the manifest / folder name. */
   name?: string;
+  /** Compile a layers model to fused ops (batch norms folded) when it verifies against the model (default true). */
+  optimize?: boolean;
 }
+
+/** Largest difference tolerated between the fused plan's output and the layers model's own. */
+const FUSED_TOLERANCE = 1e-3;
 
 /** One prediction and the model's own time, in seconds, from input tensor ready to output on the host. */
 export interface TimedPrediction {
@@ -57,6 +65,7 @@ export class ModelRunner {
   readonly #sourceChannel: number[];
   #graphNeedsAsync = false;
   #disposed = false;
+  #fused: FusedPlan | undefined;
 
   private constructor(loaded: LoadedModel, topK: number) {
     this.#loaded = loaded;
@@ -89,7 +98,35 @@ export class ModelRunner {
   /** Loads a model folder on the current backend. Throws EW_MODEL_LOAD / EW_MODEL_MANIFEST / EW_MODEL_INPUT. */
   static async load(dir: string, options: RunnerOptions = {}): Promise<ModelRunner> {
     const loaded = await loadModelFolder(dir, options.name !== undefined ? { name: options.name } : {});
-    return new ModelRunner(loaded, options.topK ?? 1);
+    const runner = new ModelRunner(loaded, options.topK ?? 1);
+    runner.info.execution = { mode: loaded.format === 'layers' ? 'layers' : 'graph' };
+    if (loaded.format === 'layers' && options.optimize !== false) runner.#tryFuse();
+    return runner;
+  }
+
+  /** Compiles the layers model to fused ops and keeps the plan only if it gives the same output on a test input. */
+  #tryFuse(): void {
+    const model = this.#loaded.model as tfl.LayersModel;
+    const plan = compileLayersModel(model);
+    if ('unsupported' in plan) {
+      this.info.execution = { mode: 'layers', detail: `not fused: ${plan.unsupported}` };
+      return;
+    }
+    const { width, height, channels } = this.info.input;
+    const diff = tf.tidy(() => {
+      const x = tf.randomUniform([1, height, width, channels], -1, 1, 'float32', 7) as tf.Tensor4D;
+      const expected = model.predict(x) as tf.Tensor;
+      const actual = plan.run(x);
+      if (expected.size !== actual.size) return Number.POSITIVE_INFINITY;
+      return tf.max(tf.abs(tf.sub(tf.reshape(expected, [-1]), tf.reshape(actual, [-1])))).dataSync()[0]!;
+    });
+    if (!(diff <= FUSED_TOLERANCE)) {
+      plan.dispose();
+      this.info.execution = { mode: 'layers', detail: `not fused: output differs by ${diff}` };
+      return;
+    }
+    this.#fused = plan;
+    this.info.execution = { mode: 'fused', detail: `${plan.layers} layers → ${plan.ops} ops, max difference ${diff.toExponential(1)}` };
   }
 
   /** Runs the model twice on a black image so that kernels are compiled before any timed prediction; checks the output shape. */
@@ -125,6 +162,7 @@ export class ModelRunner {
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;
+    this.#fused?.dispose();
     this.#loaded.model.dispose();
   }
 
@@ -165,7 +203,9 @@ export class ModelRunner {
   async #execute(x: tf.Tensor4D): Promise<tf.Tensor[]> {
     const model = this.#loaded.model;
     let out: tf.Tensor | tf.Tensor[] | tf.NamedTensorMap;
-    if (this.#loaded.format === 'layers') {
+    if (this.#fused) {
+      out = this.#fused.run(x);
+    } else if (this.#loaded.format === 'layers') {
       out = (model as tfl.LayersModel).predict(x);
     } else {
       const graph = model as tfconv.GraphModel;
