@@ -118,7 +118,7 @@ if (args.soak) {
     soak: { total, batch: 50, checkpoints },
   });
   process.stdout.write(`\nmemory soak: ${total} images through edgewatch (${IMAGE_SETS[setName]?.label ?? setName})\n`);
-  process.stdout.write(`${'images'.padStart(8)}  ${'RSS MB'.padStart(8)}  ${'heap MB'.padStart(8)}  tensors (champion/shadow)\n`);
+  process.stdout.write(`${'images'.padStart(8)}  ${'RSS MB'.padStart(8)}  ${'heap MB'.padStart(8)}  tensors per worker\n`);
   for (const p of result.points) process.stdout.write(`${String(p.images).padStart(8)}  ${p.rssMB.toFixed(0).padStart(8)}  ${p.heapUsedMB.toFixed(0).padStart(8)}  ${p.tensors.join('/')}\n`);
   const first = result.points[0];
   const last = result.points.at(-1);
