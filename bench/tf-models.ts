@@ -1,10 +1,9 @@
 /** The bench's reference model runner: a pulled model folder loaded with TF.js's standard loaders (layers or graph) on the wasm backend, nothing else. */
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
-import { loadGraphModel } from '@tensorflow/tfjs-converter';
-import { loadLayersModel } from '@tensorflow/tfjs-layers';
+import type { GraphModel } from '@tensorflow/tfjs-converter';
+import type { LayersModel } from '@tensorflow/tfjs-layers';
+import { loadModelFolder } from '../src/infer/load-model.js';
 
 /** A loaded model and what its edgewatch.json says about its input. */
 export interface ReferenceModel {
@@ -26,42 +25,16 @@ export async function initWasm(): Promise<string> {
   return tf.getBackend();
 }
 
-/** An IOHandler reading model.json and its shards from a folder (TF.js has no file:// loader without tfjs-node). */
-function folderHandler(dir: string): tf.io.IOHandler {
-  return {
-    load: async () => {
-      const json = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8')) as tf.io.ModelJSON;
-      return tf.io.getModelArtifactsForJSON(json, async (groups) => {
-        const bytes = Buffer.concat(await Promise.all(groups.flatMap((g) => g.paths.map((p) => readFile(join(dir, p))))));
-        return [groups.flatMap((g) => g.weights), bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length) as ArrayBuffer];
-      });
-    },
-  };
-}
-
-/** Loads a pulled model folder (model.json + edgewatch.json) with tf.loadLayersModel or tf.loadGraphModel. */
 export async function loadReferenceModel(dir: string): Promise<ReferenceModel> {
-  const json = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8')) as { format?: string };
-  const manifest = JSON.parse(await readFile(join(dir, 'edgewatch.json'), 'utf8')) as { name: string; input: { width: number; height: number; std: number[] } };
-  const scale = manifest.input.std[0] ?? 1;
-  if (json.format === 'graph-model') {
-    const model = await loadGraphModel(folderHandler(dir));
-    return {
-      name: manifest.name,
-      width: manifest.input.width,
-      height: manifest.input.height,
-      scale,
-      run: async (input) => readAndDispose(model.execute(input) as tf.Tensor | tf.Tensor[]),
-      dispose: () => model.dispose(),
-    };
-  }
-  const model = await loadLayersModel(folderHandler(dir));
+  const loaded = await loadModelFolder(dir);
+  const model = loaded.model;
+  const execute = (input: tf.Tensor) => (loaded.format === 'graph' ? (model as GraphModel).execute(input) : (model as LayersModel).predict(input)) as tf.Tensor | tf.Tensor[];
   return {
-    name: manifest.name,
-    width: manifest.input.width,
-    height: manifest.input.height,
-    scale,
-    run: async (input) => readAndDispose(model.predict(input) as tf.Tensor | tf.Tensor[]),
+    name: loaded.name,
+    width: loaded.input.width,
+    height: loaded.input.height,
+    scale: loaded.manifest.input.std[0] ?? 1,
+    run: async (input) => readAndDispose(execute(input)),
     dispose: () => model.dispose(),
   };
 }

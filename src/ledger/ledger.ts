@@ -119,9 +119,4 @@ export class Ledger {
   counts(): Record<string, number> {
     return Object.fromEntries(this.#counts.all().map((r) => [r.state, r.n]));
   }
-
-  /** Runs `fn` in one transaction (used to commit an outbox entry and a state change together). */
-  transaction<T>(fn: () => T): T {
-    return this.#db.transaction(fn)();
-  }
 }

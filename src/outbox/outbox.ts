@@ -61,11 +61,6 @@ export class Outbox {
     return { ...this.#totals };
   }
 
-  /** True when one more entry of `bytes` would exceed a cap. */
-  wouldOverflow(bytes: number): boolean {
-    return this.#totals.entries + 1 > this.#limits.maxEntries || this.#totals.bytes + bytes > this.#limits.maxBytes;
-  }
-
   /** True when the outbox is at or over a cap. */
   isFull(): boolean {
     return this.#totals.entries >= this.#limits.maxEntries || this.#totals.bytes >= this.#limits.maxBytes;

@@ -2,6 +2,6 @@
 export type { ImageRead, ReadLimits, ReadTimings } from './image-read.js';
 export { readImage, distinctSpecs } from './read-image.js';
 export { classifySharpError, classifyFsError } from './classify-error.js';
-export { rejectFile, writeFileAtomic, type RejectResult, type RejectReason } from './reject-file.js';
+export { rejectFile, type RejectResult, type RejectReason } from './reject-file.js';
 export { sniffImageFormat, endsEarly, type ImageFormat } from './sniff.js';
 export { CONVERSION_JPEG_QUALITY } from './decode.js';

@@ -1,9 +1,9 @@
 /** Moves a bad file aside, never overwriting anything, and writes the reason beside it atomically. */
-import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { copyFile, cp, link, lstat, mkdir, open, rename, rm, unlink } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { EdgewatchError } from '../errors.js';
+import { writeFileAtomic } from '../fs-atomic.js';
 
 /** Where `rejectFile` put the file and its reason. */
 export interface RejectResult {
@@ -108,23 +108,6 @@ async function moveToFreeName(source: string, directory: string): Promise<string
   throw new Error(`no free name for ${name} after ${MAX_SUFFIX} attempts`);
 }
 
-/** Writes `content` to `path` via a temporary file, fsync and rename, so readers never see half a file. */
-export async function writeFileAtomic(path: string, content: string): Promise<void> {
-  const temporary = `${path}.${randomBytes(6).toString('hex')}.tmp`;
-  const handle = await open(temporary, 'wx');
-  try {
-    await handle.writeFile(content);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await rename(temporary, path);
-  } catch (err) {
-    await unlink(temporary).catch(() => undefined);
-    throw err;
-  }
-}
 
 /**
  * Moves the bad file `path` into `rejectedDir` (created if needed; a name already taken gets a

@@ -1,6 +1,7 @@
 /** The datalake folder: images stored as received, one file per prediction, under `<deployment>/<yyyy-mm-dd>/<id>.<ext>`. */
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
+import { writeFileAtomic } from '../fs-atomic.js';
 
 function safeSegment(name: string): string {
   const s = name.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_');
@@ -21,15 +22,7 @@ export class Datalake {
     const rel = [safeSegment(deploymentName), day, `${id}.${ext}`].join('/');
     const file = join(this.root, rel);
     await mkdir(dirname(file), { recursive: true });
-    const temp = `${file}.${process.pid}.tmp`;
-    const handle = await open(temp, 'w', 0o644);
-    try {
-      await handle.writeFile(bytes);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, file);
+    await writeFileAtomic(file, bytes);
     return rel;
   }
 
