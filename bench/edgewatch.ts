@@ -3,10 +3,8 @@
  * the embedded service, through the agent's programmatic API (`Agent.start`). Also the 5,000-image
  * memory soak.
  *
- * LEAD: this drives src/agent.ts as it stood when the bench was written (Agent.start(config),
- * agent.outbox.counts().delivered, agent.metrics, agent.models, agent.close()). If the parallel
- * pipeline changes that API, adapt `startAgent` and `deliveredCount` below; nothing else here
- * depends on the agent's internals.
+ * It drives the agent through its programmatic API only: Agent.start(config, { onSent }),
+ * agent.metrics, agent.models and agent.close().
  */
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -49,8 +47,28 @@ export interface EdgewatchResult {
   backend: string;
 }
 
+/** Counts the predictions the agent has seen acknowledged and wakes whoever waits for a count (no polling: a poll loop would take CPU from the agent it measures). */
+class Acks {
+  count = 0;
+  #waiters: Array<{ target: number; resolve: () => void }> = [];
+
+  add(): void {
+    this.count += 1;
+    this.#waiters = this.#waiters.filter((w) => (w.target <= this.count ? (w.resolve(), false) : true));
+  }
+
+  /** Resolves once `target` acknowledgements were counted; rejects after `timeoutMs`. */
+  reach(target: number, timeoutMs: number, what: string): Promise<void> {
+    if (this.count >= target) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs);
+      this.#waiters.push({ target, resolve: () => (clearTimeout(timer), resolve()) });
+    });
+  }
+}
+
 /** Starts an agent watching `folders` on the bench service. */
-async function startAgent(opts: EdgewatchOptions, folders: string[]): Promise<Agent> {
+async function startAgent(opts: EdgewatchOptions, folders: string[], acks: Acks): Promise<Agent> {
   const { config } = loadConfig(agentConfigSchema, {
     overrides: {
       watch: folders.map((path) => ({ path, source: 'bench' })),
@@ -67,20 +85,7 @@ async function startAgent(opts: EdgewatchOptions, folders: string[]): Promise<Ag
       ...opts.agentOverrides,
     },
   });
-  return Agent.start(config, { logger: silentLogger() });
-}
-
-/** Predictions the agent has seen acknowledged by the service. */
-function deliveredCount(agent: Agent): number {
-  return agent.outbox?.counts().delivered ?? 0;
-}
-
-async function waitFor(condition: () => boolean, timeoutMs: number, pollMs: number, what: string): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, pollMs));
-  }
+  return Agent.start(config, { logger: silentLogger(), onSent: (_id, result) => result !== 'dead' && acks.add() });
 }
 
 /** Writes files into a staging folder (same filesystem), so that a drop is one atomic rename per file. */
@@ -112,25 +117,26 @@ class Dropper {
   }
 }
 
-async function setUp(opts: EdgewatchOptions): Promise<{ agent: Agent; dropper: Dropper }> {
+async function setUp(opts: EdgewatchOptions): Promise<{ agent: Agent; dropper: Dropper; acks: Acks }> {
   const folders = Array.from({ length: opts.folders }, (_, i) => join(opts.workDir, `inbox-${i}`));
   const staging = join(opts.workDir, 'staging');
   for (const dir of [...folders, staging]) await mkdir(dir, { recursive: true });
-  const agent = await startAgent(opts, folders);
-  return { agent, dropper: new Dropper(staging, folders, opts.images) };
+  const acks = new Acks();
+  const agent = await startAgent(opts, folders, acks);
+  return { agent, dropper: new Dropper(staging, folders, opts.images), acks };
 }
 
 /** Runs warm-up, `rounds` burst rounds of `perRound` images, then `latencySamples` single drops. */
 export async function measureEdgewatch(opts: EdgewatchOptions): Promise<EdgewatchResult> {
-  const { agent, dropper } = await setUp(opts);
+  const { agent, dropper, acks } = await setUp(opts);
   try {
     const result: EdgewatchResult = { imagesPerSecond: [], dropToAckMs: [], addedMsExternal: [], agentMetrics: {}, backend: agent.models.champion?.backend ?? 'unknown' };
     const burst = async (count: number): Promise<number> => {
       const drop = await dropper.stage(count);
-      const target = deliveredCount(agent) + count;
+      const target = acks.count + count;
       const started = performance.now();
       await drop();
-      await waitFor(() => deliveredCount(agent) >= target, 120_000 + count * 2_000, 5, `${count} predictions to be acknowledged`);
+      await acks.reach(target, 120_000 + count * 2_000, `${count} predictions to be acknowledged`);
       return performance.now() - started;
     };
     if (opts.warmup > 0) await burst(opts.warmup);
@@ -168,16 +174,16 @@ export interface SoakPoint {
  * at each checkpoint (e.g. 1,000 and 5,000).
  */
 export async function soakEdgewatch(opts: EdgewatchOptions, total: number, batch: number, checkpoints: number[], log: (line: string) => void): Promise<SoakPoint[]> {
-  const { agent, dropper } = await setUp(opts);
+  const { agent, dropper, acks } = await setUp(opts);
   const points: SoakPoint[] = [];
   try {
     let done = 0;
     while (done < total) {
       const count = Math.min(batch, total - done);
       const drop = await dropper.stage(count);
-      const target = deliveredCount(agent) + count;
+      const target = acks.count + count;
       await drop();
-      await waitFor(() => deliveredCount(agent) >= target, 300_000, 20, `${count} predictions to be acknowledged`);
+      await acks.reach(target, 300_000, `${count} predictions to be acknowledged`);
       done += count;
       if (checkpoints.some((c) => c > done - count && c <= done)) {
         const tensors = ((await agent.models.pool?.memory()) ?? []).map((m) => m.numTensors);

@@ -27,7 +27,7 @@ const DEPLOYMENT = 'bench';
  * deployment, in a child process: a real monitoring service does not share the agent's event loop.
  */
 export async function startBenchService(dataDir: string, labels: string[]): Promise<BenchService> {
-  const child = spawn(process.execPath, ['--import', 'tsx', new URL('./service-child.ts', import.meta.url).pathname, dataDir, JSON.stringify(labels), ORG, DEPLOYMENT], {
+  const child = spawn(process.execPath, [...(process.env.BENCH_SERVICE_NODE_FLAGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', new URL('./service-child.ts', import.meta.url).pathname, dataDir, JSON.stringify(labels), ORG, DEPLOYMENT], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const lines = createInterface({ input: child.stdout });

@@ -1,5 +1,5 @@
 /** The wiring module: builds every stage from one frozen configuration and owns their start and close order. */
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { mkdir, rename, unlink } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { watchFolders, type AgentConfig } from './config/schema.js';
 import { EdgewatchError, isEdgewatchError, type ErrorCode } from './errors.js';
@@ -32,6 +32,8 @@ export interface AgentOptions {
   logger?: Logger;
   /** Called once per image outcome (tests, progress output). */
   onOutcome?: (outcome: ProcessOutcome, path: string) => void;
+  /** Called once per outbox entry that leaves the outbox: acknowledged (201 or 409) or dead-lettered. */
+  onSent?: (imageId: string, result: 'delivered' | 'duplicate' | 'dead') => void;
   /** Where the start-up backlog progress bar is drawn when it is a TTY (the CLI passes stderr); otherwise progress is logged. */
   progressStream?: NodeJS.WritableStream;
 }
@@ -179,13 +181,15 @@ export class Agent {
         }
         if (result.kind === 'delivered') this.#counts.monitored += 1;
         else this.#counts.duplicates += 1;
-        this.#afterDelivery(entry);
+        void this.#afterDelivery(entry);
         this.#roomFreed();
+        this.#options.onSent?.(entry.imageId, result.kind === 'delivered' ? 'delivered' : 'duplicate');
       },
       onDead: (entry) => {
         this.#inPipeline.delete(entry.imageId);
         this.#counts.failed += 1;
         this.#roomFreed();
+        this.#options.onSent?.(entry.imageId, 'dead');
       },
       logger,
     });
@@ -289,7 +293,9 @@ export class Agent {
     const record = this.#ledger?.get(entry.fileId);
     if (!record) return;
     try {
-      if (mode === 'delete') await rm(record.path, { force: true });
+      if (mode === 'delete') await unlink(record.path).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw err;
+      });
       else {
         const dir = processedDirFor(this.config, record.folder);
         await mkdir(dir, { recursive: true });

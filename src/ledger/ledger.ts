@@ -1,6 +1,7 @@
 /** The ledger: every file seen, its content hash and its state, so each file is processed exactly once across restarts. */
 import type { StateDb } from './database.js';
 import { storeError } from './database.js';
+import { cachedStatement } from '../sqlite-statements.js';
 
 /** Life of a file: seen → read → (predicted →) queued → delivered, or rejected / dead / skipped / failed. */
 export type FileState = 'seen' | 'queued' | 'delivered' | 'rejected' | 'dead' | 'skipped' | 'failed';
@@ -85,7 +86,7 @@ export class Ledger {
 
   /** The record with this id. */
   get(id: number): FileRecord | undefined {
-    const row = this.#db.prepare<[number], Row>('SELECT * FROM files WHERE id = ?').get(id);
+    const row = cachedStatement<[number], Row>(this.#db, 'SELECT * FROM files WHERE id = ?').get(id);
     return row ? toRecord(row) : undefined;
   }
 

@@ -1,6 +1,7 @@
 /** The durable outbox: serialised monitor requests committed before the first send, drained by the sender, with a dead-letter table. */
 import type { StateDb } from '../ledger/database.js';
 import { storeError } from '../ledger/database.js';
+import { cachedStatement } from '../sqlite-statements.js';
 
 /** One queued request, exactly the bytes that will be sent. */
 export interface OutboxEntry {
@@ -52,7 +53,7 @@ export class Outbox {
   }
 
   #readTotals(): { entries: number; bytes: number } {
-    const row = this.#db.prepare<[], { n: number; b: number | null }>('SELECT COUNT(*) AS n, SUM(body_bytes) AS b FROM outbox').get();
+    const row = cachedStatement<[], { n: number; b: number | null }>(this.#db, 'SELECT COUNT(*) AS n, SUM(body_bytes) AS b FROM outbox').get();
     return { entries: row?.n ?? 0, bytes: row?.b ?? 0 };
   }
 
@@ -74,15 +75,14 @@ export class Outbox {
     const now = Date.now() / 1000;
     try {
       const inserted = this.#db.transaction(() => {
-        const known = this.#db
-          .prepare<[string, string, string], { x: number }>(
-            'SELECT 1 AS x FROM outbox WHERE image_id = ? UNION ALL SELECT 1 FROM delivered WHERE image_id = ? UNION ALL SELECT 1 FROM dead_letter WHERE image_id = ?',
-          )
+        const known = cachedStatement<[string, string, string], { x: number }>(
+          this.#db,
+          'SELECT 1 AS x FROM outbox WHERE image_id = ? UNION ALL SELECT 1 FROM delivered WHERE image_id = ? UNION ALL SELECT 1 FROM dead_letter WHERE image_id = ?',
+        )
           .get(entry.imageId, entry.imageId, entry.imageId);
         alsoInTransaction?.();
         if (known) return false;
-        this.#db
-          .prepare('INSERT INTO outbox (image_id, file_id, body, body_bytes, captured_at, attempts, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, 0, ?, ?)')
+        cachedStatement(this.#db, 'INSERT INTO outbox (image_id, file_id, body, body_bytes, captured_at, attempts, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, 0, ?, ?)')
           .run(entry.imageId, entry.fileId, entry.body, entry.body.length, entry.capturedAt, now, now);
         return true;
       })();
@@ -96,13 +96,12 @@ export class Outbox {
   /** Up to `limit` entries due now, oldest capture first, excluding `exclude` (in flight). */
   due(limit: number, exclude: ReadonlySet<string>, now = Date.now() / 1000): OutboxEntry[] {
     // Ids first (cheap), bodies only for the entries actually picked.
-    const ids = this.#db
-      .prepare<[number, number], { image_id: string }>('SELECT image_id FROM outbox WHERE next_attempt_at <= ? ORDER BY captured_at, created_at LIMIT ?')
+    const ids = cachedStatement<[number, number], { image_id: string }>(this.#db, 'SELECT image_id FROM outbox WHERE next_attempt_at <= ? ORDER BY captured_at, created_at LIMIT ?')
       .all(now, limit + exclude.size)
       .map((r) => r.image_id)
       .filter((id) => !exclude.has(id))
       .slice(0, limit);
-    const one = this.#db.prepare<[string], EntryRow>('SELECT image_id, file_id, body, captured_at, attempts, next_attempt_at FROM outbox WHERE image_id = ?');
+    const one = cachedStatement<[string], EntryRow>(this.#db, 'SELECT image_id, file_id, body, captured_at, attempts, next_attempt_at FROM outbox WHERE image_id = ?');
     return ids
       .map((id) => one.get(id))
       .filter((r): r is EntryRow => r !== undefined)
@@ -111,7 +110,7 @@ export class Outbox {
 
   /** Seconds until the next entry is due (0 if one is due now), or null when empty. */
   nextDueIn(now = Date.now() / 1000): number | null {
-    const row = this.#db.prepare<[], { t: number | null }>('SELECT MIN(next_attempt_at) AS t FROM outbox').get();
+    const row = cachedStatement<[], { t: number | null }>(this.#db, 'SELECT MIN(next_attempt_at) AS t FROM outbox').get();
     if (row?.t == null) return null;
     return Math.max(0, row.t - now);
   }
@@ -120,10 +119,10 @@ export class Outbox {
   markDelivered(imageId: string, status: number, predictionId: string | null, also?: () => void): void {
     try {
       this.#db.transaction(() => {
-        const row = this.#db.prepare<[string], { file_id: number; body_bytes: number }>('SELECT file_id, body_bytes FROM outbox WHERE image_id = ?').get(imageId);
+        const row = cachedStatement<[string], { file_id: number; body_bytes: number }>(this.#db, 'SELECT file_id, body_bytes FROM outbox WHERE image_id = ?').get(imageId);
         if (!row) return;
-        this.#db.prepare('DELETE FROM outbox WHERE image_id = ?').run(imageId);
-        this.#db.prepare('INSERT OR REPLACE INTO delivered (image_id, file_id, prediction_id, status, delivered_at) VALUES (?, ?, ?, ?, ?)').run(imageId, row.file_id, predictionId, status, Date.now() / 1000);
+        cachedStatement(this.#db, 'DELETE FROM outbox WHERE image_id = ?').run(imageId);
+        cachedStatement(this.#db, 'INSERT OR REPLACE INTO delivered (image_id, file_id, prediction_id, status, delivered_at) VALUES (?, ?, ?, ?, ?)').run(imageId, row.file_id, predictionId, status, Date.now() / 1000);
         also?.();
         this.#totals = { entries: this.#totals.entries - 1, bytes: this.#totals.bytes - row.body_bytes };
       })();
@@ -135,8 +134,7 @@ export class Outbox {
   /** Schedules another attempt. */
   markRetry(imageId: string, delaySeconds: number, status: number | null, message: string): void {
     try {
-      this.#db
-        .prepare('UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_status = ?, last_error = ? WHERE image_id = ?')
+      cachedStatement(this.#db, 'UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_status = ?, last_error = ? WHERE image_id = ?')
         .run(Date.now() / 1000 + delaySeconds, status, message.slice(0, 1000), imageId);
     } catch (cause) {
       throw storeError(cause, 'reschedule a send');
@@ -147,11 +145,10 @@ export class Outbox {
   markDead(imageId: string, status: number | null, code: string, message: string, also?: () => void): void {
     try {
       this.#db.transaction(() => {
-        const row = this.#db.prepare<[string], EntryRow & { body_bytes: number }>('SELECT * FROM outbox WHERE image_id = ?').get(imageId);
+        const row = cachedStatement<[string], EntryRow & { body_bytes: number }>(this.#db, 'SELECT * FROM outbox WHERE image_id = ?').get(imageId);
         if (!row) return;
-        this.#db.prepare('DELETE FROM outbox WHERE image_id = ?').run(imageId);
-        this.#db
-          .prepare('INSERT OR REPLACE INTO dead_letter (image_id, file_id, body, captured_at, attempts, status, code, message, died_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
+        cachedStatement(this.#db, 'DELETE FROM outbox WHERE image_id = ?').run(imageId);
+        cachedStatement(this.#db, 'INSERT OR REPLACE INTO dead_letter (image_id, file_id, body, captured_at, attempts, status, code, message, died_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
           .run(imageId, row.file_id, row.body, row.captured_at, row.attempts + 1, status, code, message.slice(0, 2000), Date.now() / 1000);
         also?.();
         this.#totals = { entries: this.#totals.entries - 1, bytes: this.#totals.bytes - row.body_bytes };
@@ -163,10 +160,10 @@ export class Outbox {
 
   /** Dead letters, newest first. */
   listDead(limit = 100): DeadLetter[] {
-    return this.#db
-      .prepare<[number], { image_id: string; file_id: number; captured_at: number; attempts: number; status: number | null; code: string; message: string; died_at: number; path: string | null }>(
+    return cachedStatement<[number], { image_id: string; file_id: number; captured_at: number; attempts: number; status: number | null; code: string; message: string; died_at: number; path: string | null }>(
+      this.#db,
         'SELECT d.image_id, d.file_id, d.captured_at, d.attempts, d.status, d.code, d.message, d.died_at, f.path FROM dead_letter d LEFT JOIN files f ON f.id = d.file_id ORDER BY d.died_at DESC LIMIT ?',
-      )
+    )
       .all(limit)
       .map((r) => ({ imageId: r.image_id, fileId: r.file_id, capturedAt: r.captured_at, attempts: r.attempts, status: r.status, code: r.code, message: r.message, diedAt: r.died_at, path: r.path }));
   }
@@ -175,13 +172,12 @@ export class Outbox {
   retryDead(imageIds?: readonly string[], also?: (fileId: number) => void): number {
     const now = Date.now() / 1000;
     return this.#db.transaction(() => {
-      const rows = this.#db.prepare<[], { image_id: string; file_id: number; body: Buffer; captured_at: number }>('SELECT image_id, file_id, body, captured_at FROM dead_letter').all();
+      const rows = cachedStatement<[], { image_id: string; file_id: number; body: Buffer; captured_at: number }>(this.#db, 'SELECT image_id, file_id, body, captured_at FROM dead_letter').all();
       let n = 0;
       for (const r of rows) {
         if (imageIds && !imageIds.some((id) => r.image_id.startsWith(id))) continue;
-        this.#db.prepare('DELETE FROM dead_letter WHERE image_id = ?').run(r.image_id);
-        this.#db
-          .prepare('INSERT OR IGNORE INTO outbox (image_id, file_id, body, body_bytes, captured_at, attempts, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, 0, ?, ?)')
+        cachedStatement(this.#db, 'DELETE FROM dead_letter WHERE image_id = ?').run(r.image_id);
+        cachedStatement(this.#db, 'INSERT OR IGNORE INTO outbox (image_id, file_id, body, body_bytes, captured_at, attempts, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, 0, ?, ?)')
           .run(r.image_id, r.file_id, r.body, r.body.length, r.captured_at, now, now);
         also?.(r.file_id);
         n += 1;
@@ -194,16 +190,16 @@ export class Outbox {
   /** Deletes dead letters (all, or those listed). Returns how many. */
   purgeDead(imageIds?: readonly string[]): number {
     return this.#db.transaction(() => {
-      if (!imageIds) return this.#db.prepare('DELETE FROM dead_letter').run().changes;
+      if (!imageIds) return cachedStatement(this.#db, 'DELETE FROM dead_letter').run().changes;
       let n = 0;
-      for (const id of imageIds) n += this.#db.prepare("DELETE FROM dead_letter WHERE image_id LIKE ? || '%'").run(id).changes;
+      for (const id of imageIds) n += cachedStatement(this.#db, "DELETE FROM dead_letter WHERE image_id LIKE ? || '%'").run(id).changes;
       return n;
     })();
   }
 
   /** Counts for summaries. */
   counts(): { queued: number; delivered: number; dead: number } {
-    const one = (sql: string) => this.#db.prepare<[], { n: number }>(sql).get()?.n ?? 0;
+    const one = (sql: string) => cachedStatement<[], { n: number }>(this.#db, sql).get()?.n ?? 0;
     return { queued: one('SELECT COUNT(*) AS n FROM outbox'), delivered: one('SELECT COUNT(*) AS n FROM delivered'), dead: one('SELECT COUNT(*) AS n FROM dead_letter') };
   }
 }

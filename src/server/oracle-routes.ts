@@ -54,7 +54,7 @@ async function monitor(ctx: ServerContext, req: IncomingMessage, deployment: Dep
   const parsed = monitorBodySchema(deployment.type).safeParse(await readJson(ctx, req));
   if (!parsed.success) throw invalid(parsed.error, 'prediction');
   const body = parsed.data;
-  const bytes = Buffer.from(body.image, 'base64');
+  const bytes = body.image;
   if (bytes.length === 0) throw new HttpError(422, 'Invalid prediction: image decodes to zero bytes', { field: 'image', errors: [{ field: 'image', message: 'decodes to zero bytes' }] });
   const problems = await checkImage(bytes, body.content_type, body.width, body.height);
   if (problems.length > 0) {

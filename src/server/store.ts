@@ -1,6 +1,7 @@
 /** SQLite store of the embedded monitoring service: one row per monitored image, idempotent per (deployment, image key). */
 import Database from 'better-sqlite3';
 import { EdgewatchError } from '../errors.js';
+import { cachedStatement } from '../sqlite-statements.js';
 
 /** A prediction as stored. Times are epoch seconds, latencies seconds. */
 export interface StoredPrediction {
@@ -171,20 +172,20 @@ export class PredictionStore {
 
   /** The id of the prediction holding `imageKey` for that deployment, if any. */
   findByImageKey(deploymentId: string, imageKey: string): string | undefined {
-    const row = this.#db.prepare('SELECT id FROM predictions WHERE deployment_id = ? AND image_key = ?').get(deploymentId, imageKey) as { id: string } | undefined;
+    const row = cachedStatement(this.#db, 'SELECT id FROM predictions WHERE deployment_id = ? AND image_key = ?').get(deploymentId, imageKey) as { id: string } | undefined;
     return row?.id;
   }
 
   /** Inserts a prediction unless its image key is already stored for that deployment. */
   insert(p: StoredPrediction): InsertResult {
-    const info = this.#db
-      .prepare(
+    const info = cachedStatement(
+      this.#db,
         `INSERT INTO predictions (id, deployment_id, image_key, filename, content_type, width, height, image_path, image_bytes,
           champion_json, champion_class, champion_score, latency_s, shadow_json, shadow_class, shadow_score, shadow_latency_s,
           source, tags_json, metadata_json, custom_metadata_json, timestamp_s, received_s)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (deployment_id, image_key) DO NOTHING`,
-      )
+    )
       .run(
         p.id, p.deploymentId, p.imageKey, p.filename, p.contentType, p.width, p.height, p.imagePath, p.imageBytes,
         JSON.stringify(p.champion), p.championClass, p.championScore, p.latencyS,
@@ -198,32 +199,31 @@ export class PredictionStore {
 
   /** One prediction by id. */
   get(id: string): StoredPrediction | undefined {
-    const row = this.#db.prepare('SELECT * FROM predictions WHERE id = ?').get(id) as Row | undefined;
+    const row = cachedStatement(this.#db, 'SELECT * FROM predictions WHERE id = ?').get(id) as Row | undefined;
     return row && fromRow(row);
   }
 
   /** Adds a late shadow prediction; false when the prediction already has one (or does not exist). */
   setShadow(id: string, shadow: unknown, shadowClass: number | null, shadowScore: number | null, shadowLatencyS: number): boolean {
-    const info = this.#db
-      .prepare('UPDATE predictions SET shadow_json = ?, shadow_class = ?, shadow_score = ?, shadow_latency_s = ? WHERE id = ? AND shadow_json IS NULL')
+    const info = cachedStatement(this.#db, 'UPDATE predictions SET shadow_json = ?, shadow_class = ?, shadow_score = ?, shadow_latency_s = ? WHERE id = ? AND shadow_json IS NULL')
       .run(JSON.stringify(shadow), shadowClass, shadowScore, shadowLatencyS, id);
     return info.changes === 1;
   }
 
   /** Number of predictions of a deployment. */
   count(deploymentId: string): number {
-    return (this.#db.prepare('SELECT COUNT(*) AS n FROM predictions WHERE deployment_id = ?').get(deploymentId) as { n: number }).n;
+    return (cachedStatement(this.#db, 'SELECT COUNT(*) AS n FROM predictions WHERE deployment_id = ?').get(deploymentId) as { n: number }).n;
   }
 
   /** Columns needed by the statistics, oldest first. */
   statsRows(f: PredictionFilter): StatsRow[] {
     const w = whereOf(f);
-    return this.#db
-      .prepare(
+    return cachedStatement(
+      this.#db,
         `SELECT timestamp_s AS t, champion_class AS cc, champion_score AS cs, latency_s AS lat, shadow_class AS sc, shadow_score AS ss,
           shadow_latency_s AS slat, (shadow_json IS NOT NULL) AS hasShadow, source, json_extract(custom_metadata_json, '$.edgewatch') AS cm, tags_json AS tags
          FROM predictions WHERE ${w.sql} ORDER BY timestamp_s, received_s`,
-      )
+    )
       .all(...w.params) as StatsRow[];
   }
 
@@ -238,7 +238,7 @@ export class PredictionStore {
          ORDER BY (shadow_json IS NOT NULL AND champion_class IS NOT shadow_class) DESC, timestamp_s DESC, received_s DESC LIMIT ?`
       : `SELECT * FROM predictions WHERE ${w.sql} ORDER BY timestamp_s DESC, received_s DESC LIMIT ?`;
     const params = disagreementsFirst ? [...w.params, Math.max(window, limit), limit] : [...w.params, limit];
-    return (this.#db.prepare(sql).all(...params) as Row[]).map(fromRow);
+    return (cachedStatement(this.#db, sql).all(...params) as Row[]).map(fromRow);
   }
 
   /** Closes the database; later calls do nothing. */

@@ -98,6 +98,8 @@ interface Candidate {
   eager: boolean;
   /** Already handed out eagerly once: must settle this time. */
   eagerTried: boolean;
+  /** An event reported a change since the last stat (a ready candidate is stat'ed again only then). */
+  changed: boolean;
 }
 
 /** How often each watched folder is checked to still exist, besides chokidar's events. */
@@ -330,7 +332,13 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
       this.emit('skipped', { path, reason });
       return;
     }
-    if (this.#pending.has(path)) return; // the next check sees the change
+    const pending = this.#pending.get(path);
+    if (pending) {
+      // The next check stats it again (a ready candidate waiting for room is otherwise not re-stat'ed).
+      pending.changed = true;
+      this.#scheduleCheck();
+      return;
+    }
     if (this.#queuedPaths.has(path)) {
       // Changed while waiting in the queue: back to the stability checks (may exceed the pending bound by at most `capacity`).
       this.#queue = this.#queue.filter((f) => f.path !== path);
@@ -350,7 +358,7 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
   #addCandidate(state: FolderState, path: string, sizeBytes: number, mtimeMs: number, initial: boolean, eagerTried = false): void {
     // A scan already knows size and mtime: an eager candidate is ready at once (re-checked by one stat in the next round).
     const ready = this.#options.eager === true && !eagerTried && sizeBytes > 0;
-    this.#pending.set(path, { path, state, sizeBytes, mtimeMs, observedAt: performance.now(), stable: ready, initial, eager: ready, eagerTried });
+    this.#pending.set(path, { path, state, sizeBytes, mtimeMs, observedAt: performance.now(), stable: ready, initial, eager: ready, eagerTried, changed: false });
     if (initial) this.#initialOutstanding += 1;
     if (sizeBytes >= 0) this.emit('observed', { path, sizeBytes, mtimeMs });
     this.#scheduleCheck(this.#options.eager && !eagerTried);
@@ -403,13 +411,18 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
     return undefined;
   }
 
-  /** One round of stability checks: a stat per pending file. */
+  /**
+   * One round of stability checks: a stat per pending file that is not ready yet or that an event
+   * reported changed. Ready files waiting for room in the queue are not stat'ed again every round
+   * (a change the events missed is still caught: the consumer checks size and mtime, or the read fails).
+   */
   async #check(): Promise<void> {
     this.#timer = undefined;
     if (this.#closed) return;
     this.#ticking = true;
     try {
-      await Promise.all([...this.#pending.values()].map((c) => this.#checkOne(c)));
+      const due = [...this.#pending.values()].filter((c) => !c.stable || c.changed || c.sizeBytes < 0);
+      await Promise.all(due.map((c) => this.#checkOne(c)));
     } finally {
       this.#ticking = false;
     }
@@ -424,6 +437,7 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
   }
 
   async #checkOne(candidate: Candidate): Promise<void> {
+    candidate.changed = false;
     let stats: Stats;
     try {
       stats = await stat(candidate.path);
