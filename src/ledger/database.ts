@@ -39,6 +39,7 @@ CREATE TABLE IF NOT EXISTS outbox (
   created_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox (next_attempt_at, captured_at);
+CREATE INDEX IF NOT EXISTS outbox_order ON outbox (captured_at, created_at);
 CREATE TABLE IF NOT EXISTS dead_letter (
   image_id TEXT PRIMARY KEY,
   file_id INTEGER NOT NULL,
@@ -82,6 +83,12 @@ export function openStateDb(stateDir: string): StateDb {
     // lost work is redone, never lost. FULL would fsync on every commit, blocking the event loop.
     db.pragma('synchronous = NORMAL');
     db.pragma('busy_timeout = 5000');
+    // The outbox holds whole request bodies (the image in base64) for about a second each: with the
+    // default 1,000-page WAL every body was copied into the main file at a checkpoint soon after it
+    // was written, and again when freed. A 40 MB WAL lets most bodies be inserted and deleted between
+    // two checkpoints (measured: 1.9 → 0.9 ms per 270 KB enqueue); the file is cut back to 64 MB after one.
+    db.pragma('wal_autocheckpoint = 10000');
+    db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
     db.pragma('foreign_keys = ON');
     const version = db.pragma('user_version', { simple: true }) as number;
     if (version > SCHEMA_VERSION) {

@@ -1,9 +1,9 @@
 /** The watch stage: yields each completely written image file of the watched folders, once, with bounded memory. */
 import { EventEmitter } from 'node:events';
-import { constants, type Stats } from 'node:fs';
+import { constants, watch as fsWatch, type Stats } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
-import { basename, resolve } from 'node:path';
-import { watch as chokidarWatch, type FSWatcher } from 'chokidar';
+import { basename, join, resolve } from 'node:path';
+import { watch as chokidarWatch } from 'chokidar';
 import type { WatchFolder } from '../config/schema.js';
 import { EdgewatchError } from '../errors.js';
 import { hasHiddenParent, isUnder, skipReason, type SkipReason } from './ignore.js';
@@ -73,7 +73,8 @@ export interface WatcherCounts {
 interface FolderState {
   folder: WatchFolder;
   root: string;
-  fsw: FSWatcher | undefined;
+  /** The folder's event source: Node's fs.watch for a flat folder, chokidar for a recursive one. */
+  fsw: { close(): unknown } | undefined;
   scan: AsyncGenerator<string, void, undefined> | undefined;
   /** Events were dropped (or the first scan is due): the folder needs a scan. */
   dirty: boolean;
@@ -141,6 +142,7 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
   #pruneYieldedAt = YIELDED_PRUNE_MIN;
   #waiters: Array<(file: WatchedFile | null) => void> = [];
   #timer: NodeJS.Timeout | undefined;
+  #immediate: NodeJS.Immediate | undefined;
   #healthTimer: NodeJS.Timeout | undefined;
   #ticking = false;
   #checkAgainNow = false;
@@ -226,6 +228,10 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
   }
 
   async #watchFolder(state: FolderState): Promise<void> {
+    if (!state.folder.recursive) {
+      this.#watchFlat(state);
+      return;
+    }
     const fsw = chokidarWatch(state.root, {
       ignoreInitial: true,
       persistent: true,
@@ -251,6 +257,58 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
     });
     fsw.on('error', (err) => this.#folderFailed(state, err));
     await new Promise<void>((resolve) => fsw.once('ready', resolve));
+  }
+
+  /**
+   * A flat folder is watched with Node's own fs.watch (inotify on Linux): each event names the
+   * file, and one stat tells an added or changed file from a removed one. chokidar re-lists the
+   * whole folder, with an lstat per entry, after each change of the folder, so with a backlog of
+   * N files every new or delivered file cost N lstats; it stays in use for recursive folders.
+   */
+  #watchFlat(state: FolderState): void {
+    const rootName = basename(state.root);
+    const fsw = fsWatch(state.root, { persistent: true }, (_event, filename) => {
+      if (this.#closed || state.failed) return;
+      if (filename === null) {
+        // No name (the platform lost it): look at the whole folder again.
+        state.dirty = true;
+        void this.#pump();
+        return;
+      }
+      const name = filename.toString();
+      if (name === rootName) void this.#checkRoot(state);
+      void this.#onNamedEvent(state, join(state.root, name));
+    });
+    fsw.on('error', (err) => this.#folderFailed(state, err));
+    state.fsw = fsw;
+  }
+
+  /** An fs.watch event for `path`: a file added or changed goes to the stability checks, a removed one is forgotten. */
+  async #onNamedEvent(state: FolderState, path: string): Promise<void> {
+    const reason = skipReason(state.root, path, this.#extensions, this.#ignorePaths);
+    if (reason) {
+      this.emit('skipped', { path, reason });
+      return;
+    }
+    if (this.#pending.has(path) || this.#queuedPaths.has(path) || this.#pending.size >= this.#maxPending) {
+      this.#onEvent(state, path);
+      return;
+    }
+    let stats: Stats;
+    try {
+      stats = await stat(path);
+    } catch (err) {
+      if (errnoOf(err) === 'ENOENT') this.#onUnlink(path);
+      else this.#onEvent(state, path);
+      return;
+    }
+    if (this.#closed || !stats.isFile()) return;
+    if (this.#pending.has(path) || this.#queuedPaths.has(path) || this.#pending.size >= this.#maxPending) {
+      this.#onEvent(state, path);
+      return;
+    }
+    if (this.#alreadyHandled(state, path, stats.size, stats.mtimeMs)) return;
+    this.#addCandidate(state, path, stats.size, stats.mtimeMs, false);
   }
 
   /** Reports the folder as failed when it is gone or no longer a folder. */
@@ -306,6 +364,8 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
   async #close(): Promise<void> {
     this.#closed = true;
     if (this.#timer) clearTimeout(this.#timer);
+    if (this.#immediate) clearImmediate(this.#immediate);
+    this.#immediate = undefined;
     if (this.#healthTimer) clearInterval(this.#healthTimer);
     this.#timer = undefined;
     this.#healthTimer = undefined;
@@ -313,7 +373,7 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
     await this.#started?.catch(() => undefined);
     const releases: Array<Promise<unknown>> = [];
     for (const state of this.#states) {
-      if (state.fsw) releases.push(state.fsw.close());
+      if (state.fsw) releases.push(Promise.resolve(state.fsw.close()));
       if (state.scan) releases.push(state.scan.return(undefined));
       state.fsw = undefined;
       state.scan = undefined;
@@ -389,9 +449,18 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
       if (now) this.#checkAgainNow = true;
       return;
     }
-    if (this.#timer && !now) return;
-    clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => void this.#check(), now ? 0 : this.#pollMs);
+    if (this.#immediate) return;
+    if (now) {
+      // setImmediate, not setTimeout(0): a timer waits at least 1 ms, on the path of every new file.
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+      this.#immediate = setImmediate(() => {
+        this.#immediate = undefined;
+        void this.#check();
+      });
+      return;
+    }
+    this.#timer ??= setTimeout(() => void this.#check(), this.#pollMs);
   }
 
   /** Is this file known already, by the watcher (same signature handed out) or by the ledger? */
@@ -452,6 +521,8 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
     }
     if (stats.size !== candidate.sizeBytes || stats.mtimeMs !== candidate.mtimeMs) {
       const first = candidate.sizeBytes < 0;
+      // Not seen with any content yet (first stat, or created empty and now written to): eager may hand it out.
+      const firstContent = candidate.sizeBytes <= 0;
       candidate.sizeBytes = stats.size;
       candidate.mtimeMs = stats.mtimeMs;
       candidate.observedAt = performance.now();
@@ -461,7 +532,7 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
       if (handled) this.#removeCandidate(candidate, handled);
       else {
         this.emit('observed', { path: candidate.path, sizeBytes: stats.size, mtimeMs: stats.mtimeMs });
-        if (first && this.#options.eager && !candidate.eagerTried && stats.size > 0) {
+        if (firstContent && this.#options.eager && !candidate.eagerTried && stats.size > 0) {
           candidate.stable = true;
           candidate.eager = true;
         }
