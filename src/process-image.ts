@@ -139,11 +139,15 @@ export async function processImage(ctx: ProcessContext, file: WatchedFile): Prom
   const original = { width: image.width, height: image.height };
   let champion: { prediction: RawPrediction; latencySeconds: number };
   let shadow: { prediction: RawPrediction; latencySeconds: number } | undefined;
+  let imageBase64: string;
   try {
-    [champion, shadow] = await Promise.all([
+    const predictions = Promise.all([
       ctx.champion.predict(pickInput(image, ctx.champion.info.input), original),
       ctx.shadow ? ctx.shadow.predict(pickInput(image, ctx.shadow.info.input), original) : Promise.resolve(undefined),
     ]);
+    // The bulk of the request body, encoded while the models run in their workers.
+    imageBase64 = image.bytes.toString('base64');
+    [champion, shadow] = await predictions;
   } catch (err) {
     const code = isEdgewatchError(err) ? err.code : 'EW_INFER_FAILED';
     ledger.mark(record.id, 'failed', { code, reason: (err as Error).message, sha256: image.sha256 });
@@ -160,6 +164,7 @@ export async function processImage(ctx: ProcessContext, file: WatchedFile): Prom
     width: image.width,
     height: image.height,
     bytes: image.bytes,
+    imageBase64,
     champion,
     shadow,
     source: file.folder.source,

@@ -72,6 +72,8 @@ export interface MonitorBodyInput {
   height: number;
   /** The whole file. */
   bytes: Buffer;
+  /** `bytes` in standard base64 when the caller already has it (the pipeline encodes it while the models run). */
+  imageBase64?: string;
   champion: ModelResult;
   shadow?: ModelResult;
   source: string;
@@ -218,7 +220,7 @@ export function buildMonitorBody(input: MonitorBodyInput): MonitorBody {
     timestamp: input.timestamp,
     ...(shadow === undefined ? {} : { shadow_latency: shadowLatency as number, shadow_raw_predictions: shadow }),
     // Buffer base64 is the standard alphabet, padded, without line breaks.
-    image: bytes.toString('base64'),
+    image: input.imageBase64 ?? bytes.toString('base64'),
   };
   return body;
 }

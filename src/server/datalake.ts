@@ -11,6 +11,8 @@ function safeSegment(name: string): string {
 /** Stores and finds image files below one root folder; never resolves a path outside it. */
 export class Datalake {
   readonly root: string;
+  /** Folders this process created or found (one per deployment and day): no mkdir per image. */
+  readonly #folders = new Set<string>();
 
   constructor(root: string) {
     this.root = resolve(root);
@@ -21,8 +23,19 @@ export class Datalake {
     const day = when.toISOString().slice(0, 10);
     const rel = [safeSegment(deploymentName), day, `${id}.${ext}`].join('/');
     const file = join(this.root, rel);
-    await mkdir(dirname(file), { recursive: true });
-    await writeFileAtomic(file, bytes);
+    const folder = dirname(file);
+    if (!this.#folders.has(folder)) {
+      await mkdir(folder, { recursive: true });
+      this.#folders.add(folder);
+    }
+    try {
+      await writeFileAtomic(file, bytes);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      // The folder was removed behind the service's back: create it again.
+      await mkdir(folder, { recursive: true });
+      await writeFileAtomic(file, bytes);
+    }
     return rel;
   }
 

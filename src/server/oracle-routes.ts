@@ -56,18 +56,22 @@ async function monitor(ctx: ServerContext, req: IncomingMessage, deployment: Dep
   const body = parsed.data;
   const bytes = body.image;
   if (bytes.length === 0) throw new HttpError(422, 'Invalid prediction: image decodes to zero bytes', { field: 'image', errors: [{ field: 'image', message: 'decodes to zero bytes' }] });
-  const problems = await checkImage(bytes, body.content_type, body.width, body.height);
+  const imageKey = imageKeyOf(body.custom_metadata, bytes);
+  const existing = ctx.store.findByImageKey(deployment.id, imageKey);
+  const id = randomUUID();
+  const receivedS = Date.now() / 1000;
+  // The image is checked and, unless already stored, written to the datalake at the same time (most
+  // requests are good ones); a bad image's file is removed again, and a bad image answers 422 before 409.
+  const [problems, imagePath] = await Promise.all([
+    checkImage(bytes, body.content_type, body.width, body.height),
+    existing === undefined ? ctx.datalake.write(deployment.name, id, body.content_type === 'IMAGE/PNG' ? 'png' : 'jpg', bytes, new Date(receivedS * 1000)) : undefined,
+  ]);
   if (problems.length > 0) {
+    if (imagePath !== undefined) await ctx.datalake.remove(imagePath);
     const first = problems[0] as { field: string };
     throw new HttpError(422, `Invalid prediction: ${problems.map((p) => `${p.field} ${p.message}`).join('; ')}`, { field: first.field, errors: problems });
   }
-  const imageKey = imageKeyOf(body.custom_metadata, bytes);
-  const existing = ctx.store.findByImageKey(deployment.id, imageKey);
-  if (existing !== undefined) throw conflict(existing);
-
-  const id = randomUUID();
-  const receivedS = Date.now() / 1000;
-  const imagePath = await ctx.datalake.write(deployment.name, id, body.content_type === 'IMAGE/PNG' ? 'png' : 'jpg', bytes, new Date(receivedS * 1000));
+  if (existing !== undefined || imagePath === undefined) throw conflict(existing ?? '');
   const champion = topOne(body.raw_predictions);
   const shadow = body.shadow_raw_predictions == null ? null : topOne(body.shadow_raw_predictions);
   const row: StoredPrediction = {

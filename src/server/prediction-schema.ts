@@ -38,17 +38,25 @@ export type ParsedPrediction = z.output<ReturnType<typeof predictionSchema>>;
 const latency = z.number().min(0).refine(Number.isFinite, 'must be a finite number of seconds');
 const BASE64_MESSAGE = 'must be standard padded base64 without line breaks';
 
+/** Bytes that standard padded base64 of length `length` ending in `padding` '=' decodes to. */
+function decodedLength(length: number, padding: number): number {
+  return (length / 4) * 3 - padding;
+}
+
 /**
- * The image field decoded to bytes. Standard padded base64 is exactly what re-encodes to itself
- * (Node's decoder skips characters outside the alphabet, so they fail the round trip), which checks
- * a 5 MB image in a few milliseconds where a regular expression over the string took several times that.
+ * The image field decoded to bytes. Node's decoder skips characters outside the alphabet (line
+ * breaks, spaces, '!'…) and stops at an early '=', so a string is standard padded base64 exactly
+ * when its length is a multiple of 4, it has no URL-safe '-' or '_' (which Node also accepts), and
+ * it decodes to the length its size promises. Decoding is a fraction of a millisecond for a 5 MB
+ * image, where a regular expression over the string, or re-encoding to compare, took several.
  */
 const imageField = z
   .string({ message: 'is required (base64 of the image file; cloud_image is not supported by the embedded service)' })
   .min(1, 'must not be empty')
   .transform((s, ctx) => {
-    const bytes = s.length % 4 === 0 ? Buffer.from(s, 'base64') : undefined;
-    if (bytes === undefined || bytes.toString('base64') !== s) {
+    const padding = s.endsWith('==') ? 2 : s.endsWith('=') ? 1 : 0;
+    const bytes = s.length % 4 === 0 && !s.includes('-') && !s.includes('_') ? Buffer.from(s, 'base64') : undefined;
+    if (bytes === undefined || bytes.length !== decodedLength(s.length, padding)) {
       ctx.addIssue({ code: 'custom', message: BASE64_MESSAGE });
       return z.NEVER;
     }

@@ -103,6 +103,12 @@ interface Candidate {
   changed: boolean;
 }
 
+/**
+ * How long an empty file must stay empty before it is handed out (watch mode; at least stableMs).
+ * A writer creates the file before writing to it, and under load the first write can come later
+ * than stableMs: an empty file taken as finished would be rejected and moved while being written.
+ */
+const EMPTY_SETTLE_MS = 5_000;
 /** How often each watched folder is checked to still exist, besides chokidar's events. */
 const ROOT_CHECK_MS = 5_000;
 /** Size of the handed-out map at which entries the ledger already knows are dropped. */
@@ -539,7 +545,8 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
       }
       return;
     }
-    if (performance.now() - candidate.observedAt >= this.#options.stableMs) candidate.stable = true;
+    const settleMs = candidate.sizeBytes === 0 && this.#options.watch ? Math.max(this.#options.stableMs, EMPTY_SETTLE_MS) : this.#options.stableMs;
+    if (performance.now() - candidate.observedAt >= settleMs) candidate.stable = true;
   }
 
   #onUnlink(path: string): void {

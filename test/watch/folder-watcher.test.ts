@@ -126,6 +126,31 @@ test('a slow writer: the file is yielded only after its last chunk, with its fin
   assert.deepEqual(queuedSizes, [jpeg.length]);
 });
 
+test('a file created empty and written only after stableMs is handed out with its content, not as an empty file', async (t) => {
+  const dir = await tempDir(t);
+  const watcher = makeWatcher(t, { folders: [folder(dir)], stableMs: 20 });
+  const observed: number[] = [];
+  const queuedSizes: number[] = [];
+  watcher.on('observed', (o) => observed.push(o.sizeBytes));
+  watcher.on('queued', (f) => queuedSizes.push(f.sizeBytes));
+  await watcher.start();
+  const jpeg = await jpegBytes();
+  const handle = await open(join(dir, 'late.jpg'), 'w');
+  try {
+    await waitUntil(() => observed.includes(0), 'the watcher to observe the empty file');
+    // A loaded writer: its first write comes well after stableMs (20 ms) of the file being empty.
+    const stillEmptyAfter = Date.now() + 200;
+    await waitUntil(() => Date.now() >= stillEmptyAfter && watcher.counts.checks > 3, 'several stability checks of the empty file');
+    assert.deepEqual(queuedSizes, [], 'an empty file is not taken as finished after stableMs');
+    await handle.write(jpeg);
+  } finally {
+    await handle.close();
+  }
+  const file = await nextFile(watcher);
+  assert.equal(file?.path, join(dir, 'late.jpg'));
+  assert.equal(file?.sizeBytes, jpeg.length);
+});
+
 test('a file renamed into the folder is picked up; its .part twin and other temporary names are not', async (t) => {
   const dir = await tempDir(t);
   const outside = await tempDir(t);
