@@ -12,7 +12,7 @@ import type { Outbox } from './outbox/outbox.js';
 import { readImage, rejectFile, type ImageRead } from './read/index.js';
 import { inputSpecKey, type DecodedInput, type InputSpec, type RawPrediction, type TaskType } from './types.js';
 import type { WatchedFile } from './watch/index.js';
-import { buildMonitorBody, serializeMonitorBody } from './monitor/index.js';
+import { base64Bytes, buildMonitorFields, encodeMonitorBody } from './monitor/index.js';
 import { AGENT_VERSION } from './version.js';
 
 /** What the pipeline needs of a model (a `ModelWorker` in production). */
@@ -139,14 +139,14 @@ export async function processImage(ctx: ProcessContext, file: WatchedFile): Prom
   const original = { width: image.width, height: image.height };
   let champion: { prediction: RawPrediction; latencySeconds: number };
   let shadow: { prediction: RawPrediction; latencySeconds: number } | undefined;
-  let imageBase64: string;
+  let imageBase64: Buffer;
   try {
     const predictions = Promise.all([
       ctx.champion.predict(pickInput(image, ctx.champion.info.input), original),
       ctx.shadow ? ctx.shadow.predict(pickInput(image, ctx.shadow.info.input), original) : Promise.resolve(undefined),
     ]);
     // The bulk of the request body, encoded while the models run in their workers.
-    imageBase64 = image.bytes.toString('base64');
+    imageBase64 = base64Bytes(image.bytes);
     [champion, shadow] = await predictions;
   } catch (err) {
     const code = isEdgewatchError(err) ? err.code : 'EW_INFER_FAILED';
@@ -158,13 +158,12 @@ export async function processImage(ctx: ProcessContext, file: WatchedFile): Prom
   if (shadow) metrics.shadowMs.add(shadow.latencySeconds * 1000);
 
   const enqueueStart = performance.now();
-  const body = buildMonitorBody({
+  const fields = buildMonitorFields({
     filename: image.uploadFilename,
     contentType: image.contentType,
     width: image.width,
     height: image.height,
     bytes: image.bytes,
-    imageBase64,
     champion,
     shadow,
     source: file.folder.source,
@@ -179,7 +178,7 @@ export async function processImage(ctx: ProcessContext, file: WatchedFile): Prom
       capturedAt: file.mtimeMs / 1000,
     },
   });
-  const bytes = serializeMonitorBody(body);
+  const bytes = encodeMonitorBody(fields, imageBase64);
   ctx.outbox.enqueue({ imageId, fileId: record.id, body: bytes, capturedAt: file.mtimeMs / 1000 }, () =>
     ledger.mark(record.id, 'queued', { sha256: image.sha256, imageId }),
   );

@@ -2,7 +2,10 @@
 export { backoffDelayMs, parseRetryAfter } from './backoff.js';
 export { checkDeploymentType } from './deployment-type.js';
 export {
+  base64Bytes,
   buildMonitorBody,
+  buildMonitorFields,
+  encodeMonitorBody,
   magicMatches,
   normalizePrediction,
   predictionTask,
@@ -12,6 +15,7 @@ export {
   type ModelResult,
   type MonitorBody,
   type MonitorBodyInput,
+  type MonitorFields,
 } from './monitor-body.js';
 export {
   PicselliaClient,

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isEdgewatchError } from '../../src/errors.js';
-import { buildMonitorBody, normalizePrediction, predictionTask, serializeMonitorBody } from '../../src/monitor/monitor-body.js';
+import { base64Bytes, buildMonitorBody, buildMonitorFields, encodeMonitorBody, normalizePrediction, predictionTask, serializeMonitorBody } from '../../src/monitor/monitor-body.js';
 import type { RawPrediction } from '../../src/types.js';
 import { validatePredictionBody } from '../helpers/fake-picsellia.js';
 import { makeJpeg, makePng, sampleInput } from './sample-body.js';
@@ -31,6 +31,18 @@ test('keys follow the SDK order, image last; bytes round-trip', async () => {
   assert.deepEqual(validatePredictionBody(parsed, 'CLASSIFICATION').errors, []);
   // compact JSON, as the SDK (orjson) emits it
   assert.ok(raw.toString('utf8').startsWith('{"filename":"img-1.jpg","content_type":"IMAGE/JPEG","height":24,"width":32,'));
+});
+
+test('encodeMonitorBody (image base64 encoded piecewise, never one string) gives the same bytes as serializeMonitorBody', async () => {
+  const jpeg = await makeJpeg();
+  // Sizes around the 90,000-byte pieces and every remainder modulo 3, with a non-ASCII file name.
+  for (const size of [0, 1, 2, 3, 89_999, 90_000, 90_001, 180_000, 180_002, 400_001]) {
+    const bytes = Buffer.concat([jpeg, Buffer.alloc(Math.max(0, size - jpeg.length), 0xa7)]).subarray(0, Math.max(size, jpeg.length));
+    const input = { ...sampleInput(bytes, `img-${size}`, { metadata: { camera: 'Caméra "nord"' } }), filename: 'été 2026.jpg' };
+    assert.equal(base64Bytes(bytes).toString('latin1'), bytes.toString('base64'), `base64 of ${bytes.length} bytes`);
+    assert.ok(encodeMonitorBody(buildMonitorFields(input), base64Bytes(bytes)).equals(serializeMonitorBody(buildMonitorBody(input))), `body of a ${bytes.length}-byte image`);
+  }
+  assert.equal(base64Bytes(Buffer.alloc(0)).length, 0);
 });
 
 test('without shadow or metadata the optional keys are absent', async () => {
