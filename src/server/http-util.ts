@@ -63,10 +63,10 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer
   });
 }
 
-/** Parses a body as JSON whatever its Content-Type (the SDK sends none); 400 when it is not JSON. */
-export function parseJson(body: Buffer): unknown {
+/** Parses a body as JSON whatever its Content-Type (the SDK sends none), with `parse` if given; 400 when it is not JSON. */
+export function parseJson(body: Buffer, parse: (body: Buffer) => unknown = (b) => JSON.parse(b.toString('utf8'))): unknown {
   try {
-    return JSON.parse(body.toString('utf8'));
+    return parse(body);
   } catch {
     throw new HttpError(400, 'Request body is not valid JSON.');
   }

@@ -5,6 +5,7 @@ import type { DeploymentInfo } from './config.js';
 import { deploymentOr404, issueOracleJwt, requireJwt, requireReader, requireSameDeployment, type ServerContext } from './context.js';
 import { HttpError, allow, parseJson, readBody } from './http-util.js';
 import { checkImage } from './image-check.js';
+import { parseMonitorJson } from './monitor-json.js';
 import { describeIssues, loginBodySchema, monitorBodySchema, shadowBodySchema, type ParsedPrediction } from './prediction-schema.js';
 import { safeEqual } from './secrets.js';
 import type { StoredPrediction } from './store.js';
@@ -51,7 +52,8 @@ function conflict(existingId: string): HttpError {
 }
 
 async function monitor(ctx: ServerContext, req: IncomingMessage, deployment: DeploymentInfo): Promise<Reply> {
-  const parsed = monitorBodySchema(deployment.type).safeParse(await readJson(ctx, req));
+  const json = parseJson(await readBody(req, ctx.config.maxBodyBytes), parseMonitorJson);
+  const parsed = monitorBodySchema(deployment.type).safeParse(json);
   if (!parsed.success) throw invalid(parsed.error, 'prediction');
   const body = parsed.data;
   const bytes = body.image;

@@ -50,7 +50,7 @@ function decodedLength(length: number, padding: number): number {
  * it decodes to the length its size promises. Decoding is a fraction of a millisecond for a 5 MB
  * image, where a regular expression over the string, or re-encoding to compare, took several.
  */
-const imageField = z
+const imageString = z
   .string({ message: 'is required (base64 of the image file; cloud_image is not supported by the embedded service)' })
   .min(1, 'must not be empty')
   .transform((s, ctx) => {
@@ -62,6 +62,15 @@ const imageField = z
     }
     return bytes;
   });
+
+/** `image`: base64 as above, or the bytes `parseMonitorJson` already decoded and checked the same way. */
+const imageField = z.unknown().transform((value, ctx): Buffer => {
+  if (Buffer.isBuffer(value)) return value;
+  const parsed = imageString.safeParse(value);
+  if (parsed.success) return parsed.data;
+  for (const issue of parsed.error.issues) ctx.addIssue(issue as Parameters<typeof ctx.addIssue>[0]);
+  return z.NEVER;
+});
 
 /** One compiled schema per task type: zod compiles a schema on first use, so building one per request costs more than parsing. */
 function perType<T>(build: (type: TaskType) => T): (type: TaskType) => T {
