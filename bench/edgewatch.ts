@@ -44,6 +44,8 @@ export interface EdgewatchResult {
   addedMsExternal: number[];
   /** The agent's own metrics (file picked → 201 minus compute, and per-model compute), p50/p95. */
   agentMetrics: Record<string, { n: number; p50: number; p95: number }>;
+  /** The agent's metrics of the single drops only (read, decode, enqueue, send, added…): where the added latency goes. */
+  singleMetrics: Record<string, { n: number; p50: number; p95: number }>;
   backend: string;
 }
 
@@ -130,7 +132,7 @@ async function setUp(opts: EdgewatchOptions): Promise<{ agent: Agent; dropper: D
 export async function measureEdgewatch(opts: EdgewatchOptions): Promise<EdgewatchResult> {
   const { agent, dropper, acks } = await setUp(opts);
   try {
-    const result: EdgewatchResult = { imagesPerSecond: [], dropToAckMs: [], addedMsExternal: [], agentMetrics: {}, backend: agent.models.champion?.backend ?? 'unknown' };
+    const result: EdgewatchResult = { imagesPerSecond: [], dropToAckMs: [], addedMsExternal: [], agentMetrics: {}, singleMetrics: {}, backend: agent.models.champion?.backend ?? 'unknown' };
     const burst = async (count: number): Promise<number> => {
       const drop = await dropper.stage(count);
       const target = acks.count + count;
@@ -151,6 +153,7 @@ export async function measureEdgewatch(opts: EdgewatchOptions): Promise<Edgewatc
     agent.metrics.reset();
     for (let i = 0; i < opts.latencySamples; i++) result.dropToAckMs.push(await burst(1));
     const single = agent.metrics.snapshot();
+    result.singleMetrics = single as EdgewatchResult['singleMetrics'];
     result.agentMetrics.addedMs = single.addedMs as { n: number; p50: number; p95: number };
     const computeMs = Math.max(single.championMs?.p50 ?? 0, single.shadowMs?.p50 ?? 0);
     result.addedMsExternal = result.dropToAckMs.map((ms) => ms - computeMs);

@@ -91,6 +91,7 @@ interface EdgewatchRate {
   dropToAckMs: number[];
   addedMsExternal: number[];
   agentMetrics: Record<string, { n: number; p50: number; p95: number }>;
+  singleMetrics?: Record<string, { n: number; p50: number; p95: number }>;
   backend: string;
 }
 
@@ -182,6 +183,14 @@ if (edgewatch) {
   if (added.n > 0) out.push(`edgewatch added latency, one image at a time (drop → 201 minus the slower model's p50): p50 ${num(added.median)} ms, p95 ${num(quantile(e.addedMsExternal, 0.95))} ms (n=${added.n})`);
   const a = e.agentMetrics.addedMs;
   if (a && a.n > 0) out.push(`edgewatch added latency, agent's own metric, same drops (file complete → 201 minus the models' wall time): p50 ${num(a.p50)} ms, p95 ${num(a.p95)} ms (n=${a.n})`);
+  const s = e.singleMetrics;
+  if (a && a.n > 0 && s) {
+    const p50 = (k: string) => s[k]?.p50 ?? 0;
+    const rest = a.p50 - p50('readMs') - p50('decodeMs') - p50('enqueueMs') - p50('sendMs');
+    out.push(
+      `  of which (p50 each): read ${num(p50('readMs'))}, decode + resize ${num(p50('decodeMs'))}, request built + committed ${num(p50('enqueueMs'))}, POST → 201 ${num(p50('sendMs'))}, the rest ${num(rest)} ms (watch, header read, worker and sender hand-offs)`,
+    );
+  }
 }
 const ratio = (a: number[] | undefined, b: number[] | undefined): string => {
   if (!a?.length || !b?.length) return 'n/a';
