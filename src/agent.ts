@@ -208,6 +208,8 @@ export class Agent {
       eager: config.eager,
       isDone: (f) => this.#ledger?.isDone(f.path, f.sizeBytes, f.mtimeMs) ?? false,
     });
+    this.#watcher.on('folderError', (err) => logger.error({ code: err.code, folder: err.details.path }, err.message));
+    this.#watcher.on('folderRestored', ({ path }) => logger.info({ folder: path }, 'watched folder is back: watching it again'));
     await this.#watcher.start();
     logger.info({ folders: folders.map((f) => f.path), once: config.once }, config.once ? 'processing the files present' : 'watching');
     if (!config.once) this.#stopActivity = startActivityLog(logger, this.metrics, () => this.#outbox?.size.entries ?? 0);

@@ -7,7 +7,7 @@ export const ERROR_CODES = {
   EW_CONFIG_FILE: 'The --config file cannot be read or is not valid JSON.',
   EW_USAGE: 'The command line cannot be understood (unknown command or flag).',
   // watch stage
-  EW_WATCH_FOLDER: 'A watched folder does not exist or cannot be read.',
+  EW_WATCH_FOLDER: 'A watched folder does not exist or cannot be read (at start: exit 2; while running: logged, and watched again once it is back).',
   EW_WATCH_VANISHED: 'A file disappeared between being seen and being read.',
   // read stage (bad images)
   EW_IMAGE_EMPTY: 'The file is zero bytes long.',

@@ -41,6 +41,8 @@ export interface FolderWatcherOptions {
   isDone?: (file: WatchedFile) => boolean;
   /** Interval of the stability checks; default stableMs/4 within 10–250 ms. */
   pollMs?: number;
+  /** How often each folder is checked to still exist (and, once gone, to be back); default 5,000 ms. */
+  rootCheckMs?: number;
   /**
    * Hand a file out on its first stat, unsettled, instead of after `stableMs`; the consumer
    * calls `recheck()` when it turns out incomplete, and the file then follows the stability path.
@@ -48,12 +50,18 @@ export interface FolderWatcherOptions {
   eager?: boolean;
 }
 
-/** Events: `skipped` for every file not queued and why, `observed` when a pending file's size or mtime is first seen or changes, `queued`, and `folderError` (never `error`: a vanished folder must not crash a listener-less agent). */
+/**
+ * Events: `skipped` for every file not queued and why, `observed` when a pending file's size or
+ * mtime is first seen or changes, `queued`, `folderError` when a folder is gone (never `error`: a
+ * vanished folder must not crash a listener-less agent) and `folderRestored` when it is back and
+ * watched again.
+ */
 export interface FolderWatcherEvents {
   skipped: [info: { path: string; reason: SkipReason }];
   observed: [info: { path: string; sizeBytes: number; mtimeMs: number }];
   queued: [file: WatchedFile];
   folderError: [error: EdgewatchError];
+  folderRestored: [info: { path: string }];
 }
 
 /** Counters for metrics and tests. */
@@ -200,8 +208,8 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
     if (this.#options.watch) {
       // Fallback for removals chokidar does not report (network mounts, folders replaced by files).
       this.#healthTimer = setInterval(() => {
-        for (const state of this.#states) void this.#checkRoot(state);
-      }, ROOT_CHECK_MS);
+        for (const state of this.#states) void (state.failed ? this.#revive(state) : this.#checkRoot(state));
+      }, this.#options.rootCheckMs ?? ROOT_CHECK_MS);
       this.#healthTimer.unref();
     }
     this.#scanning = true;
@@ -331,6 +339,32 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
     }
   }
 
+  /**
+   * A failed folder that exists again (remounted, recreated) is watched again and scanned: files
+   * that arrived meanwhile are picked up, those already handled are skipped by the ledger.
+   */
+  async #revive(state: FolderState): Promise<void> {
+    if (state.checkingRoot || this.#closed || !this.#options.watch) return;
+    state.checkingRoot = true;
+    try {
+      const stats = await stat(state.root).catch(() => undefined);
+      if (!stats?.isDirectory() || this.#closed) return;
+      await Promise.resolve(state.fsw?.close()).catch(() => undefined);
+      state.fsw = undefined;
+      state.scan = undefined;
+      await this.#watchFolder(state);
+      if (this.#closed) return;
+      state.failed = false;
+      state.dirty = true;
+      this.emit('folderRestored', { path: state.root });
+      void this.#pump();
+    } catch {
+      // Still not watchable: the next round tries again.
+    } finally {
+      state.checkingRoot = false;
+    }
+  }
+
   #folderFailed(state: FolderState, cause: unknown): void {
     if (state.failed || this.#closed) return;
     state.failed = true;
@@ -340,7 +374,7 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
       'folderError',
       new EdgewatchError(
         'EW_WATCH_FOLDER',
-        `Watched folder ${state.root} is gone or failed (${(cause as Error | undefined)?.message ?? String(cause)}); its new files are not picked up until it is back and the agent restarts.`,
+        `Watched folder ${state.root} is gone or failed (${(cause as Error | undefined)?.message ?? String(cause)}); its new files are picked up again once it is back (checked every ${Math.round((this.#options.rootCheckMs ?? ROOT_CHECK_MS) / 1000)} s).`,
         { cause, details: { path: state.root } },
       ),
     );

@@ -321,6 +321,31 @@ test('a file deleted while waiting in the queue is not handed out', async (t) =>
   assert.equal((await nextFile(watcher))?.path, join(dir, 'b.jpg'));
 });
 
+for (const recursive of [false, true]) {
+  test(`a ${recursive ? 'recursive' : 'flat'} folder removed and created again is watched again: files written meanwhile and after are handed out`, async (t) => {
+    const parent = await tempDir(t);
+    const inbox = join(parent, 'inbox');
+    await mkdir(inbox);
+    const watcher = makeWatcher(t, { folders: [folder(inbox, recursive)], rootCheckMs: 20 });
+    const events: string[] = [];
+    watcher.on('folderError', (e) => events.push(`error:${e.code}`));
+    watcher.on('folderRestored', (r) => events.push(`restored:${r.path}`));
+    await watcher.start();
+    await watcher.scanComplete;
+    await rm(inbox, { recursive: true });
+    await waitUntil(() => events.length === 1, 'the folderError event');
+    // Recreated with a file already in it (written while nobody watched), then a new one.
+    await mkdir(join(parent, 'staging'));
+    await writeFile(join(parent, 'staging', 'early.jpg'), await jpegBytes());
+    await rename(join(parent, 'staging'), inbox);
+    await waitUntil(() => events.length === 2, 'the folderRestored event');
+    assert.deepEqual(events, ['error:EW_WATCH_FOLDER', `restored:${inbox}`]);
+    assert.equal((await nextFile(watcher))?.path, join(inbox, 'early.jpg'));
+    await writeFile(join(inbox, 'late.jpg'), await jpegBytes());
+    assert.equal((await nextFile(watcher))?.path, join(inbox, 'late.jpg'));
+  });
+}
+
 test('a missing folder, or a file given as folder → EW_WATCH_FOLDER at start', async (t) => {
   const dir = await tempDir(t);
   const missing = makeWatcher(t, { folders: [folder(join(dir, 'nope'))] });
