@@ -206,6 +206,7 @@ export class Agent {
       capacity: Math.max(8, config.concurrency * 4),
       watch: !config.once,
       eager: config.eager,
+      scanEveryMs: config.pollMs,
       isDone: (f) => this.#ledger?.isDone(f.path, f.sizeBytes, f.mtimeMs) ?? false,
     });
     this.#watcher.on('folderError', (err) => logger.error({ code: err.code, folder: err.details.path }, err.message));

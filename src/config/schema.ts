@@ -49,6 +49,13 @@ export const agentConfigSchema = z
     processedDir: z.string().min(1).optional().describe('Destination of `afterDelivery: move` (default: `processed/` inside the watched folder).'),
     duplicates: z.enum(['skip', 'monitor']).default('skip').describe('Same bytes seen again under another name: skip it or monitor it again.'),
     stableMs: z.number().int().min(0).max(600_000).default(300).describe('A file that is not a complete image on first sight is read again once its size and mtime stay unchanged this long.'),
+    pollMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(3_600_000)
+      .default(0)
+      .describe('0: find new files through file-system events. N > 0: scan the folders every N ms instead, for network shares (NFS, SMB) where files written by other machines raise no event.'),
     eager: z.boolean().default(true).describe('Read a file as soon as it appears and accept it if it decodes completely; --eager false waits stableMs for every file.'),
     maxPixels: z.number().int().min(1).default(100_000_000).describe('Largest image accepted, in pixels (decompression-bomb guard).'),
     maxFileBytes: z.number().int().min(1).default(64 * 1024 * 1024).describe('Largest file accepted, in bytes.'),

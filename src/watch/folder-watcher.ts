@@ -44,6 +44,11 @@ export interface FolderWatcherOptions {
   /** How often each folder is checked to still exist (and, once gone, to be back); default 5,000 ms. */
   rootCheckMs?: number;
   /**
+   * With `watch`: 0 or absent uses file-system events; N > 0 uses none and scans every folder every
+   * N ms instead (network shares, where other machines' writes raise no event here).
+   */
+  scanEveryMs?: number;
+  /**
    * Hand a file out on its first stat, unsettled, instead of after `stableMs`; the consumer
    * calls `recheck()` when it turns out incomplete, and the file then follows the stability path.
    */
@@ -158,6 +163,7 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
   #timer: NodeJS.Timeout | undefined;
   #immediate: NodeJS.Immediate | undefined;
   #healthTimer: NodeJS.Timeout | undefined;
+  #pollTimer: NodeJS.Timeout | undefined;
   #ticking = false;
   #checkAgainNow = false;
   #pumping = false;
@@ -211,6 +217,13 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
         for (const state of this.#states) void (state.failed ? this.#revive(state) : this.#checkRoot(state));
       }, this.#options.rootCheckMs ?? ROOT_CHECK_MS);
       this.#healthTimer.unref();
+      const every = this.#options.scanEveryMs ?? 0;
+      if (every > 0) {
+        this.#pollTimer = setInterval(() => {
+          for (const state of this.#states) if (!state.failed) state.dirty = true;
+          void this.#pump();
+        }, every);
+      }
     }
     this.#scanning = true;
     void this.#pump();
@@ -242,6 +255,7 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
   }
 
   async #watchFolder(state: FolderState): Promise<void> {
+    if ((this.#options.scanEveryMs ?? 0) > 0) return; // polled: see #start
     if (!state.folder.recursive) {
       this.#watchFlat(state);
       return;
@@ -407,6 +421,8 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
     if (this.#immediate) clearImmediate(this.#immediate);
     this.#immediate = undefined;
     if (this.#healthTimer) clearInterval(this.#healthTimer);
+    if (this.#pollTimer) clearInterval(this.#pollTimer);
+    this.#pollTimer = undefined;
     this.#timer = undefined;
     this.#healthTimer = undefined;
     this.#wakeAll(null);

@@ -346,6 +346,25 @@ for (const recursive of [false, true]) {
   });
 }
 
+test('scanEveryMs (network shares): no file-system events, new and rewritten files are found by the periodic scan, each once', async (t) => {
+  const dir = await tempDir(t);
+  await writeFile(join(dir, 'before.jpg'), await jpegBytes());
+  const watcher = makeWatcher(t, { folders: [folder(dir)], scanEveryMs: 30 });
+  await watcher.start();
+  assert.equal((await nextFile(watcher))?.path, join(dir, 'before.jpg'));
+  const scansBefore = watcher.counts.scans;
+  await writeFile(join(dir, 'new.jpg'), await jpegBytes());
+  const found = await nextFile(watcher);
+  assert.equal(found?.path, join(dir, 'new.jpg'));
+  assert.ok(watcher.counts.scans > scansBefore, 'found by a later scan (no event source in this mode)');
+  await waitUntil(() => watcher.counts.scans > scansBefore + 3, 'a few more scans');
+  assert.equal(watcher.counts.queued + watcher.counts.pending, 0, 'files already handed out are not handed out again');
+  await writeFile(join(dir, 'new.jpg'), await jpegBytes({ width: 48, height: 48 }));
+  const rewritten = await nextFile(watcher);
+  assert.equal(rewritten?.path, join(dir, 'new.jpg'));
+  assert.notEqual(rewritten?.sizeBytes, found?.sizeBytes);
+});
+
 test('a missing folder, or a file given as folder → EW_WATCH_FOLDER at start', async (t) => {
   const dir = await tempDir(t);
   const missing = makeWatcher(t, { folders: [folder(join(dir, 'nope'))] });
