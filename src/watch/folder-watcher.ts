@@ -122,7 +122,7 @@ interface Candidate {
  * than stableMs: an empty file taken as finished would be rejected and moved while being written.
  */
 const EMPTY_SETTLE_MS = 5_000;
-/** How often each watched folder is checked to still exist, besides chokidar's events. */
+/** How often each watched folder is checked to still exist (or, once gone, to be back), besides the file-system events. */
 const ROOT_CHECK_MS = 5_000;
 /** Size of the handed-out map at which entries the ledger already knows are dropped. */
 const YIELDED_PRUNE_MIN = 4_096;
@@ -136,7 +136,8 @@ function errnoOf(err: unknown): string | undefined {
 }
 
 /**
- * Watches folders with chokidar (or scans them once) and hands out stable files through `next()`.
+ * Watches folders (fs.watch for flat ones, chokidar for recursive ones, or periodic scans with
+ * `scanEveryMs`; or scans them once) and hands out stable files through `next()`.
  *
  * Memory is bounded: at most `capacity` files wait in the queue and a bounded set of files are
  * being checked for stability; events beyond that mark their folder dirty and the folder is
@@ -212,7 +213,7 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
     if (this.#options.watch) await Promise.all(this.#states.map((state) => this.#watchFolder(state)));
     if (this.#closed) return;
     if (this.#options.watch) {
-      // Fallback for removals chokidar does not report (network mounts, folders replaced by files).
+      // Removals the events do not report (network mounts, folders replaced by files), and folders coming back.
       this.#healthTimer = setInterval(() => {
         for (const state of this.#states) void (state.failed ? this.#revive(state) : this.#checkRoot(state));
       }, this.#options.rootCheckMs ?? ROOT_CHECK_MS);
@@ -364,6 +365,7 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
       const stats = await stat(state.root).catch(() => undefined);
       if (!stats?.isDirectory() || this.#closed) return;
       await Promise.resolve(state.fsw?.close()).catch(() => undefined);
+      await state.scan?.return(undefined).catch(() => undefined);
       state.fsw = undefined;
       state.scan = undefined;
       await this.#watchFolder(state);
@@ -472,7 +474,7 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
   }
 
   #addCandidate(state: FolderState, path: string, sizeBytes: number, mtimeMs: number, initial: boolean, eagerTried = false): void {
-    // A scan already knows size and mtime: an eager candidate is ready at once (re-checked by one stat in the next round).
+    // A scan or an event's stat already knows size and mtime: an eager candidate is ready at once (stat'ed again only if an event reports a change).
     const ready = this.#options.eager === true && !eagerTried && sizeBytes > 0;
     this.#pending.set(path, { path, state, sizeBytes, mtimeMs, observedAt: performance.now(), stable: ready, initial, eager: ready, eagerTried, changed: false });
     if (initial) this.#initialOutstanding += 1;
