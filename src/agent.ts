@@ -70,6 +70,9 @@ export class Agent {
   /** Image id → when its file was complete and the models' wall time, until delivery (for `metrics.addedMs`). */
   readonly #inPipeline = new Map<string, { seenAt: number; modelsMs: number }>();
   #fullLogged = false;
+  /** performance.now() of the first EW_DISK_FULL of the current episode (undefined: the store works). */
+  #storeFullSince: number | undefined;
+  #storeFullDelayMs = 1_000;
 
   private constructor(config: AgentConfig, options: AgentOptions) {
     this.config = config;
@@ -250,7 +253,18 @@ export class Agent {
       let outcome: ProcessOutcome;
       try {
         outcome = await processImage(ctx, file);
+        if (this.#storeFullSince !== undefined) {
+          this.logger.info({ fullForMs: Math.round(performance.now() - this.#storeFullSince) }, 'the state disk has room again: taking files');
+          this.#storeFullSince = undefined;
+        }
       } catch (err) {
+        if (isEdgewatchError(err, 'EW_DISK_FULL') && !this.#closing) {
+          // Nothing was committed for this file: it goes back to the watcher and is read again
+          // later; meanwhile no file is taken (they wait in their folder).
+          watcher.recheck(file);
+          await this.#waitAfterStoreFull(err, file.path);
+          continue;
+        }
         outcome = 'failed';
         this.logger.error({ err, code: isEdgewatchError(err) ? err.code : undefined, file: file.path }, `could not process ${file.path}: ${(err as Error).message}`);
       }
@@ -261,6 +275,28 @@ export class Agent {
       this.#progress?.tick();
       this.#options.onOutcome?.(outcome, file.path);
     }
+  }
+
+  /**
+   * The state disk is full: waits (1 s, doubling up to 30 s while it stays full, cut short by
+   * `close()`) before the loop takes a file again. Logged once per episode.
+   */
+  async #waitAfterStoreFull(err: EdgewatchError, path: string): Promise<void> {
+    const now = performance.now();
+    if (this.#storeFullSince === undefined) {
+      this.#storeFullSince = now;
+      this.#storeFullDelayMs = 1_000;
+      this.logger.error({ code: err.code, file: path }, `${err.message} New files wait in their folders until it is fixed.`);
+    } else {
+      this.#storeFullDelayMs = Math.min(30_000, this.#storeFullDelayMs * 2);
+    }
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, this.#storeFullDelayMs);
+      this.#roomWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   /** Outbox full: stop taking new files (they wait in the folder) until deliveries make room. */

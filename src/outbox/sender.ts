@@ -152,7 +152,11 @@ export class Sender {
         this.#o.onDead?.(entry, result);
       }
     } catch (err) {
-      logger.error({ err, imageId: entry.imageId.slice(0, 12) }, 'cannot record a send outcome; the entry stays queued');
+      // E.g. a full disk: the entry stays queued and is sent again (409 if it was stored) once the
+      // pause is over, instead of at once in a loop.
+      const pauseMs = this.#o.backoffMs(entry.attempts + 1);
+      this.#pausedUntilMs = Math.max(this.#pausedUntilMs, Date.now() + pauseMs);
+      logger.error({ err, code: (err as { code?: string }).code, imageId: entry.imageId.slice(0, 12), retryInMs: Math.round(pauseMs) }, 'cannot record a send outcome; the entry stays queued');
     }
   }
 
