@@ -22,7 +22,12 @@ export function parseMonitorJson(body: Buffer): unknown {
   const image = span && decodeBase64Span(body, span.start, span.end);
   if (!span || !image) return JSON.parse(body.toString('utf8'));
   // The image value becomes "" in the text parsed, then the decoded bytes in the result.
-  const value = JSON.parse(body.toString('utf8', 0, span.start) + body.toString('utf8', span.end)) as Record<string, unknown>;
+  let value: Record<string, unknown>;
+  try {
+    value = JSON.parse(body.toString('utf8', 0, span.start) + body.toString('utf8', span.end)) as Record<string, unknown>;
+  } catch {
+    return JSON.parse(body.toString('utf8')); // throws JSON.parse's own error (positions of the whole body)
+  }
   if (value === null || typeof value !== 'object' || Array.isArray(value) || value.image !== '') return JSON.parse(body.toString('utf8'));
   value.image = image;
   return value;
@@ -62,7 +67,13 @@ function topLevelImage(body: Buffer): { start: number; end: number } | undefined
     if (c === QUOTE) {
       const end = stringEnd(body, i);
       if (end === -1) return undefined;
-      const isImageKey = depth === 1 && expectKey && end - i - 1 === IMAGE_KEY.length && body.compare(IMAGE_KEY, 0, IMAGE_KEY.length, i + 1, end) === 0;
+      const isKey = depth === 1 && expectKey;
+      // A top-level key written with escapes ("im\u0061ge") may be "image" to JSON.parse: unusual, take the plain path.
+      if (isKey) {
+        const escape = body.indexOf(BACKSLASH, i + 1);
+        if (escape !== -1 && escape < end) return undefined;
+      }
+      const isImageKey = isKey && end - i - 1 === IMAGE_KEY.length && body.compare(IMAGE_KEY, 0, IMAGE_KEY.length, i + 1, end) === 0;
       expectKey = false;
       i = end + 1;
       if (!isImageKey) continue;

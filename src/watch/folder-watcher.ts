@@ -95,6 +95,8 @@ interface FolderState {
   initial: boolean;
   failed: boolean;
   checkingRoot: boolean;
+  /** Identity of the folder being watched (`identityOf`): a folder removed and created again at once is another one, whose events the old watch never sees. */
+  identity: string | undefined;
 }
 
 interface Candidate {
@@ -129,6 +131,11 @@ const YIELDED_PRUNE_MIN = 4_096;
 
 function signature(sizeBytes: number, mtimeMs: number): string {
   return `${sizeBytes}:${mtimeMs}`;
+}
+
+/** What tells a folder from another one created at the same path (file systems reuse inode numbers at once: the birth time differs). */
+function identityOf(stats: Stats): string {
+  return `${stats.dev}:${stats.ino}:${stats.birthtimeMs}`;
 }
 
 function errnoOf(err: unknown): string | undefined {
@@ -184,7 +191,7 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
     this.#options = options;
     this.#extensions = new Set(options.extensions.map((e) => (e.startsWith('.') ? e : `.${e}`).toLowerCase()));
     this.#ignorePaths = options.ignorePaths.map((p) => resolve(p));
-    this.#states = options.folders.map((folder) => ({ folder, root: resolve(folder.path), fsw: undefined, scan: undefined, dirty: true, initial: true, failed: false, checkingRoot: false }));
+    this.#states = options.folders.map((folder) => ({ folder, root: resolve(folder.path), fsw: undefined, scan: undefined, dirty: true, initial: true, failed: false, checkingRoot: false, identity: undefined }));
     this.#maxPending = Math.max(2 * options.capacity, 32);
     this.#pollMs = options.pollMs ?? Math.min(250, Math.max(10, Math.round(options.stableMs / 4)));
     this.scanComplete = new Promise((resolve) => {
@@ -256,6 +263,7 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
   }
 
   async #watchFolder(state: FolderState): Promise<void> {
+    state.identity = identityOf(await stat(state.root));
     if ((this.#options.scanEveryMs ?? 0) > 0) return; // polled: see #start
     if (!state.folder.recursive) {
       this.#watchFlat(state);
@@ -347,6 +355,7 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
     try {
       const stats = await stat(state.root);
       if (!stats.isDirectory()) this.#folderFailed(state, new Error('it is no longer a folder'));
+      else if (state.identity !== undefined && identityOf(stats) !== state.identity) this.#folderFailed(state, new Error('it was removed and created again'));
     } catch (err) {
       this.#folderFailed(state, err);
     } finally {
@@ -368,8 +377,15 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
       await state.scan?.return(undefined).catch(() => undefined);
       state.fsw = undefined;
       state.scan = undefined;
-      await this.#watchFolder(state);
       if (this.#closed) return;
+      await this.#watchFolder(state);
+      if (this.#closed) {
+        // close() ran meanwhile and did not see this new watch.
+        const fresh = state.fsw as FolderState['fsw'];
+        await Promise.resolve(fresh?.close()).catch(() => undefined);
+        state.fsw = undefined;
+        return;
+      }
       state.failed = false;
       state.dirty = true;
       this.emit('folderRestored', { path: state.root });
@@ -488,7 +504,9 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
    */
   recheck(file: WatchedFile): void {
     if (this.#closed) return;
-    this.#yielded.delete(file.path);
+    // Forget the hand-out only if it is this version: a newer one already handed out is not handed out again.
+    const yielded = this.#yielded.get(file.path);
+    if (yielded && signature(yielded.sizeBytes, yielded.mtimeMs) === signature(file.sizeBytes, file.mtimeMs)) this.#yielded.delete(file.path);
     if (this.#pending.has(file.path)) return;
     const state = this.#states.find((s) => s.folder === file.folder) ?? this.#states.find((s) => isUnder(file.path, s.root));
     if (!state) return;

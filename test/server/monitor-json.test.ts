@@ -49,6 +49,8 @@ test('anything but clean standard base64 in a top-level string falls back to JSO
     'image only nested': JSON.stringify({ metadata: { image: b64 } }),
     'top-level array': JSON.stringify([{ image: b64 }]),
     'a string, not an object': JSON.stringify(b64),
+    'a later top-level key spelled with an escape overrides the image': `{"image":"${b64}","im\\u0061ge":""}`,
+    'an escaped key that is not image': `{"image":"${b64}","na\\u006De":"x"}`,
   };
   for (const [name, text] of Object.entries(cases)) {
     assert.deepEqual(parseMonitorJson(Buffer.from(text, 'utf8')), JSON.parse(text), name);
@@ -57,7 +59,13 @@ test('anything but clean standard base64 in a top-level string falls back to JSO
 
 test('invalid JSON throws like JSON.parse, also when only the part after the image is broken', () => {
   const b64 = bytesOf(300).toString('base64');
-  for (const text of [`{"image":"${b64}"`, `{"image":"${b64}",}`, `{"image":"${b64}" "x":1}`, `{"image":"${b64}`, '', 'nope']) {
-    assert.throws(() => parseMonitorJson(Buffer.from(text, 'utf8')), SyntaxError, text.slice(0, 30));
+  for (const text of [`{"image":"${b64}"`, `{"image":"${b64}",}`, `{"image":"${b64}" "x":1}`, `{"image":"${b64}"} x`, `{"image":"${b64}`, '', 'nope']) {
+    let expected: unknown;
+    try {
+      JSON.parse(text);
+    } catch (err) {
+      expected = err;
+    }
+    assert.throws(() => parseMonitorJson(Buffer.from(text, 'utf8')), (err) => err instanceof SyntaxError && err.message === (expected as Error).message, `same error as JSON.parse: ${text.slice(0, 30)}`);
   }
 });

@@ -1,5 +1,6 @@
 /** FolderWatcher: existing and new files, never half-written ones, ignore rules, backpressure without loss, once mode, close. */
 import assert from 'node:assert/strict';
+import { mkdirSync, rmSync } from 'node:fs';
 import { mkdir, open, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
@@ -363,6 +364,42 @@ test('scanEveryMs (network shares): no file-system events, new and rewritten fil
   const rewritten = await nextFile(watcher);
   assert.equal(rewritten?.path, join(dir, 'new.jpg'));
   assert.notEqual(rewritten?.sizeBytes, found?.sizeBytes);
+});
+
+test('a folder removed and created again at once (rm -rf; mkdir) is noticed as another folder and watched again', async (t) => {
+  const parent = await tempDir(t);
+  const inbox = join(parent, 'inbox');
+  await mkdir(inbox);
+  const watcher = makeWatcher(t, { folders: [folder(inbox)], rootCheckMs: 20 });
+  const events: string[] = [];
+  watcher.on('folderError', (e) => events.push(`error:${e.code}`));
+  watcher.on('folderRestored', () => events.push('restored'));
+  await watcher.start();
+  await watcher.scanComplete;
+  // Synchronously, so that no check of the watcher can run in between and see the folder missing.
+  rmSync(inbox, { recursive: true });
+  mkdirSync(inbox);
+  await waitUntil(() => events.includes('restored'), 'the folder to be watched again');
+  await writeFile(join(inbox, 'after.jpg'), await jpegBytes());
+  assert.equal((await nextFile(watcher))?.path, join(inbox, 'after.jpg'));
+});
+
+test('recheck() of an older version does not hand out again a newer version already handed out', async (t) => {
+  const dir = await tempDir(t);
+  const watcher = makeWatcher(t, { folders: [folder(dir)], eager: true, stableMs: 30 });
+  await watcher.start();
+  const path = join(dir, 'grow.jpg');
+  const jpeg = await jpegBytes();
+  await writeFile(path, jpeg.subarray(0, 100));
+  const older = (await nextFile(watcher)) as WatchedFile;
+  assert.equal(older.sizeBytes, 100);
+  await writeFile(path, jpeg);
+  const newer = (await nextFile(watcher)) as WatchedFile;
+  assert.equal(newer.sizeBytes, jpeg.length, 'the complete version is handed out');
+  const checksBefore = watcher.counts.checks;
+  watcher.recheck(older); // a late consumer reports the older version incomplete
+  await waitUntil(() => watcher.counts.pending === 0 && watcher.counts.checks > checksBefore, 'the recheck to be settled');
+  assert.equal(watcher.counts.queued, 0, 'the newer version, unchanged, is not handed out a second time');
 });
 
 test('a missing folder, or a file given as folder → EW_WATCH_FOLDER at start', async (t) => {
