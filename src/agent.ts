@@ -73,6 +73,8 @@ export class Agent {
   /** performance.now() of the first EW_DISK_FULL of the current episode (undefined: the store works). */
   #storeFullSince: number | undefined;
   #storeFullDelayMs = 1_000;
+  /** While the state disk is full: no loop takes a file until `over`. */
+  #storePause: { over: Promise<void>; end: () => void } | undefined;
 
   private constructor(config: AgentConfig, options: AgentOptions) {
     this.config = config;
@@ -247,9 +249,14 @@ export class Agent {
     const watcher = this.#watcher as FolderWatcher;
     for (;;) {
       await this.#waitForRoom();
+      if (this.#storePause) await this.#storePause.over;
       if (this.#closing) return;
       const file = await watcher.next();
       if (!file) return;
+      if (this.#storePause) {
+        await this.#storePause.over; // the disk filled up while this loop waited for a file
+        if (this.#closing) return; // untouched: it stays in its folder for the next start
+      }
       let outcome: ProcessOutcome;
       try {
         outcome = await processImage(ctx, file);
@@ -278,25 +285,33 @@ export class Agent {
   }
 
   /**
-   * The state disk is full: waits (1 s, doubling up to 30 s while it stays full, cut short by
-   * `close()`) before the loop takes a file again. Logged once per episode.
+   * The state disk is full: every loop stops taking files for a pause (1 s, doubled each time a
+   * file fails again after a pause, up to 30 s; cut short only by `close()`). Failures of files
+   * already in flight join the current pause. Logged once per episode.
    */
   async #waitAfterStoreFull(err: EdgewatchError, path: string): Promise<void> {
-    const now = performance.now();
-    if (this.#storeFullSince === undefined) {
-      this.#storeFullSince = now;
-      this.#storeFullDelayMs = 1_000;
-      this.logger.error({ code: err.code, file: path }, `${err.message} New files wait in their folders until it is fixed.`);
-    } else {
-      this.#storeFullDelayMs = Math.min(30_000, this.#storeFullDelayMs * 2);
+    if (this.#storePause === undefined) {
+      if (this.#storeFullSince === undefined) {
+        this.#storeFullSince = performance.now();
+        this.#storeFullDelayMs = 1_000;
+        this.logger.error({ code: err.code, file: path }, `${err.message} New files wait in their folders until it is fixed.`);
+      } else {
+        this.#storeFullDelayMs = Math.min(30_000, this.#storeFullDelayMs * 2);
+      }
+      let end: () => void = () => undefined;
+      const over = new Promise<void>((resolve) => (end = resolve));
+      const timer = setTimeout(() => pause.end(), this.#storeFullDelayMs);
+      const pause = {
+        over,
+        end: () => {
+          clearTimeout(timer);
+          if (this.#storePause === pause) this.#storePause = undefined;
+          end();
+        },
+      };
+      this.#storePause = pause;
     }
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, this.#storeFullDelayMs);
-      this.#roomWaiters.push(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    await this.#storePause.over;
   }
 
   /** Outbox full: stop taking new files (they wait in the folder) until deliveries make room. */
@@ -438,6 +453,7 @@ export class Agent {
     this.#stopActivity?.();
     this.#progress?.close();
     this.#roomFreed();
+    this.#storePause?.end();
     await this.#watcher?.close();
     if (this.#loops) await withDeadline(this.#loops, deadline);
     await this.#sender?.close(Math.min(deadline, 5_000));
