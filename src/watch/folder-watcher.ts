@@ -684,15 +684,18 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
         state.scan = walkFiles(state.root, state.folder.recursive, (dir) => this.#ignorePaths.some((p) => isUnder(dir, p)) || hasHiddenParent(state.root, `${dir}/x`));
         this.#counts.scans += 1;
       }
+      const scan = state.scan;
       let step: IteratorResult<string, void>;
       try {
-        step = await state.scan.next();
+        step = await scan.next();
       } catch (err) {
+        // A scan replaced meanwhile (the folder was revived) speaks of the old folder: ignore it.
+        if (state.scan !== scan) return;
         state.scan = undefined;
         this.#folderFailed(state, err);
         return;
       }
-      if (this.#closed) return;
+      if (this.#closed || state.scan !== scan) return;
       if (step.done) {
         state.scan = undefined;
         state.initial = false;
