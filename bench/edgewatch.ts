@@ -15,16 +15,12 @@ import { silentLogger } from '../src/log.js';
 import { uniqueJpeg } from './images.js';
 import type { BenchService } from './service.js';
 import { quantile } from './stats.js';
+import type { RoundsOptions } from './rounds.js';
 
 /** Options of {@link measureEdgewatch}. */
-export interface EdgewatchOptions {
-  championDir: string;
-  shadowDir: string;
+export interface EdgewatchOptions extends RoundsOptions {
   /** Source JPEGs, cycled; each dropped file is made byte-unique. */
   images: Buffer[];
-  rounds: number;
-  perRound: number;
-  warmup: number;
   /** Images dropped one at a time (each waits for its 201) to measure added latency without queueing. */
   latencySamples: number;
   /** Number of watched folders the files are spread over. */

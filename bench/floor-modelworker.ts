@@ -2,15 +2,11 @@
 import sharp from 'sharp';
 import { ModelWorker } from '../src/infer/index.js';
 import type { DecodedInput } from '../src/types.js';
+import type { RoundsOptions } from './rounds.js';
 
 /** Options of {@link measureFloorModelWorker}. */
-export interface FloorModelWorkerOptions {
-  championDir: string;
-  shadowDir: string;
+export interface FloorModelWorkerOptions extends RoundsOptions {
   images: Buffer[];
-  rounds: number;
-  perRound: number;
-  warmup: number;
 }
 
 /** Images/s per round and the models' own latencies. */

@@ -3,18 +3,14 @@ import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import sharp from 'sharp';
 import type { FloorWorkerData } from './floor-worker.js';
+import type { RoundsOptions } from './rounds.js';
 
 /** Options of {@link measureFloor}. */
-export interface FloorOptions {
-  championDir: string;
-  shadowDir: string;
+export interface FloorOptions extends RoundsOptions {
   /** Model input sizes to pre-decode (`{width,height}` of each model). */
   sizes: Array<{ width: number; height: number }>;
   images: Buffer[];
   workers: number;
-  rounds: number;
-  perRound: number;
-  warmup: number;
 }
 
 /** Images/s per round, per-inference latencies and the backend used. */

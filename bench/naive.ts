@@ -7,15 +7,11 @@ import { buildMonitorBody, serializeMonitorBody } from '../src/monitor/index.js'
 import type { ClassificationPrediction } from '../src/types.js';
 import { openOracleSession, postPrediction, type BenchService } from './service.js';
 import { initWasm, inputTensor, loadReferenceModel, type ReferenceModel } from './tf-models.js';
+import type { RoundsOptions } from './rounds.js';
 
 /** Options of {@link measureNaive}. */
-export interface NaiveOptions {
-  championDir: string;
-  shadowDir: string;
+export interface NaiveOptions extends RoundsOptions {
   files: string[];
-  rounds: number;
-  perRound: number;
-  warmup: number;
   service: BenchService;
 }
 

@@ -263,7 +263,7 @@ const CLOSING = Buffer.from('"}', 'latin1');
  * the fields as JSON, then `"image":"<base64>"}` (base64 needs no JSON escaping).
  */
 export function encodeMonitorBody(fields: MonitorFields, imageBase64: Buffer): Buffer {
+  // The fields are never empty (filename is required): `{…}` becomes `{…,`.
   const head = JSON.stringify(fields);
-  const open = head === '{}' ? '{' : `${head.slice(0, -1)},`;
-  return Buffer.concat([Buffer.from(open, 'utf8'), IMAGE_KEY, imageBase64, CLOSING]);
+  return Buffer.concat([Buffer.from(`${head.slice(0, -1)},`, 'utf8'), IMAGE_KEY, imageBase64, CLOSING]);
 }

@@ -18,17 +18,18 @@ const PIECE_CHARS = 120_000;
 
 /** The JSON value of `body`, with the top-level `image` already decoded to a Buffer when it was valid base64. */
 export function parseMonitorJson(body: Buffer): unknown {
+  const plain = (): unknown => JSON.parse(body.toString('utf8'));
   const span = topLevelImage(body);
   const image = span && decodeBase64Span(body, span.start, span.end);
-  if (!span || !image) return JSON.parse(body.toString('utf8'));
+  if (!span || !image) return plain();
   // The image value becomes "" in the text parsed, then the decoded bytes in the result.
   let value: Record<string, unknown>;
   try {
     value = JSON.parse(body.toString('utf8', 0, span.start) + body.toString('utf8', span.end)) as Record<string, unknown>;
   } catch {
-    return JSON.parse(body.toString('utf8')); // throws JSON.parse's own error (positions of the whole body)
+    return plain(); // throws JSON.parse's own error (positions of the whole body)
   }
-  if (value === null || typeof value !== 'object' || Array.isArray(value) || value.image !== '') return JSON.parse(body.toString('utf8'));
+  if (value === null || typeof value !== 'object' || Array.isArray(value) || value.image !== '') return plain();
   value.image = image;
   return value;
 }

@@ -215,7 +215,7 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
   }
 
   async #start(): Promise<void> {
-    for (const state of this.#states) await this.#checkFolder(state.root);
+    for (const state of this.#states) state.identity = identityOf(await this.#checkFolder(state.root));
     if (this.#closed) return;
     if (this.#options.watch) await Promise.all(this.#states.map((state) => this.#watchFolder(state)));
     if (this.#closed) return;
@@ -237,7 +237,8 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
     void this.#pump();
   }
 
-  async #checkFolder(root: string): Promise<void> {
+  /** The folder's stats once it is known to be a readable folder; EW_WATCH_FOLDER otherwise. */
+  async #checkFolder(root: string): Promise<Stats> {
     let stats: Stats;
     try {
       stats = await stat(root);
@@ -260,10 +261,11 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
         details: { path: root },
       });
     }
+    return stats;
   }
 
+  /** Starts the folder's event source; `state.identity` must be the folder's current one. */
   async #watchFolder(state: FolderState): Promise<void> {
-    state.identity = identityOf(await stat(state.root));
     if ((this.#options.scanEveryMs ?? 0) > 0) return; // polled: see #start
     if (!state.folder.recursive) {
       this.#watchFlat(state);
@@ -327,7 +329,9 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
       this.emit('skipped', { path, reason });
       return;
     }
-    if (this.#pending.has(path) || this.#queuedPaths.has(path) || this.#pending.size >= this.#maxPending) {
+    // Already followed, or no room: the generic event handling (re-check, or a rescan later).
+    const forGenericHandling = () => this.#pending.has(path) || this.#queuedPaths.has(path) || this.#pending.size >= this.#maxPending;
+    if (forGenericHandling()) {
       this.#onEvent(state, path);
       return;
     }
@@ -340,7 +344,7 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
       return;
     }
     if (this.#closed || !stats.isFile()) return;
-    if (this.#pending.has(path) || this.#queuedPaths.has(path) || this.#pending.size >= this.#maxPending) {
+    if (forGenericHandling()) {
       this.#onEvent(state, path);
       return;
     }
@@ -378,6 +382,7 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
       state.fsw = undefined;
       state.scan = undefined;
       if (this.#closed) return;
+      state.identity = identityOf(stats);
       await this.#watchFolder(state);
       if (this.#closed) {
         // close() ran meanwhile and did not see this new watch.
