@@ -23,8 +23,8 @@ export interface SegmentationPrediction extends ClassificationPrediction {
 
 export type RawPrediction = ClassificationPrediction | DetectionPrediction | SegmentationPrediction;
 
-/** Upper-case content types: the only two the protocol accepts. */
-export type WireContentType = 'IMAGE/JPEG' | 'IMAGE/PNG';
+/** Upper-case content types: the only two the protocol accepts (defined with their magic bytes in protocol/content-type.ts). */
+export type { WireContentType } from './protocol/content-type.js';
 
 /**
  * The pixels one model wants: the read stage decodes each image once and resizes it once per

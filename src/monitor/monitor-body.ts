@@ -1,5 +1,6 @@
 /** Builds the JSON body of `POST /api/deployment/{id}/predictions` exactly as the Picsellia SDK emits it. */
 import { EdgewatchError } from '../errors.js';
+import { hasWireMagic, isWireContentType } from '../protocol/content-type.js';
 import type {
   ClassificationPrediction,
   DetectionPrediction,
@@ -151,12 +152,8 @@ export function normalizePrediction(prediction: RawPrediction, label = 'raw_pred
   return out;
 }
 
-/** True when `bytes` start with the magic number of `contentType`. */
-export function magicMatches(bytes: Uint8Array, contentType: WireContentType): boolean {
-  if (contentType === 'IMAGE/JPEG') return bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff;
-  const png = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
-  return bytes.length >= png.length && png.every((b, i) => bytes[i] === b);
-}
+/** True when `bytes` start with the magic number of `contentType` (kept under this name for the monitor stage's public surface). */
+export const magicMatches: (bytes: Uint8Array, contentType: WireContentType) => boolean = hasWireMagic;
 
 function checkLatency(value: unknown, key: string): number {
   if (!isFiniteNumber(value) || value < 0) throw invalid(`${key} must be a finite number of seconds ≥ 0`, { key });
@@ -181,7 +178,7 @@ export function buildMonitorBody(input: MonitorBodyInput): MonitorBody {
 export function buildMonitorFields(input: MonitorBodyInput): MonitorFields {
   const { filename, contentType, width, height, bytes } = input;
   if (typeof filename !== 'string' || filename === '' || /[/\\]/.test(filename)) throw invalid('filename must be a non-empty basename', { filename });
-  if (contentType !== 'IMAGE/JPEG' && contentType !== 'IMAGE/PNG') throw invalid('content type must be IMAGE/JPEG or IMAGE/PNG', { contentType });
+  if (!isWireContentType(contentType)) throw invalid('content type must be IMAGE/JPEG or IMAGE/PNG', { contentType });
   if (!isInt(width) || width <= 0 || !isInt(height) || height <= 0) throw invalid('width and height must be positive integers', { width, height });
   if (!Buffer.isBuffer(bytes) || bytes.length === 0) throw invalid('image bytes are empty', { filename });
   if (!magicMatches(bytes, contentType)) throw invalid(`the bytes of ${filename} are not ${contentType}`, { filename, contentType });

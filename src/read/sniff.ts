@@ -1,9 +1,9 @@
 /** Recognises raster image files by their first bytes and spots files cut short, without decoding. */
+import { hasWireMagic } from '../protocol/content-type.js';
 
 /** The source formats edgewatch accepts, named as sharp names them. */
 export type ImageFormat = 'jpeg' | 'png' | 'gif' | 'webp' | 'tiff' | 'heif';
 
-const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 const HEIF_BRANDS = new Set(['avif', 'avis', 'heic', 'heix', 'heim', 'heis', 'hevc', 'hevx', 'mif1', 'msf1']);
 
 function ascii(bytes: Uint8Array, start: number, end: number): string {
@@ -15,8 +15,8 @@ function ascii(bytes: Uint8Array, start: number, end: number): string {
  * any accepted raster format (text, SVG, PDF...): such files never reach the decoder.
  */
 export function sniffImageFormat(bytes: Uint8Array): ImageFormat | undefined {
-  if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'jpeg';
-  if (bytes.length >= 8 && PNG_SIGNATURE.every((b, i) => bytes[i] === b)) return 'png';
+  if (hasWireMagic(bytes, 'IMAGE/JPEG')) return 'jpeg';
+  if (hasWireMagic(bytes, 'IMAGE/PNG')) return 'png';
   const head6 = ascii(bytes, 0, 6);
   if (head6 === 'GIF87a' || head6 === 'GIF89a') return 'gif';
   if (bytes.length >= 12 && ascii(bytes, 0, 4) === 'RIFF' && ascii(bytes, 8, 12) === 'WEBP') return 'webp';

@@ -1,5 +1,6 @@
 /** zod schemas of the monitoring requests (`monitor` body and late shadow), tolerant exactly where the Picsellia SDK's senders differ. */
 import { z } from 'zod';
+import { WIRE_CONTENT_TYPES } from '../protocol/content-type.js';
 import type { TaskType } from '../types.js';
 
 const int = z.number().int();
@@ -94,7 +95,7 @@ export const monitorBodySchema = perType((type: TaskType) => {
       content_type: z
         .string()
         .transform((s) => s.toUpperCase())
-        .pipe(z.enum(['IMAGE/JPEG', 'IMAGE/PNG'], { message: 'must be IMAGE/JPEG or IMAGE/PNG (case-insensitive)' })),
+        .pipe(z.enum(WIRE_CONTENT_TYPES, { message: 'must be IMAGE/JPEG or IMAGE/PNG (case-insensitive)' })),
       height: int.min(1),
       width: int.min(1),
       raw_predictions: prediction,
