@@ -1,14 +1,10 @@
 /** Builds the JSON body of `POST /api/deployment/{id}/predictions` exactly as the Picsellia SDK emits it. */
 import { EdgewatchError } from '../errors.js';
 import { hasWireMagic, isWireContentType } from '../protocol/content-type.js';
-import type {
-  ClassificationPrediction,
-  DetectionPrediction,
-  RawPrediction,
-  SegmentationPrediction,
-  TaskType,
-  WireContentType,
-} from '../types.js';
+import { predictionSchema, predictionTask } from '../protocol/prediction.js';
+import type { RawPrediction, WireContentType } from '../types.js';
+
+export { predictionTask };
 
 /** One model as it is named in `custom_metadata.edgewatch`: name and content hash of its folder. */
 export interface ModelIdentity {
@@ -90,66 +86,22 @@ function invalid(message: string, details: Record<string, unknown> = {}): Edgewa
   return new EdgewatchError('EW_MONITOR_PROTOCOL', `Cannot build the monitor body: ${message}.`, { details });
 }
 
-/**
- * Which PredictionFormat a prediction object is: masks make it SEGMENTATION, boxes
- * OBJECT_DETECTION, neither CLASSIFICATION (a segmentation's deprecated boxes are ignored).
- */
-export function predictionTask(prediction: RawPrediction): TaskType {
-  if ('detection_masks' in prediction && prediction.detection_masks !== undefined) return 'SEGMENTATION';
-  if ('detection_boxes' in prediction && prediction.detection_boxes !== undefined) return 'OBJECT_DETECTION';
-  return 'CLASSIFICATION';
-}
-
 const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
 const isFiniteNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
 /**
- * Validates a prediction object and returns a copy with its keys in the SDK's order
- * (`model_dump()` of the pydantic class). Throws EW_MONITOR_PROTOCOL: a malformed prediction is a
- * programming error of the infer stage, and the service would reject it anyway.
+ * Validates a prediction object against the protocol's schema for its task (protocol/prediction.ts,
+ * the one the embedded service applies) and returns a copy with its keys in the SDK's order
+ * (`model_dump()` of the pydantic class). Throws EW_MONITOR_PROTOCOL naming each key at fault
+ * (`raw_predictions.detection_scores has 1 items but detection_classes has 2`): a malformed
+ * prediction is a programming error of the infer stage, and the service would reject it anyway.
  */
 export function normalizePrediction(prediction: RawPrediction, label = 'raw_predictions'): RawPrediction {
   if (prediction === null || typeof prediction !== 'object') throw invalid(`${label} is not an object`);
-  const p = prediction as unknown as Record<string, unknown>;
-  const classes = p.detection_classes;
-  const scores = p.detection_scores;
-  const texts = p.detection_texts ?? null;
-  if (!Array.isArray(classes) || !classes.every(isInt)) throw invalid(`${label}.detection_classes must be a list of integers`);
-  if (!Array.isArray(scores) || !scores.every(isFiniteNumber)) throw invalid(`${label}.detection_scores must be a list of finite numbers`);
-  if (scores.length !== classes.length) throw invalid(`${label}: ${classes.length} classes but ${scores.length} scores`);
-  if (texts !== null) {
-    if (!Array.isArray(texts) || !texts.every((t) => typeof t === 'string')) throw invalid(`${label}.detection_texts must be null or a list of strings`);
-    if (texts.length > 0 && texts.length !== classes.length) throw invalid(`${label}: ${classes.length} classes but ${texts.length} texts`);
-  }
-  const task = predictionTask(prediction);
-  const common = { detection_classes: [...classes], detection_texts: texts === null ? null : [...(texts as string[])] };
-  if (task === 'SEGMENTATION') {
-    const masks = p.detection_masks;
-    const okPolygon = (poly: unknown): boolean =>
-      Array.isArray(poly) && poly.every((pt) => Array.isArray(pt) && pt.length === 2 && pt.every(isInt));
-    if (!Array.isArray(masks) || !masks.every(okPolygon)) throw invalid(`${label}.detection_masks must be a list of integer [x, y] polygons`);
-    if (masks.length !== classes.length) throw invalid(`${label}: ${classes.length} classes but ${masks.length} masks`);
-    const out: SegmentationPrediction = {
-      ...common,
-      detection_scores: [...scores],
-      detection_masks: (masks as number[][][]).map((poly) => poly.map((pt) => [...pt])),
-    };
-    return out;
-  }
-  if (task === 'OBJECT_DETECTION') {
-    const boxes = p.detection_boxes;
-    const okBox = (b: unknown): boolean => Array.isArray(b) && b.length === 4 && b.every(isInt);
-    if (!Array.isArray(boxes) || !boxes.every(okBox)) throw invalid(`${label}.detection_boxes must be a list of integer [top, left, bottom, right] boxes`);
-    if (boxes.length !== classes.length) throw invalid(`${label}: ${classes.length} classes but ${boxes.length} boxes`);
-    const out: DetectionPrediction = {
-      ...common,
-      detection_boxes: (boxes as number[][]).map((b) => [...b]),
-      detection_scores: [...scores],
-    };
-    return out;
-  }
-  const out: ClassificationPrediction = { ...common, detection_scores: [...scores] };
-  return out;
+  const parsed = predictionSchema(predictionTask(prediction)).safeParse(prediction);
+  if (parsed.success) return parsed.data;
+  const issues = parsed.error.issues.map((issue) => ({ field: [label, ...issue.path.map(String)].join('.'), message: issue.message }));
+  throw invalid(issues.map((i) => `${i.field} ${i.message}`).join('; '), { issues });
 }
 
 /** True when `bytes` start with the magic number of `contentType` (kept under this name for the monitor stage's public surface). */

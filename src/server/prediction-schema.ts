@@ -1,40 +1,12 @@
-/** zod schemas of the monitoring requests (`monitor` body and late shadow), tolerant exactly where the Picsellia SDK's senders differ. */
+/** zod schemas of the monitoring requests (`monitor` body and late shadow), tolerant exactly where the Picsellia SDK's senders differ; prediction objects are protocol/prediction.ts's. */
 import { z } from 'zod';
 import { WIRE_CONTENT_TYPES } from '../protocol/content-type.js';
+import { predictionSchema } from '../protocol/prediction.js';
 import type { TaskType } from '../types.js';
 
 const int = z.number().int();
-const score = z.number().refine(Number.isFinite, 'must be a finite number');
 
-/** Prediction object of one task type; unknown keys (e.g. segmentation `detection_boxes` of older SDKs) are ignored, a missing `detection_texts` is null. */
-export function predictionSchema(type: TaskType) {
-  const base = {
-    detection_classes: z.array(int),
-    detection_texts: z.array(z.string()).nullish().transform((v) => v ?? null),
-    detection_scores: z.array(score),
-  };
-  const extra =
-    type === 'OBJECT_DETECTION'
-      ? { detection_boxes: z.array(z.array(int)) }
-      : type === 'SEGMENTATION'
-        ? { detection_masks: z.array(z.array(z.array(int).length(2, 'a point is [x, y]'))) }
-        : {};
-  return z
-    .object({ ...base, ...extra })
-    .superRefine((p, ctx) => {
-      const n = p.detection_classes.length;
-      for (const key of ['detection_scores', ...Object.keys(extra)]) {
-        const list = (p as Record<string, unknown>)[key] as unknown[];
-        if (list.length !== n) ctx.addIssue({ code: 'custom', path: [key], message: `has ${list.length} items but detection_classes has ${n}` });
-      }
-      if (p.detection_texts !== null && p.detection_texts.length > 0 && p.detection_texts.length !== n) {
-        ctx.addIssue({ code: 'custom', path: ['detection_texts'], message: `has ${p.detection_texts.length} items but detection_classes has ${n}` });
-      }
-    });
-}
-
-/** Parsed prediction object. */
-export type ParsedPrediction = z.output<ReturnType<typeof predictionSchema>>;
+export type { ParsedPrediction } from '../protocol/prediction.js';
 
 const latency = z.number().min(0).refine(Number.isFinite, 'must be a finite number of seconds');
 const BASE64_MESSAGE = 'must be standard padded base64 without line breaks';
