@@ -72,6 +72,15 @@ const teachableMachineSchema = z.looseObject({
 export type ClassificationOutput = z.output<typeof classificationOutputSchema>;
 export type DetectionOutput = z.output<typeof detectionOutputSchema>;
 
+/**
+ * How the model's output is decoded, one member per kind. A kind added here without a decoder in
+ * model-runner.ts (`#decode`, `outputTensorCount`) does not compile.
+ */
+export type ModelOutput = { kind: 'classification'; activation: ClassificationOutput['activation'] } | ({ kind: 'detection' } & DetectionOutput);
+
+/** The output kinds the manifest can declare. */
+export type OutputKind = ModelOutput['kind'];
+
 /** Input preprocessing after defaults; width/height/channels may still come from the model. */
 export interface ManifestInput {
   width?: number;
@@ -92,7 +101,7 @@ export interface ModelManifest {
   task: TaskType;
   labels: string[];
   input: ManifestInput;
-  output: { kind: 'classification'; activation: ClassificationOutput['activation'] } | ({ kind: 'detection' } & DetectionOutput);
+  output: ModelOutput;
 }
 
 /** The manifest with the file it was read from and that file's bytes (part of the model hash). */

@@ -7,6 +7,7 @@ import type { DecodedInput, InputSpec, RawPrediction, TaskType } from '../types.
 import { checkClassificationOutput, checkDetectionOutput, decodeCenternet, toProbabilities, topKClassification } from './decode-output.js';
 import { compileLayersModel, type FusedPlan } from './fuse-layers.js';
 import { loadModelFolder, MODEL_JSON, type LoadedModel } from './load-model.js';
+import type { ModelOutput } from './manifest.js';
 
 /** What a runner (or worker) tells about its model; plain data, safe to post between threads. */
 export interface ModelInfo {
@@ -47,6 +48,32 @@ export interface TimedPrediction {
   latencySeconds: number;
 }
 
+/** A compile error when a `switch` over the output kinds misses one; at run time (a manifest that bypassed its schema) EW_MODEL_OUTPUT. */
+function noDecoder(output: never, file: string): never {
+  const kind = (output as { kind?: unknown }).kind;
+  throw new EdgewatchError('EW_MODEL_OUTPUT', `${file}: edgewatch has no decoder for output kind ${JSON.stringify(kind)}`, { details: { file, kind } });
+}
+
+/** How many output tensors the decoder of `output.kind` reads. */
+export function outputTensorCount(output: ModelOutput, file: string): number {
+  switch (output.kind) {
+    case 'classification':
+      return 1;
+    case 'detection':
+      return 1;
+    default:
+      return noDecoder(output, file);
+  }
+}
+
+function outputCountError(file: string, kind: string, expected: number, actual: number): EdgewatchError {
+  return new EdgewatchError(
+    'EW_MODEL_OUTPUT',
+    `${file}: the model has ${actual} outputs but its ${kind} output is decoded from exactly ${expected}; export the model with ${expected === 1 ? 'a single output' : `${expected} outputs`}`,
+    { details: { file, kind, expected, actual } },
+  );
+}
+
 /** Original (displayed) size of the image, used to map detection boxes back to it. */
 export interface OriginalSize {
   width: number;
@@ -58,6 +85,8 @@ export class ModelRunner {
   readonly info: ModelInfo;
   readonly #loaded: LoadedModel;
   readonly #topK: number;
+  /** Output tensors the manifest's decoder reads: the model must return exactly this many. */
+  readonly #outputCount: number;
   /** Per channel (model order): value = pixel * scale + offset, i.e. (pixel - mean) / std. */
   readonly #scale: Float32Array;
   readonly #offset: Float32Array;
@@ -71,6 +100,7 @@ export class ModelRunner {
     this.#loaded = loaded;
     this.#topK = topK;
     const m = loaded.manifest;
+    this.#outputCount = outputTensorCount(m.output, `${loaded.dir}/${MODEL_JSON}`);
     this.info = {
       name: loaded.name,
       dir: loaded.dir,
@@ -95,10 +125,22 @@ export class ModelRunner {
     }
   }
 
-  /** Loads a model folder on the current backend. Throws EW_MODEL_LOAD / EW_MODEL_MANIFEST / EW_MODEL_INPUT. */
+  /**
+   * Loads a model folder on the current backend. Throws EW_MODEL_LOAD / EW_MODEL_MANIFEST /
+   * EW_MODEL_INPUT, or EW_MODEL_OUTPUT when the model's number of outputs is not the one its
+   * manifest's output kind decodes.
+   */
   static async load(dir: string, options: RunnerOptions = {}): Promise<ModelRunner> {
     const loaded = await loadModelFolder(dir, options.name !== undefined ? { name: options.name } : {});
-    const runner = new ModelRunner(loaded, options.topK ?? 1);
+    let runner: ModelRunner;
+    try {
+      runner = new ModelRunner(loaded, options.topK ?? 1);
+      const declared = loaded.model.outputs.length;
+      if (declared !== runner.#outputCount) throw outputCountError(runner.#modelFile(), loaded.manifest.output.kind, runner.#outputCount, declared);
+    } catch (err) {
+      loaded.model.dispose();
+      throw err;
+    }
     runner.info.execution = { mode: loaded.format === 'layers' ? 'layers' : 'graph' };
     if (loaded.format === 'layers' && options.optimize !== false) runner.#tryFuse();
     return runner;
@@ -144,11 +186,13 @@ export class ModelRunner {
     try {
       const started = performance.now();
       outputs = await this.#execute(x);
-      const first = outputs[0];
-      if (!first) throw new EdgewatchError('EW_MODEL_OUTPUT', `${this.#modelFile()}: the model returned no output`);
-      const values = await first.data();
+      if (outputs.length !== this.#outputCount) {
+        throw outputCountError(this.#modelFile(), this.#loaded.manifest.output.kind, this.#outputCount, outputs.length);
+      }
+      const values = await Promise.all(outputs.map((o) => o.data()));
       const latencySeconds = (performance.now() - started) / 1000;
-      return { prediction: this.#decode(values as Float32Array, first.shape, original), latencySeconds };
+      const read = outputs.map((o, i) => ({ values: values[i] as Float32Array, shape: o.shape }));
+      return { prediction: this.#decode(read, original), latencySeconds };
     } catch (err) {
       if (isEdgewatchError(err)) throw err;
       throw new EdgewatchError('EW_INFER_FAILED', `model ${this.info.name}: inference failed (${(err as Error).message})`, { cause: err });
@@ -227,13 +271,22 @@ export class ModelRunner {
     return Object.values(out);
   }
 
-  #decode(values: Float32Array, shape: number[], original: OriginalSize): RawPrediction {
+  /** Decodes the output tensors (as many as `outputTensorCount` says, checked by the caller) by the manifest's output kind. */
+  #decode(outputs: ReadonlyArray<{ values: Float32Array; shape: number[] }>, original: OriginalSize): RawPrediction {
     const output = this.#loaded.manifest.output;
-    if (output.kind === 'classification') {
-      checkClassificationOutput(shape, this.info.labels.length, this.#modelFile());
-      return topKClassification(toProbabilities(values, output.activation), this.#topK);
+    switch (output.kind) {
+      case 'classification': {
+        const { values, shape } = outputs[0]!;
+        checkClassificationOutput(shape, this.info.labels.length, this.#modelFile());
+        return topKClassification(toProbabilities(values, output.activation), this.#topK);
+      }
+      case 'detection': {
+        const { values, shape } = outputs[0]!;
+        checkDetectionOutput(shape, this.#modelFile());
+        return decodeCenternet(values, shape[1]!, output, this.info.input, original);
+      }
+      default:
+        return noDecoder(output, this.#modelFile());
     }
-    checkDetectionOutput(shape, this.#modelFile());
-    return decodeCenternet(values, shape[1]!, output, this.info.input, original);
   }
 }
