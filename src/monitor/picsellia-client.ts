@@ -14,7 +14,7 @@ import {
   organizationSchema,
   pingResponseSchema,
 } from './protocol-schemas.js';
-import { Redactor, serverMessage } from './secrets.js';
+import { Redactor, serverMessage } from './redactor.js';
 
 /** Logger subset the client uses (pino-compatible). Never receives a token or a JWT. */
 export interface MonitorLogger {

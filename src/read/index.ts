@@ -1,6 +1,5 @@
 /** The read stage: decode-once image reading, sharp error classification, and setting bad files aside. */
-export type { ImageRead, ReadLimits, ReadTimings } from './image-read.js';
-export { readImage, distinctSpecs } from './read-image.js';
+export { readImage, distinctSpecs, type ImageRead, type ReadLimits, type ReadTimings } from './read-image.js';
 export { classifySharpError, classifyFsError } from './classify-error.js';
 export { rejectFile, type RejectResult, type RejectReason } from './reject-file.js';
 export { sniffImageFormat, endsEarly, type ImageFormat } from './sniff.js';

@@ -4,7 +4,7 @@ import type { DeploymentInfo, OrganizationInfo, ServeConfig } from './config.js'
 import type { Datalake } from './datalake.js';
 import { HttpError, bearerOf, cookieOf } from './http-util.js';
 import { signJwt, verifyJwt, type JwtClaims } from './jwt.js';
-import { safeEqual } from './secrets.js';
+import { safeEqual } from './safe-equal.js';
 import type { PredictionStore } from './store.js';
 
 /** pino-compatible logger subset used by the service. Never given tokens. */

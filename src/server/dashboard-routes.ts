@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import { deploymentOr404, requireReader, sessionCookie, type ServerContext } from './context.js';
 import { HttpError, allow, parseJson, readBody } from './http-util.js';
-import { safeEqual } from './secrets.js';
+import { safeEqual } from './safe-equal.js';
 import { computeStats, edgewatchNames } from './stats.js';
 import type { PredictionFilter, StoredPrediction } from './store.js';
 import type { StaticFile } from './static-files.js';

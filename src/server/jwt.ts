@@ -1,6 +1,6 @@
 /** Minimal HS256 JSON Web Tokens with node:crypto: the oracle's login tokens and the dashboard's session cookie. */
 import { createHmac } from 'node:crypto';
-import { safeEqual } from './secrets.js';
+import { safeEqual } from './safe-equal.js';
 
 /** Claims edgewatch puts in its tokens. `scope` separates oracle JWTs from dashboard sessions. */
 export interface JwtClaims {

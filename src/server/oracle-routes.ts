@@ -7,7 +7,7 @@ import { HttpError, allow, parseJson, readBody } from './http-util.js';
 import { checkImage } from './image-check.js';
 import { parseMonitorJson } from './monitor-json.js';
 import { describeIssues, loginBodySchema, monitorBodySchema, shadowBodySchema, type ParsedPrediction } from './prediction-schema.js';
-import { safeEqual } from './secrets.js';
+import { safeEqual } from './safe-equal.js';
 import type { StoredPrediction } from './store.js';
 import type { z } from 'zod';
 

@@ -12,7 +12,7 @@ import { Datalake } from './datalake.js';
 import { HttpError, sendJson } from './http-util.js';
 import { handleOracle } from './oracle-routes.js';
 import { handlePlatform } from './platform-routes.js';
-import { loadJwtSecret, loadToken } from './secrets.js';
+import { loadJwtSecret, loadToken } from './secret-files.js';
 import { loadStaticFiles } from './static-files.js';
 import { PredictionStore } from './store.js';
 

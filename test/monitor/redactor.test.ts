@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { EdgewatchError } from '../../src/errors.js';
 import { buildMonitorBody } from '../../src/monitor/monitor-body.js';
 import type { MonitorLogger } from '../../src/monitor/picsellia-client.js';
-import { Redactor, serverMessage } from '../../src/monitor/secrets.js';
+import { Redactor, serverMessage } from '../../src/monitor/redactor.js';
 import { startFakePicsellia } from '../helpers/fake-picsellia.js';
 import { clientFor, makeJpeg, sampleInput } from './sample-body.js';
 

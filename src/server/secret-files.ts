@@ -1,5 +1,5 @@
 /** The service's secrets on disk: the API token and the JWT signing key, each created once with mode 0600 in the data folder. */
-import { randomBytes, createHash, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EdgewatchError } from '../errors.js';
@@ -34,11 +34,4 @@ export function loadToken(dataDir: string, configured: string | undefined): { to
 /** The HS256 key of the JWTs and dashboard sessions, stored in `<dataDir>/jwt-secret`. */
 export function loadJwtSecret(dataDir: string): Buffer {
   return Buffer.from(readOrCreate(join(dataDir, 'jwt-secret'), () => randomBytes(32).toString('base64url')).value, 'base64url');
-}
-
-/** Constant-time string comparison (hashing first so that lengths do not leak). */
-export function safeEqual(a: string, b: string): boolean {
-  const ha = createHash('sha256').update(a).digest();
-  const hb = createHash('sha256').update(b).digest();
-  return timingSafeEqual(ha, hb);
 }
