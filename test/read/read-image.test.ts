@@ -1,16 +1,34 @@
-/** readImage on good images: dimensions as displayed, upload bytes and content type, one decode per distinct spec, pixels. */
+/** readImage on good images: dimensions as displayed, upload bytes and content type, one decode per distinct spec, pixels, step timings. */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { test } from 'node:test';
 import sharp from 'sharp';
-import { readImage } from '../../src/read/index.js';
+import { readImage, type ImageRead, type ReadTimings } from '../../src/read/index.js';
 import type { InputSpec } from '../../src/types.js';
 import { tempDir, writeAvif, writeGif, writeGreyJpeg, writeJpeg, writePng, writeTiff, writeWebp } from '../helpers/images.js';
 
 const LIMITS = { maxPixels: 100_000_000, maxFileBytes: 64 * 1024 * 1024 };
 const RGB224: InputSpec = { width: 224, height: 224, channels: 3, fit: 'fill' };
 const GREY64: InputSpec = { width: 64, height: 64, channels: 1, fit: 'cover' };
+
+/** `readImage` with the wall-clock time of the whole call, in milliseconds. */
+async function timedRead(path: string, specs: readonly InputSpec[]): Promise<{ image: ImageRead; wallMs: number }> {
+  const started = performance.now();
+  const image = await readImage(path, specs, LIMITS);
+  return { image, wallMs: performance.now() - started };
+}
+
+/**
+ * The timings are exactly the four steps, each a finite number of milliseconds ≥ 0, and the steps
+ * (which run one after another inside the call) add up to no more than the call took.
+ */
+function assertTimings(timings: ReadTimings, wallMs: number): void {
+  assert.deepEqual(Object.keys(timings).sort(), ['decodeMs', 'encodeMs', 'readMs', 'resizeMs']);
+  for (const [step, ms] of Object.entries(timings)) assert.ok(Number.isFinite(ms) && ms >= 0, `${step} is ${ms}`);
+  const stepsMs = timings.readMs + timings.decodeMs + timings.resizeMs + timings.encodeMs;
+  assert.ok(stepsMs <= wallMs, `the steps took ${stepsMs} ms within a call of ${wallMs} ms`);
+}
 
 /** Mean of one channel over a row of HWC pixels. */
 function rowMean(pixels: Uint8Array, width: number, channels: number, row: number, channel: number): number {
@@ -23,7 +41,7 @@ test('JPEG: original bytes uploaded as IMAGE/JPEG, sha256 of the file, size and 
   const dir = await tempDir(t);
   const path = await writeJpeg(dir, 'Camera 1.JPG', { width: 320, height: 240 });
   const original = await readFile(path);
-  const image = await readImage(path, [RGB224], LIMITS);
+  const { image, wallMs } = await timedRead(path, [RGB224]);
   assert.equal(image.path, path);
   assert.equal(image.filename, 'Camera 1.JPG');
   assert.equal(image.uploadFilename, 'Camera 1.JPG');
@@ -39,7 +57,9 @@ test('JPEG: original bytes uploaded as IMAGE/JPEG, sha256 of the file, size and 
   assert.deepEqual(image.inputs[0]?.spec, RGB224);
   assert.ok(image.inputs[0]?.pixels instanceof Uint8Array);
   assert.equal(image.inputs[0]?.pixels.length, 224 * 224 * 3);
-  for (const ms of Object.values(image.timings)) assert.ok(ms >= 0);
+  assertTimings(image.timings, wallMs);
+  assert.equal(image.timings.resizeMs, 0, 'one spec: resize fused into the decode');
+  assert.equal(image.timings.encodeMs, 0, 'not converted: nothing encoded');
 });
 
 test('EXIF orientation 6: a landscape-stored photo displays as portrait, in dimensions and in pixels', async (t) => {
@@ -85,7 +105,8 @@ for (const [label, write, format] of [
   test(`${label}: converted to a quality-90 JPEG of the displayed dimensions, uploaded as .jpg`, async (t) => {
     const dir = await tempDir(t);
     const path = await write(dir, `shot.${format}`, { width: 80, height: 40, orientation: label === 'GIF' ? undefined : 6 });
-    const image = await readImage(path, [RGB224], LIMITS);
+    const { image, wallMs } = await timedRead(path, [RGB224, GREY64]);
+    assertTimings(image.timings, wallMs);
     const displayed = label === 'GIF' ? [80, 40] : [40, 80];
     assert.equal(image.format, format);
     assert.equal(image.converted, true);
@@ -101,6 +122,7 @@ for (const [label, write, format] of [
     assert.ok(uploaded.orientation === undefined || uploaded.orientation === 1, 'orientation applied, not re-tagged');
     await sharp(image.bytes, { failOn: 'warning' }).raw().toBuffer();
     assert.equal(image.inputs[0]?.pixels.length, 224 * 224 * 3);
+    assert.equal(image.inputs[1]?.pixels.length, 64 * 64 * 1);
   });
 }
 
@@ -111,7 +133,8 @@ test('equal specs share one decode: inputs.length 1; distinct specs keep first-s
   assert.equal(same.inputs.length, 1);
   assert.equal(same.timings.resizeMs, 0, 'one spec: resize fused into the decode');
 
-  const two = await readImage(path, [GREY64, RGB224, GREY64], LIMITS);
+  const { image: two, wallMs } = await timedRead(path, [GREY64, RGB224, GREY64]);
+  assertTimings(two.timings, wallMs);
   assert.deepEqual(
     two.inputs.map((i) => i.spec),
     [GREY64, RGB224],
