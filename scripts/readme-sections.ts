@@ -2,7 +2,34 @@
 import { agentConfigSchema, ENV_ALIASES } from '../src/config/schema.js';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { configTable, errorTable } from '../src/docs/reference-tables.js';
+import ts from 'typescript';
+import { configTable, errorTable, exitCodeTable } from '../src/docs/reference-tables.js';
+import { EXIT } from '../src/errors.js';
+
+/**
+ * The exit codes with the doc comment of each `EXIT` member in src/errors.ts as its meaning, so the
+ * README table and the code's own documentation are one text. A member without a comment throws.
+ */
+export function exitCodes(): { name: string; code: number; meaning: string }[] {
+  const path = new URL('../src/errors.ts', import.meta.url).pathname;
+  const source = ts.createSourceFile(path, readFileSync(path, 'utf8'), ts.ScriptTarget.Latest, true);
+  let literal: ts.ObjectLiteralExpression | undefined;
+  source.forEachChild(function visit(node): void {
+    if (ts.isVariableDeclaration(node) && node.name.getText(source) === 'EXIT' && node.initializer) {
+      const init = ts.isAsExpression(node.initializer) ? node.initializer.expression : node.initializer;
+      if (ts.isObjectLiteralExpression(init)) literal = init;
+    }
+    node.forEachChild(visit);
+  });
+  if (!literal) throw new Error(`${path}: no EXIT object literal`);
+  return literal.properties.map((property) => {
+    const name = property.name?.getText(source) ?? '';
+    const doc = ts.getJSDocCommentsAndTags(property).find(ts.isJSDoc);
+    const meaning = typeof doc?.comment === 'string' ? doc.comment.replace(/\s+/g, ' ').trim() : '';
+    if (!(name in EXIT) || meaning === '') throw new Error(`${path}: EXIT.${name} needs a doc comment (it is the README's exit-code row)`);
+    return { name, code: EXIT[name as keyof typeof EXIT], meaning };
+  });
+}
 
 /** The demo models as their manifests describe them (accuracy written by the training script). */
 function demoModelsTable(): string {
@@ -16,15 +43,20 @@ function demoModelsTable(): string {
   return ['| model | what it is | input | held-out accuracy | size |', '| --- | --- | --- | --- | --- |', ...rows].join('\n');
 }
 
+/** Every generated section of README.md, by marker name. */
 export async function readmeSections(): Promise<Record<string, string>> {
   const { serveConfigSchema } = await import('../src/server/config.js');
   const { demoConfigSchema } = await import('../src/commands/demo.js');
   const { outboxConfigSchema } = await import('../src/commands/outbox.js');
+  const { modelsListConfigSchema, modelsPullConfigSchema, MODELS_ENV_PREFIX } = await import('../src/commands/models.js');
   return {
     'config-run': configTable(agentConfigSchema, undefined, ENV_ALIASES),
     'config-serve': configTable(serveConfigSchema),
     'config-demo': configTable(demoConfigSchema, 'EDGEWATCH_DEMO_'),
     'config-outbox': configTable(outboxConfigSchema),
+    'config-models-pull': configTable(modelsPullConfigSchema, MODELS_ENV_PREFIX),
+    'config-models-list': configTable(modelsListConfigSchema, MODELS_ENV_PREFIX),
+    'exit-codes': exitCodeTable(exitCodes()),
     'error-codes': errorTable(),
     'demo-models': demoModelsTable(),
   };

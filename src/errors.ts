@@ -68,13 +68,17 @@ export function isEdgewatchError(err: unknown, code?: ErrorCode): err is Edgewat
   return err instanceof EdgewatchError && (code === undefined || err.code === code);
 }
 
-/** Exit codes of the CLI. */
+/** Exit codes of the CLI. The comment of each is its row in the README's "Exit codes" table (generated from here). */
 export const EXIT = {
+  /** Success (with `--once`: everything delivered; rejected bad files do not count as failures). */
   OK: 0,
-  /** `--once`: something was rejected or failed. Also a runtime failure. */
+  /**
+   * With `--once`: something failed (inference error, dead letter), stayed undelivered, or a stop was
+   * requested before the end; rejected bad files do not count. `models pull`: a pull failed. Also an unexpected error.
+   */
   FAILURES: 1,
-  /** Bad configuration, bad model, unusable port or folder: fixed by the user before re-running. */
+  /** Configuration, command line, model, folder or port problem, or a deployment that cannot be used: fix and re-run. */
   CONFIG: 2,
-  /** Interrupted by a second signal. */
+  /** Forced stop (a second Ctrl+C or SIGTERM); the outbox keeps everything not yet sent. */
   FORCED: 130,
 } as const;

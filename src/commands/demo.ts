@@ -1,10 +1,10 @@
 /** `edgewatch demo` (npm start): embedded monitoring service + demo image feeder + agent with the demo models, all local. */
 import { z } from 'zod';
-import type { Io } from '../cli.js';
 import { helpText, loadConfig } from '../config/load.js';
 import { EXIT } from '../errors.js';
 import { createLogger } from '../log.js';
 import { startDemo } from '../demo/start-demo.js';
+import { onSignals, wantsHelp, type Io } from './io.js';
 
 /** Options of `edgewatch demo`. */
 export const demoConfigSchema = z
@@ -17,10 +17,9 @@ export const demoConfigSchema = z
   })
   .strict();
 
-type OnSignals = (io: Io, stop: () => Promise<void>) => () => void;
-
-export async function demoCommand(argv: string[], io: Io, onSignals: OnSignals): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
+/** Runs `edgewatch demo <argv…>` until the first SIGINT/SIGTERM has closed all three parts; resolves to the exit code. */
+export async function demoCommand(argv: string[], io: Io): Promise<number> {
+  if (wantsHelp(argv)) {
     io.out.write(`edgewatch demo [options]\n\nOptions (flag, environment variable, default):\n${helpText(demoConfigSchema, 'EDGEWATCH_DEMO_')}\n`);
     return EXIT.OK;
   }

@@ -1,11 +1,11 @@
 /** `edgewatch outbox list|retry|purge`: inspects and replays dead-lettered predictions in the state database. */
 import { z } from 'zod';
-import type { Io } from '../cli.js';
 import { loadConfig, helpText } from '../config/load.js';
 import { EdgewatchError, EXIT } from '../errors.js';
 import { openStateDb } from '../ledger/database.js';
 import { Ledger } from '../ledger/ledger.js';
 import { Outbox } from '../outbox/outbox.js';
+import type { Io } from './io.js';
 
 /** Options of `edgewatch outbox`. */
 export const outboxConfigSchema = z
@@ -17,6 +17,7 @@ export const outboxConfigSchema = z
   })
   .strict();
 
+/** Runs `edgewatch outbox list|retry|purge <argv…>` and resolves to the exit code; usage errors are thrown (EW_USAGE). */
 export async function outboxCommand(argv: string[], io: Io): Promise<number> {
   const [action, ...rest] = argv;
   if (!action || action === '--help' || !['list', 'retry', 'purge'].includes(action)) {

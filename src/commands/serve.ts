@@ -1,15 +1,14 @@
 /** `edgewatch serve`: the embedded monitoring service on its own. */
-import type { Io } from '../cli.js';
 import { helpText, loadConfig } from '../config/load.js';
 import { EXIT } from '../errors.js';
 import { createLogger } from '../log.js';
 import { serveConfigSchema } from '../server/config.js';
 import { startServer } from '../server/index.js';
+import { onSignals, wantsHelp, type Io } from './io.js';
 
-type OnSignals = (io: Io, stop: () => Promise<void>) => () => void;
-
-export async function serveCommand(argv: string[], io: Io, onSignals: OnSignals): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
+/** Runs `edgewatch serve <argv…>` until the first SIGINT/SIGTERM has closed the service; resolves to the exit code. */
+export async function serveCommand(argv: string[], io: Io): Promise<number> {
+  if (wantsHelp(argv)) {
     io.out.write(`edgewatch serve [options]\n\nOptions (flag, environment variable, default):\n${helpText(serveConfigSchema)}\n`);
     return EXIT.OK;
   }

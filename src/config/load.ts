@@ -17,6 +17,11 @@ export interface LoadOptions {
   envPrefix?: string;
   /** Flags that are not configuration keys (e.g. `--help`). */
   extraBooleanFlags?: string[];
+  /**
+   * Key of a list field that also takes the positional arguments, after its flag values
+   * (`models pull a b` is `--name a --name b`). Without it a positional argument is an EW_USAGE error.
+   */
+  positionals?: string;
 }
 
 export interface Loaded<T> {
@@ -86,9 +91,12 @@ export function loadConfig<S extends z.ZodObject>(schema: S, options: LoadOption
   const parseOptions: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = {};
   for (const f of fields) parseOptions[f.flag.slice(2)] = { type: f.kind === 'boolean' ? 'boolean' : 'string', multiple: f.kind === 'list' };
   for (const extra of options.extraBooleanFlags ?? []) parseOptions[extra] = { type: 'boolean' };
+  const positionalField = options.positionals === undefined ? undefined : fields.find((f) => f.key === options.positionals);
+  if (options.positionals !== undefined && positionalField?.kind !== 'list') throw new TypeError(`loadConfig: positionals names "${options.positionals}", which is not a list key of the schema`);
   let parsed: Record<string, string | boolean | (string | boolean)[] | undefined>;
+  let positionals: string[];
   try {
-    parsed = parseArgs({ args: [...(options.argv ?? [])], options: parseOptions, strict: true, allowPositionals: false }).values;
+    ({ values: parsed, positionals } = parseArgs({ args: [...(options.argv ?? [])], options: parseOptions, strict: true, allowPositionals: positionalField !== undefined }));
   } catch (cause) {
     throw new EdgewatchError('EW_USAGE', `${(cause as Error).message}. Run with --help to list every option.`, { cause });
   }
@@ -106,6 +114,9 @@ export function loadConfig<S extends z.ZodObject>(schema: S, options: LoadOption
   for (const f of fields) {
     const raw = parsed[f.flag.slice(2)];
     if (raw !== undefined) fromFlags[f.key] = coerce(f, raw as string | string[] | boolean);
+  }
+  if (positionalField && positionals.length > 0) {
+    fromFlags[positionalField.key] = [...((fromFlags[positionalField.key] as unknown[] | undefined) ?? []), ...(coerce(positionalField, positionals) as unknown[])];
   }
   const configPath = (fromFlags.config ?? options.overrides?.config ?? fromEnv.config) as string | undefined;
   const fromFile = configPath !== undefined && 'config' in schema.shape ? readConfigFile(configPath) : {};

@@ -1,4 +1,4 @@
-/** Markdown reference tables derived from the configuration schemas and the error catalogue (the README embeds them; a test keeps them in step). */
+/** Markdown reference tables derived from the configuration schemas, the error catalogue and the exit codes (the README embeds them; a test keeps them in step). */
 import type { z } from 'zod';
 import { describeFields } from '../config/fields.js';
 import { ERROR_CODES } from '../errors.js';
@@ -21,6 +21,12 @@ export function configTable(schema: z.ZodObject, envPrefix?: string, envAliases:
 /** One row per `EW_*` code. */
 export function errorTable(): string {
   const rows = Object.entries(ERROR_CODES).map(([code, meaning]) => `| \`${code}\` | ${cell(meaning)} |`);
+  return ['| code | meaning |', '| --- | --- |', ...rows].join('\n');
+}
+
+/** One row per exit code, with its meaning. */
+export function exitCodeTable(codes: readonly { code: number; meaning: string }[]): string {
+  const rows = codes.map(({ code, meaning }) => `| ${code} | ${cell(meaning)} |`);
   return ['| code | meaning |', '| --- | --- |', ...rows].join('\n');
 }
 

@@ -4,7 +4,7 @@ import { lstat, mkdir, mkdtemp, open, readdir, readFile, rename, rm } from 'node
 import { basename, join, posix } from 'node:path';
 import { EdgewatchError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
-import { VERSION } from '../index.js';
+import { AGENT_VERSION as VERSION } from '../version.js';
 import { readBundleExport } from './browserify-bundle.js';
 import { findKnownModel, KNOWN_MODELS, type KnownModel } from './catalog.js';
 import { extractMembers, fetchTarball, type FetchedTarball } from './npm-tarball.js';

@@ -4,6 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { z } from 'zod';
 import { agentConfigSchema, ENV_ALIASES, watchFolders } from '../../src/config/schema.js';
 import { describeFields } from '../../src/config/fields.js';
 import { helpText, loadConfig } from '../../src/config/load.js';
@@ -78,4 +79,17 @@ test('every schema key has a description, a flag and an environment variable in 
     assert.ok(help.includes(field.env), `${field.env} in help`);
   }
   assert.ok(help.includes('PICSELLIA_API_TOKEN'));
+});
+
+test('positionals: arguments feed the named list key after its flag values; without the option they are EW_USAGE', () => {
+  const schema = z.object({ name: z.array(z.string().min(1)).default([]).describe('Names.'), force: z.boolean().default(false).describe('Force.') }).strict();
+  const load = (argv: string[], env: Record<string, string> = {}) => loadConfig(schema, { argv, env, positionals: 'name' }).config;
+  assert.deepEqual(load(['a', '--force', 'b,c', '--name', 'x']), { name: ['x', 'a', 'b', 'c'], force: true });
+  assert.deepEqual(load(['--', '--not-a-flag']).name, ['--not-a-flag']);
+  assert.deepEqual(load([], { EDGEWATCH_NAME: 'from-env' }).name, ['from-env']);
+  assert.deepEqual(load(['arg'], { EDGEWATCH_NAME: 'from-env' }).name, ['arg'], 'arguments are flags: they override the environment');
+  assert.deepEqual(load([]).name, []);
+  assert.throws(() => loadConfig(schema, { argv: ['a'] }), (err: unknown) => err instanceof EdgewatchError && err.code === 'EW_USAGE' && /positional/.test(err.message));
+  assert.throws(() => loadConfig(schema, { argv: ['--bogus'], positionals: 'name' }), (err: unknown) => err instanceof EdgewatchError && err.code === 'EW_USAGE');
+  assert.throws(() => loadConfig(schema, { argv: [], positionals: 'force' }), TypeError, 'only a list key can take positionals');
 });

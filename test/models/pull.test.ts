@@ -6,13 +6,11 @@ import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { loadLayersModel } from '@tensorflow/tfjs-layers';
 import { isEdgewatchError } from '../../src/errors.js';
 import type { KnownModel } from '../../src/models/catalog.js';
-import { modelsCommand } from '../../src/models/command.js';
 import { fileIntegrity } from '../../src/models/npm-tarball.js';
 import { parseJsLiteral } from '../../src/models/js-literal.js';
 import { pullModels, verifyPulledModel } from '../../src/models/pull.js';
@@ -239,30 +237,4 @@ test('parseJsLiteral reads minified data literals and refuses code', () => {
   for (const bad of ['{a:b}', '[1,]', 'foo()', '{a:1', '"open', '!2']) {
     assert.throws(() => parseJsLiteral(bad), (err: unknown) => isEdgewatchError(err, 'EW_PULL_FAILED'), bad);
   }
-});
-
-function sink(): { stream: Writable; text: () => string } {
-  const chunks: string[] = [];
-  return {
-    stream: new Writable({
-      write(chunk: Buffer, _enc, done) {
-        chunks.push(chunk.toString());
-        done();
-      },
-    }),
-    text: () => chunks.join(''),
-  };
-}
-
-test('modelsCommand: usage errors exit 2 and list shows every known model', async (t) => {
-  const root = await mkdtemp(join(tmpdir(), 'edgewatch-models-cmd-'));
-  t.after(() => rm(root, { recursive: true, force: true }));
-  for (const argv of [[], ['frobnicate'], ['pull', '--bogus'], ['pull', '--dest'], ['list', 'extra'], ['pull', 'no-such-model', '--dest', root]]) {
-    const err = sink();
-    assert.equal(await modelsCommand(argv, { stdout: sink().stream, stderr: err.stream }), 2, argv.join(' '));
-    assert.match(err.text(), /EW_USAGE|Usage/);
-  }
-  const out = sink();
-  assert.equal(await modelsCommand(['list', '--dest', root], { stdout: out.stream, stderr: sink().stream }), 0);
-  for (const name of ['mobilenet-v2', 'mobilenet-v2-mid', 'inception-v3']) assert.match(out.text(), new RegExp(`^${name} +not pulled`, 'm'));
 });
