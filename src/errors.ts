@@ -39,6 +39,7 @@ export const ERROR_CODES = {
   EW_STORE_OPEN: 'The state database cannot be opened or created.',
   EW_STORE_FULL: 'The outbox is full (entry or byte cap reached); new files wait in the folder.',
   EW_DISK_FULL: 'The disk is full: state cannot be persisted.',
+  EW_STORE_CORRUPT: 'A record in the state database cannot be read back (e.g. the cached deployment); the message says which and how to clear it.',
   // embedded service
   EW_SERVER_LISTEN: 'The embedded monitoring service cannot listen on the requested host/port.',
   EW_SERVER_CONFIG: 'The embedded service configuration is invalid.',

@@ -2,9 +2,9 @@
 import { z } from 'zod';
 import { loadConfig, helpText } from '../config/load.js';
 import { EdgewatchError, EXIT } from '../errors.js';
-import { openStateDb } from '../ledger/database.js';
-import { Ledger } from '../ledger/ledger.js';
-import { Outbox } from '../outbox/outbox.js';
+import { openStateDb } from '../state/state-db.js';
+import { Ledger } from '../state/ledger.js';
+import { Outbox } from '../state/outbox.js';
 import type { Io } from './io.js';
 
 /** Options of `edgewatch outbox`. */

@@ -43,7 +43,7 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
       const summary = await agent.runOnce();
       await agent.close();
       io.out.write(
-        `edgewatch: ${summary.monitored} monitored, ${summary.duplicates} already monitored, ${summary.rejected} rejected, ${summary.failed} failed, ${summary.skipped} skipped, ${summary.pending} pending\n`,
+        `edgewatch: ${summary.monitored} monitored, ${summary.alreadyMonitored} already monitored, ${summary.rejected} rejected, ${summary.failed} failed, ${summary.skipped} skipped, ${summary.pending} pending\n`,
       );
       return summary.failed > 0 || summary.pending > 0 || state.stopRequested ? EXIT.FAILURES : EXIT.OK;
     }

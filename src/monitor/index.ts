@@ -1,6 +1,6 @@
 /** Public surface of the monitor stage (Picsellia protocol client). */
 export { backoffDelayMs, parseRetryAfter } from './backoff.js';
-export { checkDeploymentType } from './deployment-type.js';
+export { checkDeploymentType, DeploymentResolver, type DeploymentResolverOptions, type TargetCache } from './deployment.js';
 export {
   base64Bytes,
   buildMonitorBody,

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { Agent } from '../../src/agent.js';
 import { agentConfigSchema } from '../../src/config/schema.js';
-import type { ProcessOutcome } from '../../src/process-image.js';
+import type { ProcessOutcome } from '../../src/pipeline/process-image.js';
 import { startFakePicsellia } from '../helpers/fake-picsellia.js';
 import { jpegBytes, tempDir } from '../helpers/images.js';
 

@@ -37,7 +37,7 @@ test(`flaky service: 30% of requests answer 503 or drop the connection; all ${IM
   const started = Date.now();
   for (let i = 0; i < IMAGES; i += 1) await writeFile(join(inbox, `flaky-${String(i).padStart(3, '0')}.jpg`), images[i] as Buffer);
   const queued = () => agent.outbox?.size.entries ?? -1;
-  await waitUntil(() => service.count() >= IMAGES && queued() === 0 && agent.summary().monitored + agent.summary().duplicates === IMAGES, 60_000, `${IMAGES} stored and delivered`, () =>
+  await waitUntil(() => service.count() >= IMAGES && queued() === 0 && agent.summary().monitored + agent.summary().alreadyMonitored === IMAGES, 60_000, `${IMAGES} stored and delivered`, () =>
     `${service.count()} stored, ${queued()} queued, ${JSON.stringify(agent.summary())}`,
   );
   const drainMs = Date.now() - started;
@@ -54,6 +54,6 @@ test(`flaky service: 30% of requests answer 503 or drop the connection; all ${IM
   const faults = s.injected + s.dropped + s.droppedAfter;
   t.diagnostic(
     `flaky: seed ${SEED}; ${s.requests} requests through the proxy, ${faults} faulted (${s.injected} × 503, ${s.dropped} dropped before, ${s.droppedAfter} dropped after the service handled them); ` +
-      `${IMAGES} images, ${rows.length} stored, 0 duplicates, 0 lost; agent: ${summary.monitored} delivered (201), ${summary.duplicates} already there (409, re-sends after a lost answer); drained in ${drainMs} ms`,
+      `${IMAGES} images, ${rows.length} stored, 0 duplicates, 0 lost; agent: ${summary.monitored} delivered (201), ${summary.alreadyMonitored} already there (409, re-sends after a lost answer); drained in ${drainMs} ms`,
   );
 });

@@ -37,5 +37,5 @@ test(`flood: ${FILES} files dropped at once are all monitored, once each, with b
   assert.equal(stopped.failed, 0);
   const peakRssMb = stopped.peakRssMb as number;
   assert.ok(peakRssMb > 0 && peakRssMb < 1_536, `peak RSS ${peakRssMb} MB stays under 1.5 GB`);
-  t.diagnostic(`flood: ${FILES} dropped, ${rows.length} stored, ${FILES - new Set(rows.map((r) => r.imageId)).size} duplicates, 0 lost; monitored ${String(stopped.monitored)}, already monitored (409) ${String(stopped.duplicates)}; agent peak RSS ${peakRssMb} MB; drained in ${drainMs} ms`);
+  t.diagnostic(`flood: ${FILES} dropped, ${rows.length} stored, ${FILES - new Set(rows.map((r) => r.imageId)).size} duplicates, 0 lost; monitored ${String(stopped.monitored)}, already monitored (409) ${String(stopped.alreadyMonitored)}; agent peak RSS ${peakRssMb} MB; drained in ${drainMs} ms`);
 });

@@ -65,6 +65,6 @@ test(`outage: ${IMAGES} images queued while the service is down all arrive once 
   }
   const summary = agent.summary();
   t.diagnostic(
-    `outage: ${IMAGES} images during the outage, ${failedSends} failed sends logged while down, ${rows.length} stored, 0 duplicates, 0 lost, ${summary.duplicates} answered 409; in capture order; drained ${drainMs} ms after the service came back`,
+    `outage: ${IMAGES} images during the outage, ${failedSends} failed sends logged while down, ${rows.length} stored, 0 duplicates, 0 lost, ${summary.alreadyMonitored} answered 409; in capture order; drained ${drainMs} ms after the service came back`,
   );
 });

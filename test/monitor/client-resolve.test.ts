@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { isEdgewatchError, type ErrorCode } from '../../src/errors.js';
-import { checkDeploymentType } from '../../src/monitor/deployment-type.js';
+import { checkDeploymentType } from '../../src/monitor/deployment.js';
 import type { PicselliaClientOptions } from '../../src/monitor/picsellia-client.js';
 import { startFakePicsellia, type FakePicselliaOptions } from '../helpers/fake-picsellia.js';
 import { clientFor } from './sample-body.js';

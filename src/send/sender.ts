@@ -1,25 +1,20 @@
 /** The sender: drains the outbox with bounded concurrency, retrying with backoff, until each entry is delivered or dead. */
+import { isEdgewatchError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Outbox, OutboxEntry } from './outbox.js';
-
-/** What one send attempt came to (the monitor client's outcome, structurally). */
-export type SendResult =
-  | { kind: 'delivered'; status: number; id: string | null }
-  | { kind: 'duplicate'; status: number; message: string }
-  | { kind: 'retry'; status: number | null; message: string; retryAfterMs: number | null; code: string }
-  | { kind: 'rejected'; status: number; message: string; code: string };
+import type { SendOutcome } from '../monitor/index.js';
+import type { Outbox, OutboxEntry } from '../state/outbox.js';
 
 export interface SenderOptions {
   outbox: Outbox;
   /** One attempt at sending the stored bytes. Must not throw for HTTP or network failures. */
-  send: (entry: OutboxEntry) => Promise<SendResult>;
+  send: (entry: OutboxEntry) => Promise<SendOutcome>;
   concurrency: number;
   /** Delay before attempt `attempt + 1` (attempt counts from 1). */
   backoffMs: (attempt: number) => number;
   /** Sending waits while this returns false (e.g. deployment not resolved yet). */
   isReady?: () => boolean;
-  onDelivered?: (entry: OutboxEntry, result: SendResult & { kind: 'delivered' | 'duplicate' }) => void;
-  onDead?: (entry: OutboxEntry, result: SendResult & { kind: 'rejected' }) => void;
+  onDelivered?: (entry: OutboxEntry, result: SendOutcome & { kind: 'delivered' | 'duplicate' }) => void;
+  onDead?: (entry: OutboxEntry, result: SendOutcome & { kind: 'rejected' }) => void;
   /** Called inside the delivery / dead-letter transaction (ledger state). */
   inTransaction?: { delivered: (entry: OutboxEntry) => void; dead: (entry: OutboxEntry) => void };
   logger: Logger;
@@ -28,7 +23,8 @@ export interface SenderOptions {
 /** Counters since start. */
 export interface SenderStats {
   delivered: number;
-  duplicates: number;
+  /** Answered 409: the service already had it (a re-send after a lost answer). */
+  alreadyMonitored: number;
   retries: number;
   dead: number;
   inFlight: number;
@@ -49,7 +45,7 @@ export class Sender {
    * first (per-entry backoff alone let younger entries, due sooner, overtake it).
    */
   #pausedUntilMs = 0;
-  readonly stats: SenderStats = { delivered: 0, duplicates: 0, retries: 0, dead: 0, inFlight: 0 };
+  readonly stats: SenderStats = { delivered: 0, alreadyMonitored: 0, retries: 0, dead: 0, inFlight: 0 };
 
   constructor(options: SenderOptions) {
     this.#o = options;
@@ -125,17 +121,17 @@ export class Sender {
 
   async #attempt(entry: OutboxEntry): Promise<void> {
     const { outbox, logger } = this.#o;
-    let result: SendResult;
+    let result: SendOutcome;
     try {
       result = await this.#o.send(entry);
     } catch (err) {
-      result = { kind: 'retry', status: null, message: (err as Error).message, retryAfterMs: null, code: (err as { code?: string }).code ?? 'EW_MONITOR_CONNECT' };
+      result = { kind: 'retry', status: null, message: (err as Error).message, retryAfterMs: null, code: isEdgewatchError(err) ? err.code : 'EW_MONITOR_CONNECT' };
     }
     try {
       if (result.kind === 'delivered' || result.kind === 'duplicate') {
         outbox.markDelivered(entry.imageId, result.status, result.kind === 'delivered' ? result.id : null, () => this.#o.inTransaction?.delivered(entry));
         if (result.kind === 'delivered') this.stats.delivered += 1;
-        else this.stats.duplicates += 1;
+        else this.stats.alreadyMonitored += 1;
         this.#o.onDelivered?.(entry, result);
       } else if (result.kind === 'retry') {
         const attempt = entry.attempts + 1;

@@ -1,28 +1,7 @@
-/** Progress output: a bar on a TTY (or a line every few seconds otherwise) while a backlog is processed, and a periodic activity line in watch mode. */
-import { stat } from 'node:fs/promises';
-import type { WatchFolder } from './config/schema.js';
-import type { Logger } from './log.js';
+/** Progress output: a bar on a TTY (or a line every few seconds otherwise) while a backlog is processed, a periodic activity line in watch mode, and the last line of a run. */
+import type { Logger } from '../log.js';
 import type { PipelineMetrics } from './metrics.js';
-import { skipReason, walkFiles } from './watch/index.js';
-
-/** Number of files in `folders` the agent still has to process (present now, matching, not done). */
-export async function countBacklog(
-  folders: readonly WatchFolder[],
-  extensions: readonly string[],
-  ignorePaths: readonly string[],
-  isDone: (path: string, sizeBytes: number, mtimeMs: number) => boolean,
-): Promise<number> {
-  const exts = new Set(extensions);
-  let n = 0;
-  for (const folder of folders) {
-    for await (const path of walkFiles(folder.path, folder.recursive, (p) => skipReason(folder.path, p, exts, ignorePaths) !== undefined)) {
-      if (skipReason(folder.path, path, exts, ignorePaths) !== undefined) continue;
-      const s = await stat(path).catch(() => undefined);
-      if (s?.isFile() && !isDone(path, s.size, s.mtimeMs)) n += 1;
-    }
-  }
-  return n;
-}
+import type { RunSummary } from './run-summary.js';
 
 export interface ProgressOptions {
   total: number;
@@ -90,6 +69,33 @@ export class BackfillProgress {
   }
 }
 
+/** A stream that is not a TTY and discards writes: progress then goes to the log only. */
+const nullStream = { write: () => true } as unknown as NodeJS.WritableStream;
+
+/** Files in the backlog from which progress is shown. */
+const MIN_BACKLOG = 20;
+
+/**
+ * Counts the backlog in the background (`count`) and, when it holds at least 20 files not yet
+ * taken, shows their progress. `tick()` once per file taken; `close()` is idempotent.
+ */
+export function trackBacklog(o: { count: () => Promise<number>; taken: () => number; logger: Logger; stream?: NodeJS.WritableStream | undefined }): { tick(): void; close(): void } {
+  let progress: BackfillProgress | undefined;
+  let closed = false;
+  o.count()
+    .then((total) => {
+      if (total >= MIN_BACKLOG && !closed && o.taken() < total) progress = new BackfillProgress({ total, done: o.taken(), logger: o.logger, stream: o.stream ?? nullStream });
+    })
+    .catch((err: unknown) => o.logger.debug({ err }, 'could not count the backlog'));
+  return {
+    tick: () => progress?.tick(),
+    close: () => {
+      closed = true;
+      progress?.close();
+    },
+  };
+}
+
 /** Logs one line per interval with what happened in it (watch mode), nothing when idle. */
 export function startActivityLog(logger: Logger, metrics: PipelineMetrics, queued: () => number, intervalMs = 30_000): () => void {
   let last = metrics.championMs.count;
@@ -112,4 +118,21 @@ export function startActivityLog(logger: Logger, metrics: PipelineMetrics, queue
   }, intervalMs);
   timer.unref();
   return () => clearInterval(timer);
+}
+
+/** The agent's last log line: the run's counts, the median of each stage and the peak memory. */
+export function logStopped(logger: Logger, metrics: PipelineMetrics, summary: RunSummary | undefined): void {
+  const m = metrics.snapshot();
+  const p50 = (k: string) => {
+    const v = m[k];
+    return v && v.n > 0 ? +v.p50.toFixed(2) : undefined;
+  };
+  logger.info(
+    {
+      ...summary,
+      p50Ms: { read: p50('readMs'), decode: p50('decodeMs'), champion: p50('championMs'), shadow: p50('shadowMs'), send: p50('sendMs'), added: p50('addedMs') },
+      peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+    },
+    'stopped',
+  );
 }

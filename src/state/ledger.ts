@@ -1,6 +1,6 @@
 /** The ledger: every file seen, its content hash and its state, so each file is processed exactly once across restarts. */
-import type { StateDb } from './database.js';
-import { storeError } from './database.js';
+import type { StateDb } from './state-db.js';
+import { storeError } from './state-db.js';
 import { cachedStatement } from '../sqlite-statements.js';
 
 /** Life of a file: seen → read → (predicted →) queued → delivered, or rejected / dead / skipped / failed. */

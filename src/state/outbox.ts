@@ -1,6 +1,6 @@
 /** The durable outbox: serialised monitor requests committed before the first send, drained by the sender, with a dead-letter table. */
-import type { StateDb } from '../ledger/database.js';
-import { storeError } from '../ledger/database.js';
+import type { StateDb } from './state-db.js';
+import { storeError } from './state-db.js';
 import { cachedStatement } from '../sqlite-statements.js';
 
 /** One queued request, exactly the bytes that will be sent. */

@@ -1,0 +1,224 @@
+/** One file through the pipeline: ledger → read → champion ‖ shadow → outbox, with one ledger transition per outcome. Never throws for a bad file. */
+import { stat } from 'node:fs/promises';
+import type { AgentConfig } from '../config/schema.js';
+import { EdgewatchError, isEdgewatchError, type ErrorCode } from '../errors.js';
+import type { Logger } from '../log.js';
+import { base64Bytes, buildMonitorFields, encodeMonitorBody } from '../monitor/index.js';
+import { readImage, rejectFile, type ImageRead } from '../read/index.js';
+import { FINAL_STATES, type Ledger } from '../state/ledger.js';
+import type { Outbox } from '../state/outbox.js';
+import { inputSpecKey, type DecodedInput, type InputSpec, type RawPrediction, type TaskType } from '../types.js';
+import { AGENT_VERSION } from '../version.js';
+import type { WatchedFile } from '../watch/index.js';
+import { rejectedDirFor } from './file-destinations.js';
+import { imageIdOf } from './image-id.js';
+import type { PipelineMetrics } from './metrics.js';
+
+/** What the pipeline needs of a model (a `PooledModel` in production). */
+export interface Predictor {
+  readonly info: { name: string; hash: string; task: TaskType; input: InputSpec };
+  readonly backend: string;
+  predict(input: DecodedInput, original: { width: number; height: number }): Promise<{ prediction: RawPrediction; latencySeconds: number }>;
+}
+
+/**
+ * What happened to one file: `queued` (in the outbox), `known` (the ledger had it done already),
+ * `duplicate` (same bytes as a monitored file, skipped), `rejected` (bad file, set aside),
+ * `vanished` (gone before it could be read or moved), `changed` (still being written: back to
+ * the watcher), `failed` (inference failed; the file is tried again at the next start).
+ */
+export type ProcessOutcome = 'queued' | 'known' | 'duplicate' | 'rejected' | 'vanished' | 'changed' | 'failed';
+
+export interface ProcessContext {
+  config: AgentConfig;
+  ledger: Ledger;
+  outbox: Outbox;
+  champion: Predictor;
+  shadow: Predictor | undefined;
+  logger: Logger;
+  metrics: PipelineMetrics;
+  /** `deploymentKey(config)`: part of every image id. */
+  deploymentKey: string;
+  /** Called after an entry is committed to the outbox, with the models' wall time for this image. */
+  onQueued: (queued: { imageId: string; seenAt: number; modelsMs: number }) => void;
+  /** Hands an unsettled file back to the watcher to be read again once it stops changing. */
+  recheck: (file: WatchedFile) => void;
+}
+
+type Model = { prediction: RawPrediction; latencySeconds: number };
+
+/** What examining a file decided, before anything is committed: each outcome maps to one ledger transition in `commit`. */
+type Verdict =
+  | { outcome: 'changed' }
+  | { outcome: 'vanished' | 'rejected'; code: ErrorCode; reason: string }
+  | { outcome: 'failed'; code: ErrorCode; reason: string; sha256: string }
+  | { outcome: 'duplicate'; reason: string; sha256: string; imageId: string }
+  | { outcome: 'queued'; sha256: string; imageId: string; body: Buffer; capturedAt: number; startedAt: number; champion: Model; shadow: Model | undefined };
+
+/** Failures that a file still being written also produces: on an eager (unsettled) read they mean "not yet". */
+const INCOMPLETE_SIGNS: ReadonlySet<ErrorCode> = new Set(['EW_IMAGE_EMPTY', 'EW_IMAGE_TRUNCATED', 'EW_IMAGE_CORRUPT', 'EW_IMAGE_UNSUPPORTED']);
+
+/** Processes one stable file. Returns what happened; only store failures (disk full) throw. */
+export async function processImage(ctx: ProcessContext, file: WatchedFile): Promise<ProcessOutcome> {
+  const record = ctx.ledger.see(file.path, file.sizeBytes, file.mtimeMs, file.folder.path);
+  if (FINAL_STATES.has(record.state)) return 'known';
+  const verdict = await examine(ctx, file, record.id);
+  commit(ctx, record.id, verdict);
+  if (verdict.outcome === 'queued') {
+    const { champion, shadow } = verdict;
+    ctx.metrics.enqueueMs.add(performance.now() - verdict.startedAt);
+    ctx.onQueued({ imageId: verdict.imageId, seenAt: file.seenAt, modelsMs: Math.max(champion.latencySeconds, shadow?.latencySeconds ?? 0) * 1000 });
+    ctx.logger.debug(
+      { file: file.path, championMs: +(champion.latencySeconds * 1000).toFixed(2), shadowMs: shadow ? +(shadow.latencySeconds * 1000).toFixed(2) : undefined },
+      'predicted and queued',
+    );
+  }
+  return verdict.outcome;
+}
+
+/** The file's one ledger transition (or none, for a file still being written). */
+function commit(ctx: ProcessContext, fileId: number, v: Verdict): void {
+  const { ledger } = ctx;
+  switch (v.outcome) {
+    case 'changed':
+      return;
+    case 'queued':
+      ctx.outbox.enqueue({ imageId: v.imageId, fileId, body: v.body, capturedAt: v.capturedAt }, () => ledger.mark(fileId, 'queued', { sha256: v.sha256, imageId: v.imageId }));
+      return;
+    case 'duplicate':
+      ledger.mark(fileId, 'skipped', { code: 'duplicate', reason: v.reason, sha256: v.sha256, imageId: v.imageId });
+      return;
+    case 'vanished':
+      ledger.mark(fileId, 'skipped', { code: v.code, reason: v.reason });
+      return;
+    case 'rejected':
+      ledger.mark(fileId, 'rejected', { code: v.code, reason: v.reason });
+      return;
+    case 'failed':
+      ledger.mark(fileId, 'failed', { code: v.code, reason: v.reason, sha256: v.sha256 });
+      return;
+    default:
+      v satisfies never;
+  }
+}
+
+/** Reads, checks and predicts: everything but the commit. */
+async function examine(ctx: ProcessContext, file: WatchedFile, fileId: number): Promise<Verdict> {
+  const { config, logger, metrics } = ctx;
+  const specs = [ctx.champion.info.input, ...(ctx.shadow ? [ctx.shadow.info.input] : [])];
+  let image: ImageRead;
+  try {
+    image = await readImage(file.path, specs, { maxPixels: config.maxPixels, maxFileBytes: config.maxFileBytes });
+  } catch (err) {
+    if (!isEdgewatchError(err)) throw err;
+    return unreadable(ctx, file, err);
+  }
+  if (!file.settled && (image.sizeBytes !== file.sizeBytes || image.mtimeMs !== file.mtimeMs)) {
+    // Decoded, but the file changed since it was first seen: it is still being written.
+    ctx.recheck(file);
+    return { outcome: 'changed' };
+  }
+  metrics.readMs.add(image.timings.readMs);
+  metrics.decodeMs.add(image.timings.decodeMs + image.timings.resizeMs);
+
+  const imageId = imageIdOf(image.sha256, ctx.deploymentKey, config.duplicates === 'monitor' ? `${file.path}\n${file.mtimeMs}` : undefined);
+  if (config.duplicates === 'skip') {
+    const twin = ctx.ledger.sameBytes(image.sha256, fileId);
+    if (twin) {
+      logger.info({ file: file.path, sameAs: twin.path }, 'same image already monitored; skipped (set duplicates: monitor to send it again)');
+      return { outcome: 'duplicate', reason: `same bytes as ${twin.path}`, sha256: image.sha256, imageId };
+    }
+  }
+
+  const original = { width: image.width, height: image.height };
+  let champion: Model;
+  let shadow: Model | undefined;
+  let imageBase64: Buffer;
+  try {
+    const predictions = Promise.all([
+      ctx.champion.predict(pickInput(image, ctx.champion.info.input), original),
+      ctx.shadow ? ctx.shadow.predict(pickInput(image, ctx.shadow.info.input), original) : Promise.resolve(undefined),
+    ]);
+    // The bulk of the request body, encoded while the models run in their workers.
+    imageBase64 = base64Bytes(image.bytes);
+    [champion, shadow] = await predictions;
+  } catch (err) {
+    const code = isEdgewatchError(err) ? err.code : 'EW_INFER_FAILED';
+    logger.error({ code, file: file.path }, `inference failed: ${(err as Error).message}`);
+    return { outcome: 'failed', code, reason: (err as Error).message, sha256: image.sha256 };
+  }
+  metrics.championMs.add(champion.latencySeconds * 1000);
+  if (shadow) metrics.shadowMs.add(shadow.latencySeconds * 1000);
+
+  const startedAt = performance.now();
+  const fields = buildMonitorFields({
+    filename: image.uploadFilename,
+    contentType: image.contentType,
+    width: image.width,
+    height: image.height,
+    bytes: image.bytes,
+    champion,
+    shadow,
+    source: file.folder.source,
+    tags: file.folder.tags,
+    timestamp: Date.now() / 1000,
+    edgewatch: {
+      imageId,
+      champion: { name: ctx.champion.info.name, hash: ctx.champion.info.hash },
+      shadow: ctx.shadow ? { name: ctx.shadow.info.name, hash: ctx.shadow.info.hash } : undefined,
+      backend: ctx.champion.backend,
+      agentVersion: AGENT_VERSION,
+      capturedAt: file.mtimeMs / 1000,
+    },
+  });
+  const body = encodeMonitorBody(fields, imageBase64);
+  return { outcome: 'queued', sha256: image.sha256, imageId, body, capturedAt: file.mtimeMs / 1000, startedAt, champion, shadow };
+}
+
+/** A read that failed: the file vanished, is still being written, or is bad (set aside). */
+async function unreadable(ctx: ProcessContext, file: WatchedFile, err: EdgewatchError): Promise<Verdict> {
+  const { logger } = ctx;
+  if (err.code === 'EW_WATCH_VANISHED') {
+    logger.info({ code: err.code, file: file.path }, 'file vanished before it could be read; skipped');
+    return { outcome: 'vanished', code: err.code, reason: err.message };
+  }
+  if (!file.settled && INCOMPLETE_SIGNS.has(err.code)) {
+    logger.debug({ file: file.path, code: err.code }, 'not a complete image yet; waiting for the file to settle');
+    ctx.recheck(file);
+    return { outcome: 'changed' };
+  }
+  if (err.code === 'EW_IMAGE_TRUNCATED' || err.code === 'EW_IMAGE_EMPTY') {
+    // A writer that paused longer than stableMs: if the file changed since, the watcher yields it again.
+    const now = await stat(file.path).catch(() => undefined);
+    if (now && (now.size !== file.sizeBytes || now.mtimeMs !== file.mtimeMs)) {
+      logger.debug({ file: file.path }, 'file still being written; waiting for it to settle');
+      return { outcome: 'changed' };
+    }
+  }
+  return setAside(ctx, file, err);
+}
+
+/** Moves a bad file to the rejected folder; the verdict says whether it was (or could not be) moved, or vanished meanwhile. */
+async function setAside(ctx: ProcessContext, file: WatchedFile, err: EdgewatchError): Promise<Verdict> {
+  const dir = rejectedDirFor(ctx.config, file.folder.path);
+  try {
+    const moved = await rejectFile(file.path, dir, err);
+    ctx.logger.warn({ code: err.code, file: file.path, movedTo: moved.movedTo }, `rejected: ${err.message}`);
+    return { outcome: 'rejected', code: err.code, reason: err.message };
+  } catch (moveErr) {
+    if (isEdgewatchError(moveErr, 'EW_WATCH_VANISHED')) {
+      ctx.logger.info({ code: moveErr.code, file: file.path }, 'bad file vanished before it could be moved aside');
+      return { outcome: 'vanished', code: moveErr.code, reason: moveErr.message };
+    }
+    const code = isEdgewatchError(moveErr) ? moveErr.code : 'EW_REJECT_MOVE';
+    ctx.logger.error({ code, file: file.path, reason: err.code }, `rejected, but could not move it to ${dir}: ${(moveErr as Error).message}`);
+    return { outcome: 'rejected', code: err.code, reason: `${err.message} (could not move it: ${(moveErr as Error).message})` };
+  }
+}
+
+function pickInput(image: ImageRead, spec: InputSpec): DecodedInput {
+  const key = inputSpecKey(spec);
+  const found = image.inputs.find((i) => inputSpecKey(i.spec) === key);
+  if (!found) throw new EdgewatchError('EW_INFER_FAILED', `No decoded input of ${key} for ${image.path}: this is a bug, please report it.`);
+  return found;
+}

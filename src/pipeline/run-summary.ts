@@ -1,0 +1,79 @@
+/** What one agent run did: counts of file outcomes and of predictions acknowledged, and the latency edgewatch added to the models'. */
+import type { Samples } from './metrics.js';
+import type { ProcessOutcome } from './process-image.js';
+
+/** Counts of one agent run. */
+export interface RunSummary {
+  /** Predictions the service stored (201). */
+  monitored: number;
+  /** Predictions the service already had (409: a re-send after a lost answer, or another run sent them). */
+  alreadyMonitored: number;
+  /** Bad files set aside. */
+  rejected: number;
+  /** Files whose inference failed, and predictions dead-lettered. */
+  failed: number;
+  /** Files not sent: same bytes as a monitored one (`duplicates: skip`), or gone before they could be read. */
+  skipped: number;
+  /** Predictions still in the outbox. */
+  pending: number;
+  /** Dead letters in the state database (this run and earlier ones). */
+  dead: number;
+}
+
+/** Images whose added latency is tracked at most at once (beyond, e.g. during an outage, new ones are not measured). */
+const MAX_TRACKED = 10_000;
+
+/**
+ * The tally of a run. Added latency: from a file complete (first seen with its final size) to its
+ * prediction acknowledged, minus the models' wall time, added to `addedMs` at each acknowledgement.
+ */
+export class RunTally {
+  monitored = 0;
+  alreadyMonitored = 0;
+  rejected = 0;
+  failed = 0;
+  skipped = 0;
+  /** Files taken, whatever their outcome. */
+  taken = 0;
+  readonly #addedMs: Samples;
+  readonly #inPipeline = new Map<string, { seenAt: number; modelsMs: number }>();
+
+  constructor(addedMs: Samples) {
+    this.#addedMs = addedMs;
+  }
+
+  /** A file's outcome. */
+  outcome(outcome: ProcessOutcome): void {
+    this.taken += 1;
+    if (outcome === 'rejected') this.rejected += 1;
+    else if (outcome === 'failed') this.failed += 1;
+    else if (outcome === 'duplicate' || outcome === 'vanished') this.skipped += 1;
+  }
+
+  /** An image is in the outbox; `seenAt` is performance.now() when its file was complete (0: unknown). */
+  queued(imageId: string, seenAt: number, modelsMs: number): void {
+    if (this.#inPipeline.size < MAX_TRACKED) this.#inPipeline.set(imageId, { seenAt, modelsMs });
+  }
+
+  /** The service acknowledged it: stored now (`delivered`) or already (`duplicate`). */
+  acknowledged(imageId: string, kind: 'delivered' | 'duplicate'): void {
+    if (kind === 'delivered') this.monitored += 1;
+    else this.alreadyMonitored += 1;
+    const timing = this.#inPipeline.get(imageId);
+    if (!timing) return;
+    this.#inPipeline.delete(imageId);
+    if (timing.seenAt > 0) this.#addedMs.add(performance.now() - timing.seenAt - timing.modelsMs);
+  }
+
+  /** The service refused it for good (a dead letter): a failure, not a latency. */
+  dead(imageId: string): void {
+    this.failed += 1;
+    this.#inPipeline.delete(imageId);
+  }
+
+  /** The summary, with the outbox's counts. */
+  summary(outbox: { queued: number; dead: number }): RunSummary {
+    const { monitored, alreadyMonitored, rejected, failed, skipped } = this;
+    return { monitored, alreadyMonitored, rejected, failed, skipped, pending: outbox.queued, dead: outbox.dead };
+  }
+}
