@@ -36,3 +36,8 @@ export function skipReason(root: string, path: string, extensions: ReadonlySet<s
   if (!extensions.has(extname(lower))) return 'extension';
   return undefined;
 }
+
+/** Why a file whose stat failed is passed over: `vanished` when it no longer exists, `unreadable` otherwise. */
+export function statFailureReason(err: unknown): 'vanished' | 'unreadable' {
+  return (err as NodeJS.ErrnoException | undefined)?.code === 'ENOENT' ? 'vanished' : 'unreadable';
+}
