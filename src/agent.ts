@@ -1,5 +1,5 @@
 /** The wiring module: builds every stage from one frozen configuration and owns their start and close order. */
-import type { AgentConfig } from './config/schema.js';
+import { parseShadowLag, type AgentConfig } from './config/schema.js';
 import type { ModelPool, PooledModel } from './infer/index.js';
 import { silentLogger, type Logger } from './log.js';
 import type { DeploymentResolver, MonitorTarget, PicselliaClient } from './monitor/index.js';
@@ -12,11 +12,13 @@ import type { ProcessOutcome } from './pipeline/process-image.js';
 import { logStopped, startActivityLog, trackBacklog } from './pipeline/progress.js';
 import { startWatcher } from './pipeline/start-watcher.js';
 import { RunTally, type RunSummary } from './pipeline/run-summary.js';
+import { ShadowBacklog } from './pipeline/shadow-backlog.js';
 import { startModels, type StartedModels } from './pipeline/start-models.js';
 import type { Sender } from './send/sender.js';
 import { startSender } from './send/start-sender.js';
 import { Ledger } from './state/ledger.js';
 import { MetaStore } from './state/meta.js';
+import { ShadowPendingStore } from './state/shadow-pending.js';
 import { Outbox } from './state/outbox.js';
 import { openStateDb, type StateDb } from './state/state-db.js';
 import type { FolderWatcher } from './watch/index.js';
@@ -48,7 +50,8 @@ export class Agent {
   #sender: Sender | undefined;
   #gate: IntakeGate | undefined;
   #watcher: FolderWatcher | undefined;
-  #backlog: { tick(): void; close(): void } | undefined;
+  #progress: { tick(): void; close(): void } | undefined;
+  #backlog: ShadowBacklog | undefined;
   #stopActivity: (() => void) | undefined;
   #loops: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
@@ -108,14 +111,15 @@ export class Agent {
       onTarget: () => this.#sender?.wake(),
     });
     this.#monitoring = monitoring;
-    this.#sender = startSender(config, {
+    const started = startSender(config, {
       outbox,
       ledger,
       client: monitoring.client,
       isReady: () => this.#monitoring?.resolver.target !== undefined,
       onSendMs: (ms) => this.metrics.sendMs.add(ms),
       onAcknowledged: (entry, kind) => {
-        this.#tally.acknowledged(entry.imageId, kind);
+        if (entry.parentId !== null) this.#tally.shadowLate += 1;
+        else this.#tally.acknowledged(entry.imageId, kind);
         this.#gate?.roomFreed();
         this.#options.onSent?.(entry.imageId, kind);
       },
@@ -124,13 +128,36 @@ export class Agent {
         this.#gate?.roomFreed();
         this.#options.onSent?.(entry.imageId, 'dead');
       },
+      onOrphans: (_entry, count) => {
+        this.#tally.shadowShed += count;
+        this.#gate?.roomFreed();
+      },
+      fileNeeded: (imageId) => this.#backlog?.has(imageId) ?? false,
       logger,
     });
+    this.#sender = started.sender;
+    if (models.shadow) {
+      this.#backlog = new ShadowBacklog({
+        store: new ShadowPendingStore(db),
+        outbox,
+        shadow: models.shadow,
+        readLimits: { maxPixels: config.maxPixels, maxFileBytes: config.maxFileBytes },
+        maxLag: parseShadowLag(config.shadowMaxLag),
+        logger,
+        onQueued: (latencySeconds) => {
+          this.metrics.shadowMs.add(latencySeconds * 1000);
+          this.#sender?.wake();
+        },
+        onShed: () => (this.#tally.shadowShed += 1),
+        onReleased: started.releaseFile,
+      });
+      this.#backlog.start();
+    }
     this.#gate = new IntakeGate({ outboxFull: () => outbox.isFull(), outboxSize: () => outbox.size, logger });
     const { watcher, countBacklog } = await startWatcher(config, ledger, logger);
     this.#watcher = watcher;
     if (!config.once) this.#stopActivity = startActivityLog(logger, this.metrics, () => outbox.size.entries);
-    this.#backlog = trackBacklog({
+    this.#progress = trackBacklog({
       count: countBacklog,
       taken: () => this.#tally.taken,
       logger,
@@ -149,11 +176,13 @@ export class Agent {
         this.#tally.queued(q.imageId, q.seenAt, q.modelsMs);
         this.#sender?.wake();
       },
+      shadowBacklog: this.#backlog,
+      onShadowBehind: (_imageId, outcome) => (outcome === 'deferred' ? (this.#tally.shadowDeferred += 1) : (this.#tally.shadowShed += 1)),
       watcher,
       gate: this.#gate,
       onOutcome: (outcome, path) => {
         this.#tally.outcome(outcome);
-        this.#backlog?.tick();
+        this.#progress?.tick();
         this.#options.onOutcome?.(outcome, path);
       },
     });
@@ -170,6 +199,7 @@ export class Agent {
    */
   async runOnce(): Promise<RunSummary> {
     await this.processed();
+    await this.#backlog?.idle();
     const drained = await withDeadline((this.#sender as Sender).idle(), this.config.onceTimeoutMs);
     if (!drained) this.logger.warn({ onceTimeoutMs: this.config.onceTimeoutMs }, 'gave up waiting for delivery; undelivered predictions stay in the outbox for the next run');
     return this.summary();
@@ -194,10 +224,11 @@ export class Agent {
     const deadline = this.config.shutdownTimeoutMs;
     this.#monitoring?.resolver.close();
     this.#stopActivity?.();
-    this.#backlog?.close();
+    this.#progress?.close();
     this.#gate?.close();
     await this.#watcher?.close();
     if (this.#loops) await withDeadline(this.#loops, deadline);
+    this.#backlog?.close();
     await this.#sender?.close(Math.min(deadline, 5_000));
     this.#abort.abort();
     await Promise.allSettled([this.#models?.pool.close(), this.#monitoring?.client.close()]);

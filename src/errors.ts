@@ -24,7 +24,9 @@ export const ERROR_CODES = {
   EW_MODEL_OUTPUT: 'The model output cannot be decoded as the manifest says.',
   EW_BACKEND: 'No TF.js backend could be initialised.',
   EW_INFER_FAILED: 'Inference failed for one image.',
+  EW_INFER_CANCELLED: 'A queued prediction was cancelled before a model host started it (e.g. shadow work shed); it never ran.',
   EW_WORKER_CRASHED: 'A model worker thread exited unexpectedly.',
+  EW_SHADOW_LAG: 'Shadow work was shed: the shadow fell further behind the champion than --shadow-max-lag allows (the champion is never affected).',
   // monitoring client
   EW_MONITOR_CONNECT: 'The platform or monitoring service cannot be reached.',
   EW_MONITOR_AUTH: 'The API token was refused by the platform or the monitoring service.',

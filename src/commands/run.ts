@@ -4,7 +4,7 @@ import { helpText, loadConfig } from '../config/load.js';
 import { EXIT } from '../errors.js';
 import { createLogger } from '../log.js';
 import { AGENT_VERSION } from '../version.js';
-import type { Agent } from '../agent.js';
+import type { Agent, RunSummary } from '../agent.js';
 import { onSignals, wantsHelp, type Io } from './io.js';
 
 /**
@@ -43,15 +43,20 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
       const summary = await agent.runOnce();
       await agent.close();
       io.out.write(
-        `edgewatch: ${summary.monitored} monitored, ${summary.alreadyMonitored} already monitored, ${summary.rejected} rejected, ${summary.failed} failed, ${summary.skipped} skipped, ${summary.pending} pending\n`,
+        `edgewatch: ${summary.monitored} monitored, ${summary.alreadyMonitored} already monitored, ${summary.rejected} rejected, ${summary.failed} failed, ${summary.skipped} skipped, ${summary.pending} pending${shadowCounts(config.shadow, summary)}\n`,
       );
       return summary.failed > 0 || summary.pending > 0 || state.stopRequested ? EXIT.FAILURES : EXIT.OK;
     }
     await stopped;
     const s = agent.summary();
-    io.out.write(`edgewatch: stopped; ${s.monitored} monitored, ${s.rejected} rejected, ${s.failed} failed, ${s.pending} pending in the outbox\n`);
+    io.out.write(`edgewatch: stopped; ${s.monitored} monitored, ${s.rejected} rejected, ${s.failed} failed, ${s.pending} pending in the outbox${shadowCounts(config.shadow, s)}\n`);
     return EXIT.OK;
   } finally {
     removeHandlers();
   }
+}
+
+/** The shadow's part of the summary line, when there is a shadow: how many of its predictions went out late or were shed. */
+function shadowCounts(shadow: string | undefined, s: RunSummary): string {
+  return shadow === undefined ? '' : `; shadow: ${s.shadowDeferred} deferred, ${s.shadowLate} sent late, ${s.shadowShed} shed`;
 }

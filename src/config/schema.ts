@@ -42,6 +42,13 @@ export const agentConfigSchema = z
     concurrency: z.number().int().min(1).max(64).default(4).describe('Images in flight between watcher and outbox (bounded queue).'),
     topK: z.number().int().min(1).max(100).default(1).describe('Classes reported per classification prediction.'),
     workers: z.number().int().min(0).max(64).default(0).describe('Model worker threads, each holding the champion and the shadow; 0 = one per CPU core. A prediction goes to the least busy worker.'),
+    shadowMaxLag: z
+      .string()
+      .regex(/^(\d+|\d+(\.\d+)?(ms|s|m|h))$/, 'a number of images (e.g. 500) or a duration (e.g. 90s, 10m, 1h)')
+      .default('1000')
+      .describe(
+        'How far the shadow may fall behind the champion: a number of images waiting for their shadow (e.g. 500) or a duration (e.g. 10m). Beyond it shadow work is shed, never the champion\'s.',
+      ),
     backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto').describe('TF.js backend: auto picks tfjs-node if installed, else wasm, else cpu.'),
     stateDir: z.string().min(1).default('.edgewatch').describe('Folder of the ledger/outbox SQLite database.'),
     rejectedDir: z.string().min(1).optional().describe('Where bad files are moved (default: `rejected/` inside their watched folder).'),
@@ -73,6 +80,15 @@ export const agentConfigSchema = z
   })
   .strict()
   .refine((c) => !(c.organization && c.organizationId), { message: 'give organization or organizationId, not both', path: ['organizationId'] });
+
+/** `shadowMaxLag` as a count of images or a duration in milliseconds. */
+export function parseShadowLag(value: string): { images?: number; ms?: number } {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value); // the schema refused a fraction without a unit
+  if (!m) return {};
+  const n = Number(m[1]);
+  if (m[2] === undefined) return { images: Math.floor(n) };
+  return { ms: n * { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'] };
+}
 
 export type AgentConfigInput = z.input<typeof agentConfigSchema>;
 /** Parsed, defaulted configuration; frozen by `loadConfig`. */

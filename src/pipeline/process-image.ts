@@ -13,12 +13,15 @@ import type { WatchedFile } from '../watch/index.js';
 import { rejectedDirFor } from './file-destinations.js';
 import { imageIdOf } from './image-id.js';
 import type { PipelineMetrics } from './metrics.js';
+import type { PendingShadow } from '../state/shadow-pending.js';
+import type { PredictionJob, ShadowBacklog } from './shadow-backlog.js';
 
 /** What the pipeline needs of a model (a `PooledModel` in production). */
 export interface Predictor {
   readonly info: { name: string; hash: string; task: TaskType; input: InputSpec };
   readonly backend: string;
-  predict(input: DecodedInput, original: { width: number; height: number }): Promise<{ prediction: RawPrediction; latencySeconds: number }>;
+  /** Queues one prediction (champion jobs run before shadow jobs). */
+  submit(input: DecodedInput, original: { width: number; height: number }): PredictionJob;
 }
 
 /**
@@ -43,6 +46,10 @@ export interface ProcessContext {
   onQueued: (queued: { imageId: string; seenAt: number; modelsMs: number }) => void;
   /** Hands an unsettled file back to the watcher to be read again once it stops changing. */
   recheck: (file: WatchedFile) => void;
+  /** Where the shadow's work goes when it is behind (present when there is a shadow). */
+  shadowBacklog: ShadowBacklog | undefined;
+  /** The champion went out alone: the shadow's prediction follows as a late shadow, or was shed (`shed`). */
+  onShadowBehind: (imageId: string, outcome: 'deferred' | 'shed', code?: string) => void;
 }
 
 type Model = { prediction: RawPrediction; latencySeconds: number };
@@ -53,7 +60,18 @@ type Verdict =
   | { outcome: 'vanished' | 'rejected'; code: ErrorCode; reason: string }
   | { outcome: 'failed'; code: ErrorCode; reason: string; sha256: string }
   | { outcome: 'duplicate'; reason: string; sha256: string; imageId: string }
-  | { outcome: 'queued'; sha256: string; imageId: string; body: Buffer; capturedAt: number; startedAt: number; champion: Model; shadow: Model | undefined };
+  | {
+      outcome: 'queued';
+      sha256: string;
+      imageId: string;
+      body: Buffer;
+      capturedAt: number;
+      startedAt: number;
+      champion: Model;
+      shadow: Model | undefined;
+      /** The shadow is behind: its job continues in the background (a late shadow). */
+      behind: PredictionJob | undefined;
+    };
 
 /** Failures that a file still being written also produces: on an eager (unsettled) read they mean "not yet". */
 const INCOMPLETE_SIGNS: ReadonlySet<ErrorCode> = new Set(['EW_IMAGE_EMPTY', 'EW_IMAGE_TRUNCATED', 'EW_IMAGE_CORRUPT', 'EW_IMAGE_UNSUPPORTED']);
@@ -63,7 +81,17 @@ export async function processImage(ctx: ProcessContext, file: WatchedFile): Prom
   const record = ctx.ledger.see(file.path, file.sizeBytes, file.mtimeMs, file.folder.path);
   if (FINAL_STATES.has(record.state)) return 'known';
   const verdict = await examine(ctx, file, record.id);
-  commit(ctx, record.id, verdict);
+  const deferred = commit(ctx, record.id, file, verdict);
+  if (verdict.outcome === 'queued' && verdict.behind) {
+    if (deferred) {
+      ctx.shadowBacklog?.adopt(deferred, verdict.behind);
+      ctx.onShadowBehind(verdict.imageId, 'deferred');
+    } else {
+      verdict.behind.cancel();
+      ctx.shadowBacklog?.refused();
+      ctx.onShadowBehind(verdict.imageId, 'shed', 'EW_SHADOW_LAG');
+    }
+  }
   if (verdict.outcome === 'queued') {
     const { champion, shadow } = verdict;
     ctx.metrics.enqueueMs.add(performance.now() - verdict.startedAt);
@@ -76,15 +104,28 @@ export async function processImage(ctx: ProcessContext, file: WatchedFile): Prom
   return verdict.outcome;
 }
 
-/** The file's one ledger transition (or none, for a file still being written). */
-function commit(ctx: ProcessContext, fileId: number, v: Verdict): void {
+/**
+ * The file's one ledger transition (or none, for a file still being written). A champion queued
+ * alone records its shadow's deferred work in the same transaction (returned), unless the lag
+ * bound is reached (undefined: the shadow's work is shed).
+ */
+function commit(ctx: ProcessContext, fileId: number, file: WatchedFile, v: Verdict): PendingShadow | undefined {
   const { ledger } = ctx;
   switch (v.outcome) {
     case 'changed':
       return;
-    case 'queued':
-      ctx.outbox.enqueue({ imageId: v.imageId, fileId, body: v.body, capturedAt: v.capturedAt }, () => ledger.mark(fileId, 'queued', { sha256: v.sha256, imageId: v.imageId }));
-      return;
+    case 'queued': {
+      const backlog = ctx.shadowBacklog;
+      const deferred: PendingShadow | undefined =
+        v.behind && backlog?.hasRoom()
+          ? { imageId: v.imageId, fileId, path: file.path, sizeBytes: file.sizeBytes, mtimeMs: file.mtimeMs, sha256: v.sha256, capturedAt: v.capturedAt, deferredAt: Date.now() / 1000 }
+          : undefined;
+      ctx.outbox.enqueue({ imageId: v.imageId, fileId, body: v.body, capturedAt: v.capturedAt }, () => {
+        ledger.mark(fileId, 'queued', { sha256: v.sha256, imageId: v.imageId });
+        if (deferred) backlog?.record(deferred);
+      });
+      return deferred;
+    }
     case 'duplicate':
       ledger.mark(fileId, 'skipped', { code: 'duplicate', reason: v.reason, sha256: v.sha256, imageId: v.imageId });
       return;
@@ -131,24 +172,35 @@ async function examine(ctx: ProcessContext, file: WatchedFile, fileId: number): 
   }
 
   const original = { width: image.width, height: image.height };
+  const championJob = ctx.champion.submit(pickInput(image, ctx.champion.info.input), original);
+  const shadowJob = ctx.shadow?.submit(pickInput(image, ctx.shadow.info.input), original);
+  // The bulk of the request body, encoded while the models run in their workers.
+  const imageBase64 = base64Bytes(image.bytes);
   let champion: Model;
-  let shadow: Model | undefined;
-  let imageBase64: Buffer;
   try {
-    const predictions = Promise.all([
-      ctx.champion.predict(pickInput(image, ctx.champion.info.input), original),
-      ctx.shadow ? ctx.shadow.predict(pickInput(image, ctx.shadow.info.input), original) : Promise.resolve(undefined),
-    ]);
-    // The bulk of the request body, encoded while the models run in their workers.
-    imageBase64 = base64Bytes(image.bytes);
-    [champion, shadow] = await predictions;
+    champion = await championJob.result;
   } catch (err) {
+    shadowJob?.cancel();
     const code = isEdgewatchError(err) ? err.code : 'EW_INFER_FAILED';
     logger.error({ code, file: file.path }, `inference failed: ${(err as Error).message}`);
     return { outcome: 'failed', code, reason: (err as Error).message, sha256: image.sha256 };
   }
   metrics.championMs.add(champion.latencySeconds * 1000);
-  if (shadow) metrics.shadowMs.add(shadow.latencySeconds * 1000);
+  let shadow: Model | undefined;
+  let behind: PredictionJob | undefined;
+  if (shadowJob) {
+    const waited = await shadowInTime(shadowJob, shadowWaitMs(metrics));
+    if (waited.kind === 'done') {
+      shadow = waited.result;
+      metrics.shadowMs.add(shadow.latencySeconds * 1000);
+    } else if (waited.kind === 'behind') {
+      behind = shadowJob;
+    } else {
+      const code = isEdgewatchError(waited.error) ? waited.error.code : 'EW_INFER_FAILED';
+      logger.error({ code, file: file.path }, `shadow inference failed (the champion's prediction is sent alone): ${(waited.error as Error).message}`);
+      ctx.onShadowBehind(imageId, 'shed', code);
+    }
+  }
 
   const startedAt = performance.now();
   const fields = buildMonitorFields({
@@ -172,7 +224,7 @@ async function examine(ctx: ProcessContext, file: WatchedFile, fileId: number): 
     },
   });
   const body = encodeMonitorBody(fields, imageBase64);
-  return { outcome: 'queued', sha256: image.sha256, imageId, body, capturedAt: file.mtimeMs / 1000, startedAt, champion, shadow };
+  return { outcome: 'queued', sha256: image.sha256, imageId, body, capturedAt: file.mtimeMs / 1000, startedAt, champion, shadow, behind };
 }
 
 /** A read that failed: the file vanished, is still being written, or is bad (set aside). */
@@ -214,6 +266,35 @@ async function setAside(ctx: ProcessContext, file: WatchedFile, err: EdgewatchEr
     ctx.logger.error({ code, file: file.path, reason: err.code }, `rejected, but could not move it to ${dir}: ${(moveErr as Error).message}`);
     return { outcome: 'rejected', code: err.code, reason: `${err.message} (could not move it: ${(moveErr as Error).message})` };
   }
+}
+
+/**
+ * How long the champion's request may wait for a shadow that is running: twice the shadow's median
+ * latency so far (plus 20 ms), or 2 s before the first one is known.
+ */
+function shadowWaitMs(metrics: PipelineMetrics): number {
+  return metrics.shadowMs.count > 0 ? 2 * metrics.shadowMs.quantile(0.5) + 20 : 2_000;
+}
+
+/**
+ * The shadow keeps up when its prediction is done, or running and done within `waitMs` of its
+ * start: then one request carries both. A shadow still queued (behind other shadow work), or
+ * running longer, is behind: the champion's prediction goes out at once.
+ */
+async function shadowInTime(job: PredictionJob, waitMs: number): Promise<{ kind: 'done'; result: Model } | { kind: 'behind' } | { kind: 'failed'; error: unknown }> {
+  const settled = job.result.then(
+    (result) => ({ kind: 'done' as const, result }),
+    (error: unknown) => ({ kind: 'failed' as const, error }),
+  );
+  const startedAt = job.startedAt;
+  if (startedAt === undefined) return { kind: 'behind' }; // still queued behind other shadow work
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<{ kind: 'behind' }>((resolve) => {
+    timer = setTimeout(() => resolve({ kind: 'behind' }), Math.max(0, startedAt + waitMs - performance.now()));
+  });
+  const outcome = await Promise.race([settled, late]);
+  clearTimeout(timer);
+  return outcome;
 }
 
 function pickInput(image: ImageRead, spec: InputSpec): DecodedInput {

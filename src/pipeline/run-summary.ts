@@ -18,6 +18,12 @@ export interface RunSummary {
   pending: number;
   /** Dead letters in the state database (this run and earlier ones). */
   dead: number;
+  /** Shadow: champion predictions sent alone because the shadow was behind (its prediction follows as a late shadow). */
+  shadowDeferred: number;
+  /** Shadow: late shadow predictions acknowledged (201 or 409). */
+  shadowLate: number;
+  /** Shadow: shadow predictions given up (lag bound, shadow inference failed, file gone, champion refused). */
+  shadowShed: number;
 }
 
 /** Images whose added latency is tracked at most at once (beyond, e.g. during an outage, new ones are not measured). */
@@ -33,6 +39,9 @@ export class RunTally {
   rejected = 0;
   failed = 0;
   skipped = 0;
+  shadowDeferred = 0;
+  shadowLate = 0;
+  shadowShed = 0;
   /** Files taken, whatever their outcome. */
   taken = 0;
   readonly #addedMs: Samples;
@@ -73,7 +82,7 @@ export class RunTally {
 
   /** The summary, with the outbox's counts. */
   summary(outbox: { queued: number; dead: number }): RunSummary {
-    const { monitored, alreadyMonitored, rejected, failed, skipped } = this;
-    return { monitored, alreadyMonitored, rejected, failed, skipped, pending: outbox.queued, dead: outbox.dead };
+    const { monitored, alreadyMonitored, rejected, failed, skipped, shadowDeferred, shadowLate, shadowShed } = this;
+    return { monitored, alreadyMonitored, rejected, failed, skipped, pending: outbox.queued, dead: outbox.dead, shadowDeferred, shadowLate, shadowShed };
   }
 }

@@ -15,6 +15,8 @@ export interface SenderOptions {
   isReady?: () => boolean;
   onDelivered?: (entry: OutboxEntry, result: SendOutcome & { kind: 'delivered' | 'duplicate' }) => void;
   onDead?: (entry: OutboxEntry, result: SendOutcome & { kind: 'rejected' }) => void;
+  /** Late shadows dropped because the entry they complete left the outbox without a usable prediction id (dead, or 409). */
+  onOrphans?: (entry: OutboxEntry, count: number) => void;
   /** Called inside the delivery / dead-letter transaction (ledger state). */
   inTransaction?: { delivered: (entry: OutboxEntry) => void; dead: (entry: OutboxEntry) => void };
   logger: Logger;
@@ -129,7 +131,8 @@ export class Sender {
     }
     try {
       if (result.kind === 'delivered' || result.kind === 'duplicate') {
-        outbox.markDelivered(entry.imageId, result.status, result.kind === 'delivered' ? result.id : null, () => this.#o.inTransaction?.delivered(entry));
+        const orphans = outbox.markDelivered(entry.imageId, result.status, result.kind === 'delivered' ? result.id : null, () => this.#o.inTransaction?.delivered(entry));
+        if (orphans > 0) this.#o.onOrphans?.(entry, orphans);
         if (result.kind === 'delivered') this.stats.delivered += 1;
         else this.stats.alreadyMonitored += 1;
         this.#o.onDelivered?.(entry, result);
@@ -142,7 +145,8 @@ export class Sender {
         this.stats.retries += 1;
         logger.warn({ imageId: entry.imageId.slice(0, 12), attempt, status: result.status, code: result.code, retryInMs: Math.round(delayMs) }, `send failed, will retry: ${result.message}`);
       } else {
-        outbox.markDead(entry.imageId, result.status, result.code, result.message, () => this.#o.inTransaction?.dead(entry));
+        const orphans = outbox.markDead(entry.imageId, result.status, result.code, result.message, () => this.#o.inTransaction?.dead(entry));
+        if (orphans > 0) this.#o.onOrphans?.(entry, orphans);
         this.stats.dead += 1;
         logger.error({ imageId: entry.imageId.slice(0, 12), status: result.status, code: result.code }, `prediction rejected by the monitoring service, moved to dead letters: ${result.message}`);
         this.#o.onDead?.(entry, result);

@@ -7,6 +7,8 @@ import { cachedStatement } from '../sqlite-statements.js';
 export interface OutboxEntry {
   imageId: string;
   fileId: number;
+  /** For a late shadow prediction: the image id of the champion's prediction it completes (sent once that one is delivered). */
+  parentId: string | null;
   body: Buffer;
   capturedAt: number;
   attempts: number;
@@ -38,6 +40,7 @@ interface EntryRow {
   captured_at: number;
   attempts: number;
   next_attempt_at: number;
+  parent_id: string | null;
 }
 
 /** Everything in this class is synchronous and transactional: a crash leaves either the old or the new state. */
@@ -71,7 +74,7 @@ export class Outbox {
    * Commits a request (and whatever `alsoInTransaction` does, e.g. the ledger state) in one
    * transaction. Returns false when this image id is already queued, delivered or dead.
    */
-  enqueue(entry: { imageId: string; fileId: number; body: Buffer; capturedAt: number }, alsoInTransaction?: () => void): boolean {
+  enqueue(entry: { imageId: string; fileId: number; body: Buffer; capturedAt: number; parentId?: string }, alsoInTransaction?: () => void): boolean {
     const now = Date.now() / 1000;
     try {
       const inserted = this.#db.transaction(() => {
@@ -82,8 +85,8 @@ export class Outbox {
           .get(entry.imageId, entry.imageId, entry.imageId);
         alsoInTransaction?.();
         if (known) return false;
-        cachedStatement(this.#db, 'INSERT INTO outbox (image_id, file_id, body, body_bytes, captured_at, attempts, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, 0, ?, ?)')
-          .run(entry.imageId, entry.fileId, entry.body, entry.body.length, entry.capturedAt, now, now);
+        cachedStatement(this.#db, 'INSERT INTO outbox (image_id, file_id, body, body_bytes, captured_at, attempts, next_attempt_at, created_at, parent_id) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?)')
+          .run(entry.imageId, entry.fileId, entry.body, entry.body.length, entry.capturedAt, now, now, entry.parentId ?? null);
         return true;
       })();
       if (inserted) this.#totals = { entries: this.#totals.entries + 1, bytes: this.#totals.bytes + entry.body.length };
@@ -96,39 +99,70 @@ export class Outbox {
   /** Up to `limit` entries due now, oldest capture first, excluding `exclude` (in flight). */
   due(limit: number, exclude: ReadonlySet<string>, now = Date.now() / 1000): OutboxEntry[] {
     // Ids first (cheap), bodies only for the entries actually picked.
-    const ids = cachedStatement<[number, number], { image_id: string }>(this.#db, 'SELECT image_id FROM outbox WHERE next_attempt_at <= ? ORDER BY captured_at, created_at LIMIT ?')
+    // A late shadow waits for its champion's prediction to be delivered (the service's prediction id).
+    const ids = cachedStatement<[number, number], { image_id: string }>(
+      this.#db,
+      'SELECT image_id FROM outbox WHERE next_attempt_at <= ? AND (parent_id IS NULL OR parent_id IN (SELECT image_id FROM delivered)) ORDER BY captured_at, created_at LIMIT ?',
+    )
       .all(now, limit + exclude.size)
       .map((r) => r.image_id)
       .filter((id) => !exclude.has(id))
       .slice(0, limit);
-    const one = cachedStatement<[string], EntryRow>(this.#db, 'SELECT image_id, file_id, body, captured_at, attempts, next_attempt_at FROM outbox WHERE image_id = ?');
+    const one = cachedStatement<[string], EntryRow>(this.#db, 'SELECT image_id, file_id, body, captured_at, attempts, next_attempt_at, parent_id FROM outbox WHERE image_id = ?');
     return ids
       .map((id) => one.get(id))
       .filter((r): r is EntryRow => r !== undefined)
-      .map((r) => ({ imageId: r.image_id, fileId: r.file_id, body: r.body, capturedAt: r.captured_at, attempts: r.attempts, nextAttemptAt: r.next_attempt_at }));
+      .map((r) => ({ imageId: r.image_id, fileId: r.file_id, parentId: r.parent_id, body: r.body, capturedAt: r.captured_at, attempts: r.attempts, nextAttemptAt: r.next_attempt_at }));
   }
 
-  /** Seconds until the next entry is due (0 if one is due now), or null when empty. */
+  /** Seconds until the next entry is due (0 if one is due now), or null when none can be sent (empty, or only late shadows waiting for their champion). */
   nextDueIn(now = Date.now() / 1000): number | null {
-    const row = cachedStatement<[], { t: number | null }>(this.#db, 'SELECT MIN(next_attempt_at) AS t FROM outbox').get();
+    const row = cachedStatement<[], { t: number | null }>(
+      this.#db,
+      'SELECT MIN(next_attempt_at) AS t FROM outbox WHERE parent_id IS NULL OR parent_id IN (SELECT image_id FROM delivered)',
+    ).get();
     if (row?.t == null) return null;
     return Math.max(0, row.t - now);
   }
 
-  /** Removes a delivered entry and records the delivery (with `also` in the same transaction). */
-  markDelivered(imageId: string, status: number, predictionId: string | null, also?: () => void): void {
+  /**
+   * Removes a delivered entry and records the delivery (with `also` in the same transaction).
+   * Delivered without a prediction id (409: the service had it already and did not say its id),
+   * its late shadows can never be sent: they are dropped. Returns how many were dropped.
+   */
+  markDelivered(imageId: string, status: number, predictionId: string | null, also?: () => void): number {
     try {
-      this.#db.transaction(() => {
+      return this.#db.transaction(() => {
         const row = cachedStatement<[string], { file_id: number; body_bytes: number }>(this.#db, 'SELECT file_id, body_bytes FROM outbox WHERE image_id = ?').get(imageId);
-        if (!row) return;
+        if (!row) return 0;
         cachedStatement(this.#db, 'DELETE FROM outbox WHERE image_id = ?').run(imageId);
         cachedStatement(this.#db, 'INSERT OR REPLACE INTO delivered (image_id, file_id, prediction_id, status, delivered_at) VALUES (?, ?, ?, ?, ?)').run(imageId, row.file_id, predictionId, status, Date.now() / 1000);
         also?.();
         this.#totals = { entries: this.#totals.entries - 1, bytes: this.#totals.bytes - row.body_bytes };
+        return predictionId === null ? this.#dropChildren(imageId) : 0;
       })();
     } catch (cause) {
       throw storeError(cause, 'record a delivery');
     }
+  }
+
+  /** True once this entry was acknowledged by the service (201 or 409). */
+  isDelivered(imageId: string): boolean {
+    return cachedStatement<[string], { x: number }>(this.#db, 'SELECT 1 AS x FROM delivered WHERE image_id = ?').get(imageId) !== undefined;
+  }
+
+  /** The service's id of a delivered prediction (null: unknown, e.g. answered 409). */
+  predictionIdOf(imageId: string): string | null {
+    return cachedStatement<[string], { prediction_id: string | null }>(this.#db, 'SELECT prediction_id FROM delivered WHERE image_id = ?').get(imageId)?.prediction_id ?? null;
+  }
+
+  /** Late shadows of `parentId` still queued: removed (their champion cannot take them). */
+  #dropChildren(parentId: string): number {
+    const rows = cachedStatement<[string], { body_bytes: number }>(this.#db, 'SELECT body_bytes FROM outbox WHERE parent_id = ?').all(parentId);
+    if (rows.length === 0) return 0;
+    cachedStatement(this.#db, 'DELETE FROM outbox WHERE parent_id = ?').run(parentId);
+    this.#totals = { entries: this.#totals.entries - rows.length, bytes: this.#totals.bytes - rows.reduce((n, r) => n + r.body_bytes, 0) };
+    return rows.length;
   }
 
   /** Schedules another attempt. */
@@ -141,17 +175,21 @@ export class Outbox {
     }
   }
 
-  /** Moves an entry to the dead-letter table with the reason (with `also` in the same transaction). */
-  markDead(imageId: string, status: number | null, code: string, message: string, also?: () => void): void {
+  /**
+   * Moves an entry to the dead-letter table with the reason (with `also` in the same transaction).
+   * Late shadows waiting for it are dropped (no prediction to attach them to); returns how many.
+   */
+  markDead(imageId: string, status: number | null, code: string, message: string, also?: () => void): number {
     try {
-      this.#db.transaction(() => {
+      return this.#db.transaction(() => {
         const row = cachedStatement<[string], EntryRow & { body_bytes: number }>(this.#db, 'SELECT * FROM outbox WHERE image_id = ?').get(imageId);
-        if (!row) return;
+        if (!row) return 0;
         cachedStatement(this.#db, 'DELETE FROM outbox WHERE image_id = ?').run(imageId);
-        cachedStatement(this.#db, 'INSERT OR REPLACE INTO dead_letter (image_id, file_id, body, captured_at, attempts, status, code, message, died_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
-          .run(imageId, row.file_id, row.body, row.captured_at, row.attempts + 1, status, code, message.slice(0, 2000), Date.now() / 1000);
+        cachedStatement(this.#db, 'INSERT OR REPLACE INTO dead_letter (image_id, file_id, body, captured_at, attempts, status, code, message, died_at, parent_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+          .run(imageId, row.file_id, row.body, row.captured_at, row.attempts + 1, status, code, message.slice(0, 2000), Date.now() / 1000, row.parent_id);
         also?.();
         this.#totals = { entries: this.#totals.entries - 1, bytes: this.#totals.bytes - row.body_bytes };
+        return this.#dropChildren(imageId);
       })();
     } catch (cause) {
       throw storeError(cause, 'record a dead letter');
@@ -172,14 +210,17 @@ export class Outbox {
   retryDead(imageIds?: readonly string[], also?: (fileId: number) => void): number {
     const now = Date.now() / 1000;
     return this.#db.transaction(() => {
-      const rows = cachedStatement<[], { image_id: string; file_id: number; body: Buffer; captured_at: number }>(this.#db, 'SELECT image_id, file_id, body, captured_at FROM dead_letter').all();
+      const rows = cachedStatement<[], { image_id: string; file_id: number; body: Buffer; captured_at: number; parent_id: string | null }>(
+        this.#db,
+        'SELECT image_id, file_id, body, captured_at, parent_id FROM dead_letter',
+      ).all();
       let n = 0;
       for (const r of rows) {
         if (imageIds && !imageIds.some((id) => r.image_id.startsWith(id))) continue;
         cachedStatement(this.#db, 'DELETE FROM dead_letter WHERE image_id = ?').run(r.image_id);
-        cachedStatement(this.#db, 'INSERT OR IGNORE INTO outbox (image_id, file_id, body, body_bytes, captured_at, attempts, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, 0, ?, ?)')
-          .run(r.image_id, r.file_id, r.body, r.body.length, r.captured_at, now, now);
-        also?.(r.file_id);
+        cachedStatement(this.#db, 'INSERT OR IGNORE INTO outbox (image_id, file_id, body, body_bytes, captured_at, attempts, next_attempt_at, created_at, parent_id) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?)')
+          .run(r.image_id, r.file_id, r.body, r.body.length, r.captured_at, now, now, r.parent_id);
+        if (r.parent_id === null) also?.(r.file_id);
         n += 1;
       }
       this.#totals = this.#readTotals();

@@ -6,7 +6,7 @@ import { EdgewatchError } from '../errors.js';
 
 export type StateDb = Database.Database;
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS files (
@@ -36,8 +36,10 @@ CREATE TABLE IF NOT EXISTS outbox (
   next_attempt_at REAL NOT NULL,
   last_status INTEGER,
   last_error TEXT,
-  created_at REAL NOT NULL
+  created_at REAL NOT NULL,
+  parent_id TEXT
 );
+CREATE INDEX IF NOT EXISTS outbox_parent ON outbox (parent_id);
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox (next_attempt_at, captured_at);
 CREATE INDEX IF NOT EXISTS outbox_order ON outbox (captured_at, created_at);
 CREATE TABLE IF NOT EXISTS dead_letter (
@@ -49,7 +51,8 @@ CREATE TABLE IF NOT EXISTS dead_letter (
   status INTEGER,
   code TEXT NOT NULL,
   message TEXT NOT NULL,
-  died_at REAL NOT NULL
+  died_at REAL NOT NULL,
+  parent_id TEXT
 );
 CREATE TABLE IF NOT EXISTS delivered (
   image_id TEXT PRIMARY KEY,
@@ -59,7 +62,27 @@ CREATE TABLE IF NOT EXISTS delivered (
   delivered_at REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS shadow_pending (
+  image_id TEXT PRIMARY KEY,
+  file_id INTEGER NOT NULL,
+  path TEXT NOT NULL,
+  size_bytes INTEGER NOT NULL,
+  mtime_ms REAL NOT NULL,
+  sha256 TEXT NOT NULL,
+  captured_at REAL NOT NULL,
+  deferred_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS shadow_pending_order ON shadow_pending (captured_at);
 `;
+
+/**
+ * What brings a database of version N-1 to version N. Version 2: a late shadow prediction is an
+ * outbox entry whose `parent_id` is the image id of the champion's prediction (sent once that one
+ * is delivered); `shadow_pending` (created by SCHEMA) holds shadow work deferred behind the champion.
+ */
+const MIGRATIONS: Record<number, string> = {
+  2: 'ALTER TABLE outbox ADD COLUMN parent_id TEXT; ALTER TABLE dead_letter ADD COLUMN parent_id TEXT;',
+};
 
 /** Maps SQLite failures to typed errors: a full disk is its own code. */
 export function storeError(cause: unknown, what: string): EdgewatchError {
@@ -94,8 +117,12 @@ export function openStateDb(stateDir: string): StateDb {
     if (version > SCHEMA_VERSION) {
       throw new Error(`database schema version ${version} is newer than this agent's (${SCHEMA_VERSION}); upgrade edgewatch`);
     }
-    db.exec(SCHEMA);
-    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    db.transaction(() => {
+      // A database of an earlier version is brought up to date first; a new one is created as is.
+      if (version > 0) for (let v = version + 1; v <= SCHEMA_VERSION; v++) db.exec(MIGRATIONS[v] as string);
+      db.exec(SCHEMA);
+      db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    })();
   } catch (cause) {
     throw new EdgewatchError('EW_STORE_OPEN', `Cannot open the state database in ${stateDir}: ${(cause as Error).message}. Check --state-dir is writable.`, {
       cause,

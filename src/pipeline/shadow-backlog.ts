@@ -1,0 +1,259 @@
+/**
+ * Shadow work that fell behind the champion: finished in the background, oldest capture first, and
+ * queued as late shadow predictions (`POST /api/prediction/{id}/shadow`) once done; bounded by the
+ * lag limit, beyond which shadow work is shed (never the champion's). Survives restarts.
+ */
+import { isEdgewatchError, type ErrorCode } from '../errors.js';
+import type { Logger } from '../log.js';
+import { readImage } from '../read/index.js';
+import type { Outbox } from '../state/outbox.js';
+import type { PendingShadow, ShadowPendingStore } from '../state/shadow-pending.js';
+import type { DecodedInput, InputSpec, RawPrediction } from '../types.js';
+
+/** A queued prediction of a model (the infer stage's `ModelJob`). */
+export interface PredictionJob {
+  /** performance.now() when it started running; undefined while queued. */
+  readonly startedAt: number | undefined;
+  readonly result: Promise<{ prediction: RawPrediction; latencySeconds: number }>;
+  /** Removes it if not started yet (true). */
+  cancel(): boolean;
+}
+
+/** What the backlog needs of the shadow model. */
+export interface ShadowModel {
+  readonly info: { input: InputSpec };
+  submit(input: DecodedInput, original: { width: number; height: number }): PredictionJob;
+}
+
+/** `--shadow-max-lag`: at most this many images waiting for their shadow, or this old. */
+export interface ShadowLag {
+  images?: number | undefined;
+  ms?: number | undefined;
+}
+
+export interface ShadowBacklogOptions {
+  store: ShadowPendingStore;
+  outbox: Outbox;
+  shadow: ShadowModel;
+  readLimits: { maxPixels: number; maxFileBytes: number };
+  maxLag: ShadowLag;
+  logger: Logger;
+  /** A late shadow entered the outbox (wake the sender), with the shadow's latency. */
+  onQueued: (latencySeconds: number) => void;
+  /** Shadow work given up, with why. */
+  onShed: (imageId: string, code: string) => void;
+  /** The image's file is no longer needed by the shadow (e.g. `afterDelivery` may move it now). */
+  onReleased: (imageId: string, fileId: number) => void;
+}
+
+/** Decoded inputs of deferred work kept in memory at most; beyond, the file is read again when its turn comes. */
+const MAX_IN_MEMORY = 16;
+/** Deferred images read again and predicted at once (after a restart, or evicted from memory). */
+const MAX_RECOMPUTING = 2;
+
+/** The late-shadow outbox entry of an image (its own id: the champion's entry keeps the image id). */
+export function lateShadowId(imageId: string): string {
+  return `${imageId}:shadow`;
+}
+
+/** Deferred shadow work. `start()` takes over what an earlier run left; `close()` leaves what is not done for the next start. */
+export class ShadowBacklog {
+  readonly #o: ShadowBacklogOptions;
+  /** Everything not done yet, by image id (mirrors the table). */
+  readonly #pending = new Map<string, PendingShadow>();
+  /** Jobs whose decoded input is still in memory (or that are running). */
+  readonly #jobs = new Map<string, PredictionJob>();
+  readonly #recomputing = new Set<string>();
+  #idleWaiters: (() => void)[] = [];
+  #closed = false;
+  #shedEpisode = 0;
+
+  constructor(options: ShadowBacklogOptions) {
+    this.#o = options;
+  }
+
+  /** Images waiting for their shadow. */
+  get size(): number {
+    return this.#pending.size;
+  }
+
+  /** True while the shadow still needs this image's file. */
+  has(imageId: string): boolean {
+    return this.#pending.has(imageId);
+  }
+
+  /** Loads the work an earlier run left and starts on it. */
+  start(): void {
+    for (const p of this.#o.store.all()) this.#pending.set(p.imageId, p);
+    if (this.#pending.size > 0) this.#o.logger.info({ images: this.#pending.size }, 'shadow work left by an earlier run: finishing it');
+    this.#pump();
+  }
+
+  /** True when one more image may wait for its shadow (the lag bound by count); false: shed it instead. */
+  hasRoom(): boolean {
+    return !this.#closed && (this.#o.maxLag.images === undefined || this.#pending.size < this.#o.maxLag.images);
+  }
+
+  /** Shadow work refused because the lag bound by count is reached (the caller sheds it): logged once per episode. */
+  refused(): void {
+    this.#lagging();
+    this.#shedEpisode += 1;
+  }
+
+  #lagging(): void {
+    if (this.#shedEpisode > 0) return;
+    this.#o.logger.warn(
+      { code: 'EW_SHADOW_LAG', waiting: this.#pending.size, maxLag: this.#o.maxLag },
+      'the shadow is too far behind the champion: shedding shadow work until it catches up (the champion is not affected)',
+    );
+  }
+
+  /** Records the work; call it inside the transaction that queues the champion's prediction, then `adopt` after the commit. */
+  record(p: PendingShadow): void {
+    this.#o.store.add(p);
+  }
+
+  /** Takes the job of recorded work (its input still in memory) and finishes it in the background. */
+  adopt(p: PendingShadow, job: PredictionJob): void {
+    this.#pending.set(p.imageId, p);
+    if (this.#jobs.size >= MAX_IN_MEMORY && job.cancel()) {
+      this.#pump(); // read again from the file when its turn comes
+      return;
+    }
+    this.#follow(p, job);
+    this.#shedLagging();
+  }
+
+  /** Resolves once nothing waits for its shadow (with `--once`, before waiting for the outbox to drain). */
+  idle(): Promise<void> {
+    if (this.#pending.size === 0 || this.#closed) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  /** Stops: queued jobs are cancelled and stay recorded for the next start. Idempotent. */
+  close(): void {
+    this.#closed = true;
+    for (const job of this.#jobs.values()) job.cancel();
+    this.#wakeIdle();
+  }
+
+  #follow(p: PendingShadow, job: PredictionJob): void {
+    this.#jobs.set(p.imageId, job);
+    job.result.then(
+      (result) => {
+        this.#jobs.delete(p.imageId);
+        this.#complete(p, result);
+      },
+      (err: unknown) => {
+        this.#jobs.delete(p.imageId);
+        if (this.#closed) return;
+        if (isEdgewatchError(err, 'EW_INFER_CANCELLED')) {
+          if (this.#pending.has(p.imageId)) this.#pump(); // cancelled to save memory: read again later
+          return;
+        }
+        this.#o.logger.error({ code: isEdgewatchError(err) ? err.code : undefined, imageId: p.imageId.slice(0, 12) }, `late shadow inference failed: ${(err as Error).message}`);
+        this.#shed(p, isEdgewatchError(err) ? err.code : 'EW_INFER_FAILED');
+      },
+    );
+  }
+
+  /** The shadow's prediction is ready: queue it as a late shadow and forget the work, in one transaction. */
+  #complete(p: PendingShadow, result: { prediction: RawPrediction; latencySeconds: number }): void {
+    if (this.#closed || !this.#pending.has(p.imageId)) return;
+    const body = Buffer.from(JSON.stringify({ shadow_raw_predictions: result.prediction, shadow_latency: result.latencySeconds }), 'utf8');
+    try {
+      this.#o.store.transaction(() => {
+        this.#o.outbox.enqueue({ imageId: lateShadowId(p.imageId), fileId: p.fileId, parentId: p.imageId, body, capturedAt: p.capturedAt });
+        this.#o.store.remove(p.imageId);
+      });
+    } catch (err) {
+      // E.g. a full disk: the work stays recorded and is done again at the next start.
+      this.#o.logger.error({ code: isEdgewatchError(err) ? err.code : undefined, imageId: p.imageId.slice(0, 12) }, `could not queue a late shadow: ${(err as Error).message}`);
+      return;
+    }
+    this.#done(p);
+    this.#o.onQueued(result.latencySeconds);
+  }
+
+  #shed(p: PendingShadow, code: ErrorCode | 'EW_SHADOW_LAG'): void {
+    if (!this.#pending.has(p.imageId)) return;
+    try {
+      this.#o.store.remove(p.imageId);
+    } catch (err) {
+      this.#o.logger.error({ code: isEdgewatchError(err) ? err.code : undefined }, `could not forget shed shadow work: ${(err as Error).message}`);
+      return;
+    }
+    this.#jobs.get(p.imageId)?.cancel();
+    this.#done(p);
+    this.#o.onShed(p.imageId, code);
+  }
+
+  #done(p: PendingShadow): void {
+    this.#pending.delete(p.imageId);
+    this.#o.onReleased(p.imageId, p.fileId);
+    if (this.#pending.size === 0) {
+      if (this.#shedEpisode > 0) this.#o.logger.info({ shed: this.#shedEpisode }, 'the shadow caught up');
+      this.#shedEpisode = 0;
+      this.#wakeIdle();
+    }
+    this.#pump();
+  }
+
+  /** The lag bound by time: work deferred longer ago than `maxLag.ms` is shed, oldest first. */
+  #shedLagging(): void {
+    const maxMs = this.#o.maxLag.ms;
+    if (maxMs === undefined) return;
+    const oldest = Date.now() / 1000 - maxMs / 1000;
+    for (const p of [...this.#pending.values()]) {
+      if (p.deferredAt >= oldest) continue;
+      const job = this.#jobs.get(p.imageId);
+      if (job?.startedAt !== undefined) continue; // running: let it finish
+      this.#lagging();
+      this.#shedEpisode += 1;
+      this.#shed(p, 'EW_SHADOW_LAG');
+    }
+  }
+
+  /** Starts reading again the oldest deferred images whose input is not in memory. */
+  #pump(): void {
+    if (this.#closed) return;
+    this.#shedLagging();
+    for (const p of this.#pending.values()) {
+      if (this.#recomputing.size >= MAX_RECOMPUTING) return;
+      if (this.#jobs.has(p.imageId) || this.#recomputing.has(p.imageId)) continue;
+      this.#recomputing.add(p.imageId);
+      void this.#recompute(p).finally(() => {
+        this.#recomputing.delete(p.imageId);
+        this.#pump();
+      });
+    }
+  }
+
+  async #recompute(p: PendingShadow): Promise<void> {
+    const spec = this.#o.shadow.info.input;
+    let image;
+    try {
+      image = await readImage(p.path, [spec], this.#o.readLimits);
+    } catch (err) {
+      this.#o.logger.info({ code: isEdgewatchError(err) ? err.code : undefined, file: p.path }, 'the image of deferred shadow work cannot be read again: shed');
+      this.#shed(p, isEdgewatchError(err) ? err.code : 'EW_IMAGE_UNREADABLE');
+      return;
+    }
+    if (this.#closed || !this.#pending.has(p.imageId)) return;
+    if (image.sha256 !== p.sha256) {
+      this.#o.logger.info({ file: p.path }, 'the image of deferred shadow work changed since: shed');
+      this.#shed(p, 'EW_WATCH_VANISHED');
+      return;
+    }
+    const input = image.inputs[0] as DecodedInput;
+    const job = this.#o.shadow.submit(input, { width: image.width, height: image.height });
+    this.#follow(p, job);
+    await job.result.catch(() => undefined);
+  }
+
+  #wakeIdle(): void {
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const w of waiters) w();
+  }
+}
