@@ -1,4 +1,4 @@
-/** Checks a received image: its bytes match the declared content type and its displayed size matches the declared width/height. */
+/** Checks a received image: its bytes match the declared content type, its displayed size matches the declared width/height, and it decodes completely. */
 import sharp from 'sharp';
 import { sniffWireContentType, type WireContentType } from '../protocol/content-type.js';
 
@@ -8,7 +8,24 @@ export interface ImageProblem {
   message: string;
 }
 
-/** Returns the problems of an image (empty when it is acceptable). Reads the header only: no pixel decode. */
+/**
+ * Longest side of the proof decode. JPEG shrinks on load by up to 8 (the decoder still reads every
+ * entropy-coded byte, so a cut file fails), so a 1080p JPEG costs about 4 ms instead of 55 ms for a
+ * full-size decode; the work runs on libvips threads, not on the event loop.
+ */
+const PROOF_SIZE = 64;
+
+/** sharp's first message line, e.g. `VipsJpeg: premature end of JPEG image`. */
+function decoderMessage(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split('\n', 1)[0]?.trim() ?? '';
+}
+
+/**
+ * Returns the problems of an image (empty when it is acceptable). The header gives the size
+ * (`metadata()` succeeds on a truncated file), then a small decode proves every pixel is there:
+ * `failOn: 'truncated'` refuses a file that ends early or cannot be decoded while tolerating the
+ * warnings complete camera files often raise (e.g. extraneous bytes before a marker).
+ */
 export async function checkImage(bytes: Buffer, contentType: WireContentType, width: number, height: number): Promise<ImageProblem[]> {
   const sniffed = sniffWireContentType(bytes);
   if (sniffed === null) return [{ field: 'image', message: 'is not a JPEG or PNG file' }];
@@ -23,5 +40,11 @@ export async function checkImage(bytes: Buffer, contentType: WireContentType, wi
   const problems: ImageProblem[] = [];
   if (shown.width !== width) problems.push({ field: 'width', message: `is ${width} but the image is ${shown.width} pixels wide (EXIF orientation applied)` });
   if (shown.height !== height) problems.push({ field: 'height', message: `is ${height} but the image is ${shown.height} pixels high (EXIF orientation applied)` });
-  return problems;
+  if (problems.length > 0) return problems;
+  try {
+    await sharp(bytes, { failOn: 'truncated' }).resize(PROOF_SIZE, PROOF_SIZE, { fit: 'inside', withoutEnlargement: true }).raw().toBuffer();
+  } catch (err) {
+    return [{ field: 'image', message: `does not decode completely: the file is truncated or corrupt (${decoderMessage(err) || 'no detail from the decoder'})` }];
+  }
+  return [];
 }

@@ -6,6 +6,7 @@ import { deploymentOr404, issueOracleJwt, requireJwt, requireReader, requireSame
 import { HttpError, allow, parseJson, readBody } from './http-util.js';
 import { checkImage } from './image-check.js';
 import { parseMonitorJson } from './monitor-json.js';
+import { predictionBoundsProblems, type PredictionLimits } from './prediction-bounds.js';
 import { describeIssues, loginBodySchema, monitorBodySchema, shadowBodySchema, type ParsedPrediction } from './prediction-schema.js';
 import { safeEqual } from './safe-equal.js';
 import type { StoredPrediction } from './store.js';
@@ -22,10 +23,20 @@ export function topOne(p: ParsedPrediction): { classId: number | null; score: nu
   return best === -1 ? { classId: null, score: null } : { classId: p.detection_classes[best] ?? null, score: p.detection_scores[best] ?? null };
 }
 
+/** A 422 listing `problems` (`{field, message}` each), `field` naming the first. */
+function unprocessable(what: string, problems: readonly { field: string; message: string }[]): HttpError {
+  const first = problems[0] as { field: string };
+  return new HttpError(422, `Invalid ${what}: ${problems.map((p) => `${p.field} ${p.message}`).join('; ')}`, { field: first.field, errors: problems });
+}
+
+/** Out-of-range scores, class ids, boxes and polygons of the champion and shadow predictions. */
+function boundsProblems(deployment: DeploymentInfo, size: { width: number; height: number }, predictions: Record<string, ParsedPrediction | null | undefined>) {
+  const limits: PredictionLimits = { width: size.width, height: size.height, labelCount: deployment.labels.length };
+  return Object.entries(predictions).flatMap(([key, p]) => (p == null ? [] : predictionBoundsProblems(p, key, limits)));
+}
+
 function invalid(error: z.ZodError, what: string): HttpError {
-  const errors = describeIssues(error);
-  const first = errors[0] as { field: string; message: string };
-  return new HttpError(422, `Invalid ${what}: ${errors.map((e) => `${e.field} ${e.message}`).join('; ')}`, { field: first.field, errors });
+  return unprocessable(what, describeIssues(error));
 }
 
 async function readJson(ctx: ServerContext, req: IncomingMessage): Promise<unknown> {
@@ -56,8 +67,10 @@ async function monitor(ctx: ServerContext, req: IncomingMessage, deployment: Dep
   const parsed = monitorBodySchema(deployment.type).safeParse(json);
   if (!parsed.success) throw invalid(parsed.error, 'prediction');
   const body = parsed.data;
+  const outOfRange = boundsProblems(deployment, body, { raw_predictions: body.raw_predictions, shadow_raw_predictions: body.shadow_raw_predictions });
+  if (outOfRange.length > 0) throw unprocessable('prediction', outOfRange);
   const bytes = body.image;
-  if (bytes.length === 0) throw new HttpError(422, 'Invalid prediction: image decodes to zero bytes', { field: 'image', errors: [{ field: 'image', message: 'decodes to zero bytes' }] });
+  if (bytes.length === 0) throw unprocessable('prediction', [{ field: 'image', message: 'decodes to zero bytes' }]);
   const imageKey = imageKeyOf(body.custom_metadata, bytes);
   const existing = ctx.store.findByImageKey(deployment.id, imageKey);
   const id = randomUUID();
@@ -70,8 +83,7 @@ async function monitor(ctx: ServerContext, req: IncomingMessage, deployment: Dep
   ]);
   if (problems.length > 0) {
     if (imagePath !== undefined) await ctx.datalake.remove(imagePath);
-    const first = problems[0] as { field: string };
-    throw new HttpError(422, `Invalid prediction: ${problems.map((p) => `${p.field} ${p.message}`).join('; ')}`, { field: first.field, errors: problems });
+    throw unprocessable('prediction', problems);
   }
   if (existing !== undefined || imagePath === undefined) throw conflict(existing ?? '');
   const champion = topOne(body.raw_predictions);
@@ -117,6 +129,8 @@ async function lateShadow(ctx: ServerContext, req: IncomingMessage, predictionId
   const deployment = deploymentOr404(ctx, prediction.deploymentId);
   const parsed = shadowBodySchema(deployment.type).safeParse(await readJson(ctx, req));
   if (!parsed.success) throw invalid(parsed.error, 'shadow prediction');
+  const outOfRange = boundsProblems(deployment, prediction, { shadow_raw_predictions: parsed.data.shadow_raw_predictions });
+  if (outOfRange.length > 0) throw unprocessable('shadow prediction', outOfRange);
   if (prediction.shadow !== null) throw new HttpError(409, `Prediction ${predictionId} already has a shadow prediction.`, { id: predictionId });
   const top = topOne(parsed.data.shadow_raw_predictions);
   if (!ctx.store.setShadow(predictionId, parsed.data.shadow_raw_predictions, top.classId, top.score, parsed.data.shadow_latency)) {
