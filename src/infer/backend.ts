@@ -14,10 +14,12 @@ export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 export interface SelectBackendOptions {
   /** Receives warnings (cpu fallback, a backend that failed in auto mode). Default: stderr. */
   warn?: (message: string) => void;
+  /** Module the `tensorflow` preference imports (default {@link TFJS_NODE}); tests pass a stand-in. */
+  nativeModule?: string;
 }
 
 /** The optional native package; a variable so TypeScript does not require it to be installed. */
-const TFJS_NODE = '@tensorflow/tfjs-node';
+export const TFJS_NODE = '@tensorflow/tfjs-node';
 
 let wasmPathsSet = false;
 
@@ -27,18 +29,18 @@ export function wasmBinariesDir(): string {
   return join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist') + '/';
 }
 
-async function tryTensorflow(): Promise<void> {
+async function tryTensorflow(nativeModule: string): Promise<void> {
   try {
-    await import(TFJS_NODE);
+    await import(nativeModule);
   } catch (err) {
     throw new EdgewatchError(
       'EW_BACKEND',
-      `backend "tensorflow" needs the optional package ${TFJS_NODE}, which is not installed or cannot load here (${(err as Error).message}); use backend "wasm" or "auto"`,
+      `backend "tensorflow" needs the optional package ${nativeModule}, which is not installed or cannot load here (${(err as Error).message}); use backend "wasm" or "auto"`,
       { cause: err },
     );
   }
   if (!(await tf.setBackend('tensorflow'))) {
-    throw new EdgewatchError('EW_BACKEND', `${TFJS_NODE} is installed but its "tensorflow" backend failed to initialise; use backend "wasm" or "auto"`);
+    throw new EdgewatchError('EW_BACKEND', `${nativeModule} is installed but its "tensorflow" backend failed to initialise; use backend "wasm" or "auto"`);
   }
 }
 
@@ -78,16 +80,17 @@ async function tryCpu(warn: (message: string) => void): Promise<void> {
  */
 export async function selectBackend(preference: BackendPreference, options: SelectBackendOptions = {}): Promise<BackendName> {
   const warn = options.warn ?? ((message: string) => process.stderr.write(`edgewatch: WARNING: ${message}\n`));
+  const nativeModule = options.nativeModule ?? TFJS_NODE;
   tf.enableProdMode();
   const current = tf.findBackend(preference) ? preference : undefined;
   if (current && tf.getBackend() === current) return current as BackendName;
-  if (preference === 'tensorflow') await tryTensorflow();
+  if (preference === 'tensorflow') await tryTensorflow(nativeModule);
   else if (preference === 'wasm') await tryWasm();
   else if (preference === 'cpu') await tryCpu(warn);
   else {
     const failures: string[] = [];
     for (const [name, attempt] of [
-      ['tensorflow', tryTensorflow],
+      ['tensorflow', () => tryTensorflow(nativeModule)],
       ['wasm', tryWasm],
     ] as const) {
       try {

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { EdgewatchError } from '../errors.js';
 import type { DecodedInput } from '../types.js';
-import type { BackendPreference } from './backend.js';
+import { TFJS_NODE, type BackendPreference } from './backend.js';
 import type { ModelInfo, OriginalSize, TimedPrediction } from './model-runner.js';
 import { deserializeError, type WorkerReply, type WorkerRequest, type WorkerStartData } from './worker-protocol.js';
 
@@ -17,6 +17,10 @@ export interface ModelWorkerOptions {
   name?: string;
   /** Receives the worker's warnings (e.g. the cpu fallback). Default: stderr. */
   warn?: (message: string) => void;
+  /** OS niceness the worker thread gives itself (default 0: unchanged); Linux only. */
+  niceness?: number;
+  /** Module the `tensorflow` backend imports (default `@tensorflow/tfjs-node`); tests pass a stand-in. */
+  nativeModule?: string;
 }
 
 /** TF.js tensor memory of a worker thread. */
@@ -59,17 +63,23 @@ function workerLaunch(): { script: string | URL; eval: boolean; execArgv: string
 export class ModelWorker {
   /** The first (or only) model. */
   readonly info: ModelInfo;
-  /** Every model of this worker, by request index. */
-  readonly infos: readonly ModelInfo[];
+  readonly #infos: ModelInfo[];
+  /** Niceness the worker thread runs at (0 where threads cannot be reniced). */
+  readonly niceness: number;
+  /** Settles with the error when the worker crashes (never for close()). */
+  readonly crashed: Promise<EdgewatchError>;
+  #onCrash!: (err: EdgewatchError) => void;
   readonly #worker: Worker;
   readonly #pending = new Map<number, Pending>();
   #nextId = 1;
   #failure: EdgewatchError | undefined;
   #closing: Promise<void> | undefined;
 
-  private constructor(worker: Worker, infos: ModelInfo[]) {
+  private constructor(worker: Worker, infos: ModelInfo[], niceness: number) {
     this.#worker = worker;
-    this.infos = infos;
+    this.#infos = infos;
+    this.niceness = niceness;
+    this.crashed = new Promise((resolve) => (this.#onCrash = resolve));
     const info = infos[0] as ModelInfo;
     this.info = info;
     worker.on('message', (reply: WorkerReply) => this.#onReply(reply));
@@ -89,15 +99,21 @@ export class ModelWorker {
   static async startMany(models: { dir: string; name?: string }[], options: ModelWorkerOptions = {}): Promise<ModelWorker> {
     const warn = options.warn ?? ((message: string) => process.stderr.write(`edgewatch: WARNING: ${message}\n`));
     const dir = models.map((m) => m.dir).join(', ');
-    const data: WorkerStartData = { models, backend: options.backend ?? 'auto', topK: options.topK ?? 1 };
+    const data: WorkerStartData = {
+      models,
+      backend: options.backend ?? 'auto',
+      topK: options.topK ?? 1,
+      niceness: options.niceness ?? 0,
+      nativeModule: options.nativeModule ?? TFJS_NODE,
+    };
     const launch = workerLaunch();
     const worker = new Worker(launch.script, { eval: launch.eval, workerData: data, execArgv: launch.execArgv });
     let onWarning: ((reply: WorkerReply) => void) | undefined;
     try {
-      const infos = await new Promise<ModelInfo[]>((resolve, reject) => {
+      const ready = await new Promise<{ infos: ModelInfo[]; niceness: number }>((resolve, reject) => {
         onWarning = (reply) => {
           if (reply.type === 'warning') warn(reply.message);
-          else if (reply.type === 'ready') resolve(reply.infos);
+          else if (reply.type === 'ready') resolve(reply);
           else if (reply.type === 'load-error') reject(deserializeError(reply.error));
         };
         worker.on('message', onWarning);
@@ -110,11 +126,16 @@ export class ModelWorker {
       });
       worker.removeAllListeners('error');
       worker.removeAllListeners('exit');
-      return new ModelWorker(worker, infos);
+      return new ModelWorker(worker, ready.infos, ready.niceness);
     } catch (err) {
       await worker.terminate();
       throw err;
     }
+  }
+
+  /** Every model of this worker, by request index (grows with load()). */
+  get infos(): readonly ModelInfo[] {
+    return this.#infos;
   }
 
   /** The backend the worker's TF.js runs on. */
@@ -132,6 +153,13 @@ export class ModelWorker {
       (id) => ({ type: 'predict', id, model, spec: { ...input.spec }, pixels, original: { width: original.width, height: original.height } }),
       [pixels.buffer as ArrayBuffer],
     );
+  }
+
+  /** Loads one more model into the running worker (same backend, warmed up); its request index is the next one. */
+  async load(model: { dir: string; name?: string }): Promise<ModelInfo> {
+    const info = await this.#request<ModelInfo>((id) => ({ type: 'load', id, model }), []);
+    this.#infos.push(info);
+    return info;
   }
 
   /** Requests sent and not answered yet. */
@@ -170,18 +198,20 @@ export class ModelWorker {
   }
 
   #onReply(reply: WorkerReply): void {
-    if (reply.type !== 'result' && reply.type !== 'memory' && reply.type !== 'error') return;
+    if (reply.type !== 'result' && reply.type !== 'memory' && reply.type !== 'loaded' && reply.type !== 'error') return;
     const pending = this.#pending.get(reply.id);
     if (!pending) return;
     this.#pending.delete(reply.id);
     if (this.#pending.size === 0) this.#worker.unref();
     if (reply.type === 'error') pending.reject(deserializeError(reply.error));
     else if (reply.type === 'result') pending.resolve({ prediction: reply.prediction, latencySeconds: reply.latencySeconds } as never);
+    else if (reply.type === 'loaded') pending.resolve(reply.info as never);
     else pending.resolve({ numTensors: reply.numTensors, numBytes: reply.numBytes } as never);
   }
 
   #fail(err: EdgewatchError): void {
     this.#failure ??= err;
+    this.#onCrash(this.#failure);
     this.#rejectAll(this.#failure);
   }
 

@@ -3,6 +3,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from './backend.js';
 import { ModelRunner } from './model-runner.js';
+import { niceCurrentThread } from './thread-priority.js';
 import { serializeError, type WorkerReply, type WorkerRequest, type WorkerStartData } from './worker-protocol.js';
 
 const port = parentPort;
@@ -14,12 +15,31 @@ const runners: ModelRunner[] = [];
 /** Requests run in arrival order; a prediction never overlaps another (latencies stay honest). */
 let queue: Promise<void> = Promise.resolve();
 
+async function loadRunner(model: { dir: string; name?: string }): Promise<ModelRunner> {
+  const runner = await ModelRunner.load(model.dir, { topK: start.topK, ...(model.name !== undefined ? { name: model.name } : {}) });
+  try {
+    await runner.warmUp();
+  } catch (err) {
+    runner.dispose();
+    throw err;
+  }
+  return runner;
+}
+
 async function handle(request: WorkerRequest): Promise<void> {
   if (request.type === 'crash') {
     process.exit(70);
   } else if (request.type === 'memory') {
     const { numTensors, numBytes } = tf.memory();
     post({ type: 'memory', id: request.id, numTensors, numBytes });
+  } else if (request.type === 'load') {
+    try {
+      const runner = await loadRunner(request.model);
+      runners.push(runner);
+      post({ type: 'loaded', id: request.id, info: runner.info });
+    } catch (err) {
+      post({ type: 'error', id: request.id, error: serializeError(err, 'EW_MODEL_LOAD') });
+    }
   } else {
     try {
       const runner = runners[request.model];
@@ -33,16 +53,13 @@ async function handle(request: WorkerRequest): Promise<void> {
 }
 
 try {
-  await selectBackend(start.backend, { warn: (message) => post({ type: 'warning', message }) });
-  for (const model of start.models) {
-    const runner = await ModelRunner.load(model.dir, { topK: start.topK, ...(model.name !== undefined ? { name: model.name } : {}) });
-    await runner.warmUp();
-    runners.push(runner);
-  }
+  const niceness = niceCurrentThread(start.niceness);
+  await selectBackend(start.backend, { warn: (message) => post({ type: 'warning', message }), nativeModule: start.nativeModule });
+  for (const model of start.models) runners.push(await loadRunner(model));
   port.on('message', (request: WorkerRequest) => {
     queue = queue.then(() => handle(request));
   });
-  post({ type: 'ready', infos: runners.map((r) => r.info) });
+  post({ type: 'ready', infos: runners.map((r) => r.info), niceness });
 } catch (err) {
   post({ type: 'load-error', error: serializeError(err, 'EW_MODEL_LOAD') });
 }

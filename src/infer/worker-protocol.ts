@@ -10,12 +10,18 @@ export interface WorkerStartData {
   models: { dir: string; name?: string }[];
   backend: BackendPreference;
   topK: number;
+  /** OS niceness the worker thread gives itself at start (0: unchanged); Linux only, a no-op elsewhere. */
+  niceness: number;
+  /** Module specifier the `tensorflow` backend loads (tfjs-node, or a stand-in in tests). */
+  nativeModule: string;
 }
 
 /** Main thread → worker. */
 export type WorkerRequest =
   | { type: 'predict'; id: number; model: number; spec: InputSpec; pixels: Uint8Array; original: OriginalSize }
   | { type: 'memory'; id: number }
+  /** Loads one more model folder into the running worker (warmed up), answered with `loaded`. */
+  | { type: 'load'; id: number; model: { dir: string; name?: string } }
   /** Test hook: makes the worker thread die as a crash would. */
   | { type: 'crash' };
 
@@ -28,7 +34,8 @@ export interface SerializedError {
 
 /** Worker → main thread. */
 export type WorkerReply =
-  | { type: 'ready'; infos: ModelInfo[] }
+  | { type: 'ready'; infos: ModelInfo[]; niceness: number }
+  | { type: 'loaded'; id: number; info: ModelInfo }
   | { type: 'load-error'; error: SerializedError }
   | { type: 'warning'; message: string }
   | { type: 'result'; id: number; prediction: RawPrediction; latencySeconds: number }

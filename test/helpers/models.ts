@@ -53,6 +53,26 @@ export async function writeTinyModelFolder(dir: string, manifest: Record<string,
   return dir;
 }
 
+/**
+ * Writes a deliberately slow classifier folder (a few wide 3×3 convolutions at full resolution on
+ * a 224 input: hundreds of ms per prediction on wasm, against about 1 ms for the demo models), so
+ * that a shadow job is still running while champion jobs come and go. Returns the folder.
+ */
+export async function writeSlowModelFolder(dir: string, labels = ['a', 'b', 'c'], size = 224, convLayers = 3, filters = 64): Promise<string> {
+  // Building the layers needs a backend in this thread; the cpu one is enough to initialise weights.
+  if (!tf.engine().backendName) await tf.setBackend('cpu');
+  const model = tfl.sequential();
+  for (let i = 0; i < convLayers; i++) {
+    model.add(tfl.layers.conv2d({ ...(i === 0 ? { inputShape: [size, size, 3] } : {}), filters, kernelSize: 3, padding: 'same', activation: 'relu' }));
+  }
+  model.add(tfl.layers.globalAveragePooling2d({}));
+  model.add(tfl.layers.dense({ units: labels.length, activation: 'softmax' }));
+  await saveLayersModel(model, dir);
+  model.dispose();
+  await writeFile(join(dir, 'edgewatch.json'), JSON.stringify({ task: 'CLASSIFICATION', labels, name: 'slow-shadow' }));
+  return dir;
+}
+
 /** The pixels a model with `spec` gets for a generated shape image (JPEG → sharp resize, as the read stage does). */
 export async function shapeInput(label: ShapeLabel, seed: number, spec: InputSpec, sizePx = 256): Promise<{ input: DecodedInput; original: { width: number; height: number } }> {
   const jpeg = await makeShapeImage(label, seed, sizePx);

@@ -1,4 +1,4 @@
-/** ModelPool: every worker holds every model, predictions spread over workers, results match a single worker, errors and close. */
+/** ModelPool: champion and shadow hosts, predictions spread over hosts, results match a single worker, errors, crashed hosts and close. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -7,12 +7,12 @@ import { ModelPool } from '../../src/infer/model-pool.js';
 import { ModelWorker } from '../../src/infer/model-worker.js';
 import { DEMO_CHAMPION, DEMO_SHADOW, shapeInput, tempDir } from '../helpers/models.js';
 
-test('a pool of two workers answers both models like single workers do, and leaks no tensors', async (t) => {
+test('a pool of two workers (two champion hosts, two shadow hosts) answers both models like single workers do, and leaks no tensors', async (t) => {
   const pool = await ModelPool.start([{ dir: DEMO_CHAMPION }, { dir: DEMO_SHADOW }], { workers: 2, backend: 'wasm', topK: 2 });
   t.after(() => pool.close());
   const single = await ModelWorker.start(DEMO_SHADOW, { backend: 'wasm', topK: 2 });
   t.after(() => single.close());
-  assert.equal(pool.size, 2);
+  assert.equal(pool.size, 4, 'workers: 2 champion hosts and 2 shadow hosts');
   const [champion, shadow] = pool.models;
   assert.equal(champion?.info.name, 'demo-champion');
   assert.equal(shadow?.info.name, 'demo-shadow');
@@ -35,14 +35,46 @@ test('a pool that cannot load a model fails with the model error and leaves no w
   await assert.rejects(ModelPool.start([{ dir: DEMO_CHAMPION }], { workers: 0, backend: 'wasm' }), RangeError);
 });
 
-test('calibrate measures one worker against all and reports the figures', async (t) => {
+test('calibrate measures one champion host against all and, when more do not pay, keeps one champion host and one shadow host', async (t) => {
   const pool = await ModelPool.start([{ dir: DEMO_CHAMPION }, { dir: DEMO_SHADOW }], { workers: 2, backend: 'wasm' });
   t.after(() => pool.close());
   const c = await pool.calibrate(2, 1e9);
   assert.ok(c.oneWorkerPerSecond > 0 && c.allWorkersPerSecond > 0);
   assert.equal(c.workers, 2);
   assert.equal(c.kept, 1, 'an unreachable gain keeps one worker');
-  assert.equal(pool.size, 1);
+  assert.equal(pool.size, 2);
+  assert.deepEqual(
+    pool.hosts.map((h) => h.models),
+    [[0], [1]],
+  );
   const { input, original } = await shapeInput('circle', 1, pool.models[0]!.info.input);
   assert.equal((await pool.models[0]!.predict(input, original)).prediction.detection_classes.length, 1);
+  assert.equal((await pool.models[1]!.predict(input, original)).prediction.detection_classes.length, 1);
 });
+
+test('a crashed host gets no more jobs: the other host of the model takes them; with none left, EW_WORKER_CRASHED', async (t) => {
+  const pool = await ModelPool.start([{ dir: DEMO_CHAMPION }], { workers: 2, backend: 'wasm' });
+  t.after(() => pool.close());
+  const champion = pool.models[0]!;
+  const { input, original } = await shapeInput('square', 2, champion.info.input);
+  pool.crashHostForTest(0);
+  await until(() => pool.size === 1);
+  const results = await Promise.all(Array.from({ length: 4 }, () => champion.predict(input, original)));
+  assert.equal(results.length, 4);
+  pool.crashHostForTest(0);
+  await until(() => pool.size === 0);
+  await assert.rejects(champion.predict(input, original), (err: unknown) => isEdgewatchError(err, 'EW_WORKER_CRASHED'));
+  const first = pool.close();
+  assert.equal(pool.close(), first);
+  await first;
+  await assert.rejects(champion.predict(input, original), (err: unknown) => isEdgewatchError(err, 'EW_INFER_FAILED'));
+});
+
+/** Polls `condition` until it holds (a crash is noticed when the thread's exit event arrives). */
+async function until(condition: () => boolean, deadlineMs = 10_000): Promise<void> {
+  const deadline = Date.now() + deadlineMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met before the deadline');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}

@@ -1,0 +1,203 @@
+/** The model pool's queue, kept in the main thread: one job per host at a time, the oldest champion job first, shadow jobs from what is left. */
+import { EdgewatchError } from '../errors.js';
+import type { DecodedInput } from '../types.js';
+import type { OriginalSize, TimedPrediction } from './model-runner.js';
+
+/** One prediction submitted to a pool. */
+export interface ModelJob {
+  /** performance.now() when a host started it; undefined while it waits in the queue. */
+  readonly startedAt: number | undefined;
+  /** The prediction; rejects with EW_INFER_CANCELLED after cancel(), with the worker's error otherwise. */
+  readonly result: Promise<TimedPrediction>;
+  /** Removes the job if it has not started (true); a started job runs to its end (false). */
+  cancel(): boolean;
+}
+
+/** What the scheduler needs of a host (a ModelWorker in production). */
+export interface JobHost {
+  /** Runs one prediction of the host's own model `model`; the host runs one at a time. */
+  predict(input: DecodedInput, original: OriginalSize, model: number): Promise<TimedPrediction>;
+  /** Settles when the host has crashed; it then takes no more jobs. */
+  readonly crashed: Promise<unknown>;
+}
+
+/** Model index of the champion; every other index is a shadow. */
+export const CHAMPION = 0;
+
+interface Slot {
+  readonly host: JobHost;
+  /** Pool model index → the host's own model index. */
+  readonly models: ReadonlyMap<number, number>;
+  running: Promise<void> | undefined;
+}
+
+class QueuedJob implements ModelJob {
+  startedAt: number | undefined;
+  readonly result: Promise<TimedPrediction>;
+  resolve!: (value: TimedPrediction) => void;
+  reject!: (err: Error) => void;
+  readonly #cancel: (job: QueuedJob) => boolean;
+
+  constructor(
+    readonly model: number,
+    readonly input: DecodedInput,
+    readonly original: OriginalSize,
+    cancel: (job: QueuedJob) => boolean,
+  ) {
+    this.#cancel = cancel;
+    this.result = new Promise<TimedPrediction>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+  }
+
+  cancel(): boolean {
+    return this.#cancel(this);
+  }
+
+  /** Rejects a job nobody may be waiting for any more (cancelled, or its pool gone) without an unhandled rejection. */
+  drop(err: EdgewatchError): void {
+    this.result.catch(() => undefined);
+    this.reject(err);
+  }
+}
+
+/**
+ * Jobs wait here until a host that holds their model is idle. A host is given the oldest
+ * champion job it can run, else the oldest shadow job it can run: a champion job never waits
+ * behind shadow work, whatever the hosts' layout. A job's pixels are read when it starts, so
+ * the caller must leave them unchanged until then (no copy is kept while it waits).
+ */
+export class JobScheduler {
+  readonly #slots: Slot[] = [];
+  readonly #champion: QueuedJob[] = [];
+  readonly #shadow: QueuedJob[] = [];
+  readonly #queued = new Map<number, number>();
+  #paused = 0;
+  #closed = false;
+
+  /** Adds a host running the pool models in `models` (pool index → host index); crashes remove it. */
+  addHost(host: JobHost, models: ReadonlyMap<number, number>): void {
+    const slot: Slot = { host, models, running: undefined };
+    this.#slots.push(slot);
+    void host.crashed.then(() => this.#remove(slot));
+    this.#dispatch();
+  }
+
+  /** Stops giving jobs to `host` (it must be idle, e.g. inside exclusive()); queued jobs no other host can run fail. */
+  removeHost(host: JobHost): void {
+    const slot = this.#slots.find((s) => s.host === host);
+    if (slot) this.#remove(slot);
+  }
+
+  /** Queues one prediction of pool model `model`. */
+  submit(model: number, input: DecodedInput, original: OriginalSize): ModelJob {
+    const job = new QueuedJob(model, input, original, (j) => this.#cancel(j));
+    if (this.#closed) job.reject(new EdgewatchError('EW_INFER_FAILED', 'the model pool is closed'));
+    else if (!this.#slots.some((s) => s.models.has(model))) job.reject(noHostLeft(model));
+    else {
+      (model === CHAMPION ? this.#champion : this.#shadow).push(job);
+      this.#queued.set(model, (this.#queued.get(model) ?? 0) + 1);
+      this.#dispatch();
+    }
+    return job;
+  }
+
+  /** Jobs of pool model `model` queued and not started yet. */
+  queued(model: number): number {
+    return this.#queued.get(model) ?? 0;
+  }
+
+  /** Runs `fn` with every host idle and no job dispatched meanwhile (calibration talks to the hosts directly). */
+  async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    this.#paused++;
+    try {
+      for (let busy = this.#busy(); busy.length > 0; busy = this.#busy()) await Promise.allSettled(busy);
+      return await fn();
+    } finally {
+      this.#paused--;
+      this.#dispatch();
+    }
+  }
+
+  /** Fails every queued job (EW_INFER_FAILED) and refuses new ones; running jobs end with their host. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const err = new EdgewatchError('EW_INFER_FAILED', 'the model pool was closed before the prediction started');
+    for (const job of this.#take(() => true)) job.drop(err);
+  }
+
+  #busy(): Promise<void>[] {
+    return this.#slots.flatMap((s) => (s.running ? [s.running] : []));
+  }
+
+  #dispatch(): void {
+    if (this.#paused > 0 || this.#closed) return;
+    for (const slot of this.#slots) {
+      if (slot.running) continue;
+      const job = this.#next(slot);
+      if (job) this.#start(slot, job);
+    }
+  }
+
+  #next(slot: Slot): QueuedJob | undefined {
+    let index = slot.models.has(CHAMPION) ? (this.#champion.length > 0 ? 0 : -1) : -1;
+    let queue = this.#champion;
+    if (index < 0) {
+      queue = this.#shadow;
+      index = queue.findIndex((j) => slot.models.has(j.model));
+    }
+    if (index < 0) return undefined;
+    const [job] = queue.splice(index, 1) as [QueuedJob];
+    this.#queued.set(job.model, (this.#queued.get(job.model) ?? 1) - 1);
+    return job;
+  }
+
+  #start(slot: Slot, job: QueuedJob): void {
+    job.startedAt = performance.now();
+    const hostModel = slot.models.get(job.model) as number;
+    slot.running = slot.host
+      .predict(job.input, job.original, hostModel)
+      .then(job.resolve, job.reject)
+      .finally(() => {
+        slot.running = undefined;
+        this.#dispatch();
+      });
+  }
+
+  #cancel(job: QueuedJob): boolean {
+    const queue = job.model === CHAMPION ? this.#champion : this.#shadow;
+    const index = queue.indexOf(job);
+    if (index < 0) return false;
+    queue.splice(index, 1);
+    this.#queued.set(job.model, (this.#queued.get(job.model) ?? 1) - 1);
+    job.drop(new EdgewatchError('EW_INFER_CANCELLED', `the prediction of model ${job.model} was cancelled before it started`));
+    return true;
+  }
+
+  #remove(slot: Slot): void {
+    const index = this.#slots.indexOf(slot);
+    if (index < 0) return;
+    this.#slots.splice(index, 1);
+    const orphans = this.#take((job) => !this.#slots.some((s) => s.models.has(job.model)));
+    for (const job of orphans) job.reject(noHostLeft(job.model));
+    this.#dispatch();
+  }
+
+  /** Removes and returns the queued jobs matching `match`, oldest first within each queue. */
+  #take(match: (job: QueuedJob) => boolean): QueuedJob[] {
+    const taken: QueuedJob[] = [];
+    for (const queue of [this.#champion, this.#shadow]) {
+      const kept = queue.filter((job) => !match(job));
+      taken.push(...queue.filter(match));
+      queue.splice(0, queue.length, ...kept);
+    }
+    for (const job of taken) this.#queued.set(job.model, (this.#queued.get(job.model) ?? 1) - 1);
+    return taken;
+  }
+}
+
+function noHostLeft(model: number): EdgewatchError {
+  return new EdgewatchError('EW_WORKER_CRASHED', `no model host is left for model ${model}: every host holding it crashed`, { details: { model } });
+}
