@@ -46,7 +46,7 @@ export const serveConfigSchema = z
     labels: z.array(z.string()).optional().describe('Class names (index = class id) for deployments that do not list their own; shown by the dashboard.'),
     maxBodyBytes: z.number().int().min(1024).default(32 * 1024 * 1024).describe('Largest request body accepted, in bytes (413 beyond).'),
     jwtTtlSeconds: z.number().int().min(1).max(7 * 24 * 3600).default(3600).describe('Lifetime of the JWTs returned by /api/auth/login.'),
-    publicUrl: z.url({ protocol: /^https?$/ }).optional().describe('oracle_host advertised to clients; default: the URL the client used to reach this server.'),
+    publicUrl: z.url({ protocol: /^https?$/ }).optional().describe('Base URL clients reach this service by (e.g. behind a reverse proxy); deployments advertise `oracle_host` as this URL + `/oracle`. Default: the URL the client used.'),
     shutdownTimeoutMs: z.number().int().min(0).default(5000).describe('On close: how long in-flight requests may take before connections are cut.'),
   })
   .strict();

@@ -15,6 +15,9 @@ export interface ServerLogger {
   error(obj: object, msg?: string): void;
 }
 
+/** Path prefix of the monitoring ("oracle") routes: deployments advertise `oracle_host` as `<base URL>/oracle`. */
+export const ORACLE_PREFIX = '/oracle';
+
 /** Name of the dashboard session cookie (an HS256 JWT of scope `dashboard`, never the API token). */
 export const SESSION_COOKIE = 'ew_session';
 /** Lifetime of a dashboard session. */

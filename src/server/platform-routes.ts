@@ -1,28 +1,36 @@
 /** Platform half of the Picsellia protocol (DESIGN.md §2 steps 1–4): ping, organization and deployment look-ups, API-token auth. */
 import type { IncomingMessage } from 'node:http';
 import type { DeploymentInfo, OrganizationInfo } from './config.js';
-import { requireApiToken, type ServerContext } from './context.js';
-import { HttpError, allow } from './http-util.js';
+import { ORACLE_PREFIX, requireApiToken, type ServerContext } from './context.js';
+import { HttpError, allow, bearerOf } from './http-util.js';
+import { safeEqual } from './safe-equal.js';
 
 /** `sdk_version` answered by ping: old enough that no SDK warns about a newer version. */
 export const PING_SDK_VERSION = '6.0.0';
 
-/** JSON of a deployment as `DeploymentSchema` reads it; `oracle_host` is this service. */
+/**
+ * JSON of a deployment as the SDK reads it (`DeploymentSchema`, then `sync()`, `get_tags()`...);
+ * `oracle_host` is this service's monitoring prefix. The embedded service has no model registry:
+ * no model version, no shadow, no tags.
+ */
 export function deploymentJson(ctx: ServerContext, d: DeploymentInfo, req: IncomingMessage) {
   return {
     id: d.id,
     name: d.name,
     type: d.type,
-    oracle_host: oracleHost(ctx, req),
+    oracle_host: `${baseUrl(ctx, req)}${ORACLE_PREFIX}`,
     serving_host: null,
     review_campaign_id: null,
+    model_version_id: null,
+    shadow_model_version_id: null,
+    tags: [],
     organization_id: d.organizationId,
     labels: d.labels,
   };
 }
 
 /** `publicUrl`, else the scheme-less Host the client used (so a client reaching us by another name is sent back to it). */
-function oracleHost(ctx: ServerContext, req: IncomingMessage): string {
+function baseUrl(ctx: ServerContext, req: IncomingMessage): string {
   if (ctx.config.publicUrl !== undefined) return ctx.config.publicUrl.replace(/\/+$/, '');
   const host = req.headers.host;
   return typeof host === 'string' && /^[A-Za-z0-9.\-:[\]]+$/.test(host) ? `http://${host}` : ctx.url;
@@ -67,6 +75,18 @@ export function handlePlatform(ctx: ServerContext, req: IncomingMessage, url: UR
     if (name === null && id === null) throw new HttpError(400, 'Give ?name=<deployment name> or ?id=<deployment id>.');
     const d = org.deployments.find((x) => (name !== null ? x.name === name : x.id === id));
     if (d === undefined) throw new HttpError(404, `Deployment ${JSON.stringify(name ?? id)} does not exist in organization ${org.name}.`);
+    return { status: 200, body: deploymentJson(ctx, d, req) };
+  }
+  m = /^\/api\/deployment\/([^/]+)$/.exec(path);
+  if (m) {
+    allow(req, 'GET');
+    const id = decodeURIComponent(m[1] as string);
+    const bearer = bearerOf(req);
+    if (bearer === null || !safeEqual(bearer, ctx.token)) {
+      throw new HttpError(401, `This is the platform's deployment route: it takes the API token (Authorization: Bearer <token>). The monitoring service answers GET ${ORACLE_PREFIX}/api/deployment/${id} with a JWT.`);
+    }
+    const d = ctx.deployments.get(id);
+    if (d === undefined) throw new HttpError(404, `Deployment ${id} does not exist.`);
     return { status: 200, body: deploymentJson(ctx, d, req) };
   }
   return null;

@@ -7,13 +7,11 @@ import { join, resolve } from 'node:path';
 import { EdgewatchError } from '../errors.js';
 import { resolveOrganizations, type DeploymentInfo, type OrganizationInfo, type ServeConfig } from './config.js';
 import type { ServerContext, ServerLogger } from './context.js';
-import { handleDashboard } from './dashboard-routes.js';
 import { Datalake } from './datalake.js';
 import { HttpError, sendJson } from './http-util.js';
-import { handleOracle } from './oracle-routes.js';
-import { handlePlatform } from './platform-routes.js';
+import { routeRequest } from './routes.js';
 import { loadJwtSecret, loadToken } from './secret-files.js';
-import { loadStaticFiles } from './static-files.js';
+import { loadStaticFiles, type StaticFile } from './static-files.js';
 import { PredictionStore } from './store.js';
 
 /** A running service. `close()` is idempotent and returns the same promise every time. */
@@ -138,10 +136,10 @@ export async function startServer(config: ServeConfig, options: { logger?: Serve
   };
 }
 
-async function handle(ctx: ServerContext, files: Parameters<typeof handleDashboard>[3], req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(ctx: ServerContext, files: ReadonlyMap<string, StaticFile>, req: IncomingMessage, res: ServerResponse): Promise<void> {
   try {
     const url = new URL(req.url ?? '/', 'http://localhost');
-    const reply = handlePlatform(ctx, req, url) ?? (await handleOracle(ctx, req, url)) ?? (await handleDashboard(ctx, req, url, files));
+    const reply = await routeRequest(ctx, req, url, files);
     if (reply === null) throw new HttpError(404, `No route for ${req.method ?? ''} ${url.pathname}.`);
     if ('raw' in reply) {
       res.writeHead(reply.status, { 'content-type': reply.contentType, 'content-length': reply.raw.length, ...(reply.headers ?? {}) });

@@ -51,12 +51,12 @@ test('full SDK sequence: ping, organization, deployment, login with json.dumps s
   assert.equal(dep.status, 200);
   assert.equal(dep.json.name, 'demo');
   assert.equal(dep.json.type, 'CLASSIFICATION');
-  assert.equal(dep.json.oracle_host, server.url);
+  assert.equal(dep.json.oracle_host, `${server.url}/oracle`);
   assert.equal(dep.json.serving_host, null);
   const byId = await httpRequest(`${server.url}/api/organization/${org.json.id}/deployments/find?id=${dep.json.id}`, { headers: auth });
   assert.equal(byId.json.name, 'demo');
 
-  const login = await httpRequest(`${server.url}/api/auth/login`, { method: 'POST', body: pyJsonDumps({ api_token: server.token, deployment_id: dep.json.id }) });
+  const login = await httpRequest(`${dep.json.oracle_host}/api/auth/login`, { method: 'POST', body: pyJsonDumps({ api_token: server.token, deployment_id: dep.json.id }) });
   assert.equal(login.status, 200);
   assert.deepEqual(Object.keys(login.json).sort(), ['expires', 'jwt']);
   assert.equal(login.json.expires, 3600);
@@ -81,7 +81,7 @@ test('full SDK sequence: ping, organization, deployment, login with json.dumps s
   assert.match(stored.imagePath, new RegExp(`^demo/\\d{4}-\\d{2}-\\d{2}/${first.json.id}\\.jpg$`));
   assert.deepEqual(await readFile(join(dataDir, 'datalake', stored.imagePath)), image);
 
-  const info = await httpRequest(`${server.url}/api/deployment/${dep.json.id}`, { headers: { authorization: `Bearer ${h.jwt}` } });
+  const info = await httpRequest(`${h.oracleHost}/api/deployment/${dep.json.id}`, { headers: { authorization: `Bearer ${h.jwt}` } });
   assert.equal(info.status, 200);
   assert.equal(info.json.predictions, 1);
   assert.deepEqual(info.json.labels, ['cat', 'dog', 'bird']);
