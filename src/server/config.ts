@@ -47,6 +47,9 @@ export const serveConfigSchema = z
     maxBodyBytes: z.number().int().min(1024).default(32 * 1024 * 1024).describe('Largest request body accepted, in bytes (413 beyond).'),
     jwtTtlSeconds: z.number().int().min(1).max(7 * 24 * 3600).default(3600).describe('Lifetime of the JWTs returned by /api/auth/login.'),
     publicUrl: z.url({ protocol: /^https?$/ }).optional().describe('Base URL clients reach this service by (e.g. behind a reverse proxy); deployments advertise `oracle_host` as this URL + `/oracle`. Default: the URL the client used.'),
+    retainDays: z.number().positive().optional().describe('Delete predictions whose capture time (`timestamp`) is older than this many days, with their datalake images; at start and every hour. Default: keep everything.'),
+    retainGb: z.number().positive().optional().describe('Cap on the datalake (stored image bytes, 1 GB = 10^9 bytes): beyond it the predictions captured first are deleted with their images; at start and every hour. Default: no cap.'),
+    minFreeGb: z.number().min(0).default(0.5).describe('Free space the data folder\'s disk must keep: below it, monitor calls are answered 503 with Retry-After (agents keep the prediction and retry) instead of failing a write. 0 turns the check off.'),
     shutdownTimeoutMs: z.number().int().min(0).default(5000).describe('On close: how long in-flight requests may take before connections are cut.'),
   })
   .strict();

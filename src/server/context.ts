@@ -2,6 +2,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { DeploymentInfo, OrganizationInfo, ServeConfig } from './config.js';
 import type { Datalake } from './datalake.js';
+import type { DiskGuard } from './disk-guard.js';
 import { HttpError, bearerOf, cookieOf } from './http-util.js';
 import { signJwt, verifyJwt, type JwtClaims } from './jwt.js';
 import { safeEqual } from './safe-equal.js';
@@ -30,6 +31,8 @@ export interface ServerContext {
   deployments: ReadonlyMap<string, DeploymentInfo>;
   store: PredictionStore;
   datalake: Datalake;
+  /** Free space of the data folder's disk: monitor calls check it before storing anything. */
+  disk: DiskGuard;
   token: string;
   jwtSecret: Buffer;
   /** Random per-process key of the dashboard login link (read-only dashboard access; not the API token). */

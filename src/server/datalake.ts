@@ -1,5 +1,5 @@
 /** The datalake folder: images stored as received, one file per prediction, under `<deployment>/<yyyy-mm-dd>/<id>.<ext>`. */
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm, rmdir } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { writeFileAtomic } from '../fs-atomic.js';
 
@@ -47,9 +47,27 @@ export class Datalake {
     return file;
   }
 
-  /** Removes a stored file (used when an insert loses a duplicate race). */
+  /** Removes a stored file (a lost duplicate race, retention); a file already gone is not an error. */
   async remove(rel: string): Promise<void> {
     const file = this.resolve(rel);
     if (file !== null) await rm(file, { force: true });
+  }
+
+  /**
+   * Removes the folder holding `rel` (a deployment's day) if it is empty, else leaves it; returns true when removed.
+   * A write racing this finds its folder gone and creates it again (see `write`).
+   */
+  async removeFolderIfEmpty(rel: string): Promise<boolean> {
+    const file = this.resolve(rel);
+    if (file === null) return false;
+    const folder = dirname(file);
+    if (folder === this.root) return false;
+    try {
+      await rmdir(folder);
+    } catch {
+      return false; // not empty, or already gone
+    }
+    this.#folders.delete(folder);
+    return true;
   }
 }

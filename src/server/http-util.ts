@@ -5,11 +5,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 export class HttpError extends Error {
   readonly status: number;
   readonly body: Record<string, unknown>;
+  /** Extra response headers (e.g. `retry-after`). */
+  readonly headers: Readonly<Record<string, string>>;
 
-  constructor(status: number, message: string, extra: Record<string, unknown> = {}) {
+  constructor(status: number, message: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}) {
     super(message);
     this.status = status;
     this.body = { message, ...extra };
+    this.headers = headers;
   }
 }
 

@@ -3,6 +3,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { DeploymentInfo } from './config.js';
 import { deploymentOr404, issueOracleJwt, requireJwt, requireReader, requireSameDeployment, type ServerContext } from './context.js';
+import { diskLowError, isDiskFull } from './disk-guard.js';
 import { HttpError, allow, parseJson, readBody } from './http-util.js';
 import { checkImage } from './image-check.js';
 import { parseMonitorJson } from './monitor-json.js';
@@ -43,6 +44,26 @@ async function readJson(ctx: ServerContext, req: IncomingMessage): Promise<unkno
   return parseJson(await readBody(req, ctx.config.maxBodyBytes));
 }
 
+/** 503 with Retry-After when the disk is below the floor; the body is read first so that the client, still sending, gets the reply. */
+async function requireDiskSpace(ctx: ServerContext, req: IncomingMessage): Promise<void> {
+  try {
+    await ctx.disk.requireSpace();
+  } catch (err) {
+    await readBody(req, ctx.config.maxBodyBytes).catch(() => undefined);
+    throw err;
+  }
+}
+
+/** `write()`'s result, with a full disk answered 503 (the agent retries) rather than 500 (it would give the prediction up). */
+async function storeOr503<T>(write: () => T | Promise<T>, what: string): Promise<T> {
+  try {
+    return await write();
+  } catch (err) {
+    if (isDiskFull(err)) throw diskLowError(`no space left to write ${what}`);
+    throw err;
+  }
+}
+
 async function login(ctx: ServerContext, req: IncomingMessage): Promise<Reply> {
   const parsed = loginBodySchema.safeParse(await readJson(ctx, req));
   if (!parsed.success) throw invalid(parsed.error, 'login body');
@@ -79,7 +100,9 @@ async function monitor(ctx: ServerContext, req: IncomingMessage, deployment: Dep
   // requests are good ones); a bad image's file is removed again, and a bad image answers 422 before 409.
   const [problems, imagePath] = await Promise.all([
     checkImage(bytes, body.content_type, body.width, body.height),
-    existing === undefined ? ctx.datalake.write(deployment.name, id, body.content_type === 'IMAGE/PNG' ? 'png' : 'jpg', bytes, new Date(receivedS * 1000)) : undefined,
+    existing === undefined
+      ? storeOr503(() => ctx.datalake.write(deployment.name, id, body.content_type === 'IMAGE/PNG' ? 'png' : 'jpg', bytes, new Date(receivedS * 1000)), 'the image')
+      : undefined,
   ]);
   if (problems.length > 0) {
     if (imagePath !== undefined) await ctx.datalake.remove(imagePath);
@@ -113,7 +136,13 @@ async function monitor(ctx: ServerContext, req: IncomingMessage, deployment: Dep
     timestampS: body.timestamp ?? receivedS,
     receivedS,
   };
-  const result = ctx.store.insert(row);
+  let result: ReturnType<typeof ctx.store.insert>;
+  try {
+    result = await storeOr503(() => ctx.store.insert(row), 'the prediction');
+  } catch (err) {
+    await ctx.datalake.remove(imagePath);
+    throw err;
+  }
   if (!result.inserted) {
     await ctx.datalake.remove(imagePath);
     throw conflict(result.existingId);
@@ -123,6 +152,7 @@ async function monitor(ctx: ServerContext, req: IncomingMessage, deployment: Dep
 
 async function lateShadow(ctx: ServerContext, req: IncomingMessage, predictionId: string): Promise<Reply> {
   const claims = requireJwt(ctx, req);
+  await requireDiskSpace(ctx, req);
   const prediction = ctx.store.get(predictionId);
   if (prediction === undefined) throw new HttpError(404, `Prediction ${predictionId} does not exist.`);
   requireSameDeployment(claims, prediction.deploymentId);
@@ -133,7 +163,7 @@ async function lateShadow(ctx: ServerContext, req: IncomingMessage, predictionId
   if (outOfRange.length > 0) throw unprocessable('shadow prediction', outOfRange);
   if (prediction.shadow !== null) throw new HttpError(409, `Prediction ${predictionId} already has a shadow prediction.`, { id: predictionId });
   const top = topOne(parsed.data.shadow_raw_predictions);
-  if (!ctx.store.setShadow(predictionId, parsed.data.shadow_raw_predictions, top.classId, top.score, parsed.data.shadow_latency)) {
+  if (!(await storeOr503(() => ctx.store.setShadow(predictionId, parsed.data.shadow_raw_predictions, top.classId, top.score, parsed.data.shadow_latency), 'the shadow prediction'))) {
     throw new HttpError(409, `Prediction ${predictionId} already has a shadow prediction.`, { id: predictionId });
   }
   return { status: 201, body: { id: predictionId } };
@@ -151,6 +181,7 @@ export async function handleOracle(ctx: ServerContext, req: IncomingMessage, url
     const claims = requireJwt(ctx, req);
     const deployment = deploymentOr404(ctx, decodeURIComponent(m[1] as string));
     requireSameDeployment(claims, deployment.id);
+    await requireDiskSpace(ctx, req);
     return monitor(ctx, req, deployment);
   }
   m = /^\/api\/prediction\/([^/]+)\/shadow$/.exec(path);

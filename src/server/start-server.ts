@@ -8,7 +8,9 @@ import { EdgewatchError } from '../errors.js';
 import { resolveOrganizations, type DeploymentInfo, type OrganizationInfo, type ServeConfig } from './config.js';
 import type { ServerContext, ServerLogger } from './context.js';
 import { Datalake } from './datalake.js';
+import { DiskGuard } from './disk-guard.js';
 import { HttpError, sendJson } from './http-util.js';
+import { Retention, type RetentionResult } from './retention.js';
 import { routeRequest } from './routes.js';
 import { loadJwtSecret, loadToken } from './secret-files.js';
 import { loadStaticFiles, type StaticFile } from './static-files.js';
@@ -27,6 +29,8 @@ export interface RunningServer {
   dashboardUrl: string;
   organizations: readonly OrganizationInfo[];
   store: PredictionStore;
+  /** Retention (`retainDays`, `retainGb`): `run()` makes a pass now (passes also run at start and hourly). */
+  retention: { run(): Promise<RetentionResult> };
   /** Requests being handled right now (for tests and shutdown diagnostics). */
   readonly inFlight: number;
   close(): Promise<void>;
@@ -56,12 +60,22 @@ export async function startServer(config: ServeConfig, options: { logger?: Serve
   const files = loadStaticFiles();
   const { token, created: tokenCreated } = loadToken(dataDir, config.token);
   const store = new PredictionStore(join(dataDir, 'monitoring.db'));
+  const datalake = new Datalake(join(dataDir, 'datalake'));
+  const disk = new DiskGuard({ folder: dataDir, minFreeBytes: config.minFreeGb * 1e9, logger });
+  await disk.measure();
+  const retention = new Retention({
+    store,
+    datalake,
+    logger,
+    policy: { retainDays: config.retainDays, retainBytes: config.retainGb === undefined ? undefined : config.retainGb * 1e9 },
+  });
   const ctx: ServerContext = {
     config,
     organizations,
     deployments,
     store,
-    datalake: new Datalake(join(dataDir, 'datalake')),
+    datalake,
+    disk,
     token,
     jwtSecret: loadJwtSecret(dataDir),
     dashboardKey: randomBytes(18).toString('base64url'),
@@ -99,11 +113,13 @@ export async function startServer(config: ServeConfig, options: { logger?: Serve
   const port = (server.address() as AddressInfo).port;
   ctx.url = formatUrl(config.host, port);
   logger.info({ url: ctx.url, dataDir, deployments: [...deployments.values()].map((d) => `${d.name}:${d.type}`) }, 'monitoring service listening');
+  retention.start();
 
   let closePromise: Promise<void> | null = null;
   const close = (): Promise<void> => {
     closePromise ??= (async () => {
       closing = true;
+      const retentionStopped = retention.close();
       const stopped = new Promise<void>((r) => server.close(() => r()));
       server.closeIdleConnections();
       if (inFlight > 0) {
@@ -115,6 +131,7 @@ export async function startServer(config: ServeConfig, options: { logger?: Serve
       }
       server.closeAllConnections();
       await stopped;
+      await retentionStopped;
       store.close();
       logger.info({}, 'monitoring service stopped');
     })();
@@ -129,6 +146,7 @@ export async function startServer(config: ServeConfig, options: { logger?: Serve
     dashboardUrl: `${ctx.url}/#key=${ctx.dashboardKey}`,
     organizations,
     store,
+    retention,
     get inFlight() {
       return inFlight;
     },
@@ -154,7 +172,7 @@ async function handle(ctx: ServerContext, files: ReadonlyMap<string, StaticFile>
     }
     if (err instanceof HttpError) {
       if (err.status === 413) res.shouldKeepAlive = false;
-      sendJson(res, err.status, err.body, err.status === 413 ? { connection: 'close' } : {});
+      sendJson(res, err.status, err.body, err.status === 413 ? { ...err.headers, connection: 'close' } : err.headers);
       return;
     }
     ctx.logger.error({ err: { message: (err as Error).message, code: (err as { code?: unknown }).code }, path: (req.url ?? '').split('?')[0] }, 'request failed');

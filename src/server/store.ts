@@ -110,7 +110,21 @@ CREATE TABLE IF NOT EXISTS predictions (
   UNIQUE (deployment_id, image_key)
 );
 CREATE INDEX IF NOT EXISTS predictions_by_time ON predictions (deployment_id, timestamp_s);
+CREATE INDEX IF NOT EXISTS predictions_by_capture ON predictions (timestamp_s);
+CREATE TABLE IF NOT EXISTS datalake_usage (id INTEGER PRIMARY KEY CHECK (id = 1), bytes INTEGER NOT NULL);
+CREATE TRIGGER IF NOT EXISTS predictions_usage_insert AFTER INSERT ON predictions
+  BEGIN UPDATE datalake_usage SET bytes = bytes + NEW.image_bytes WHERE id = 1; END;
+CREATE TRIGGER IF NOT EXISTS predictions_usage_delete AFTER DELETE ON predictions
+  BEGIN UPDATE datalake_usage SET bytes = bytes - OLD.image_bytes WHERE id = 1; END;
 `;
+
+/** A prediction as retention sees it: what to delete, where its image is, and how much that frees. */
+export interface RetentionCandidate {
+  id: string;
+  imagePath: string;
+  imageBytes: number;
+  timestampS: number;
+}
 
 function fromRow(r: Row): StoredPrediction {
   return {
@@ -165,6 +179,10 @@ export class PredictionStore {
       this.#db.pragma('busy_timeout = 5000');
       this.#db.pragma('synchronous = NORMAL');
       this.#db.exec(SCHEMA);
+      // Databases from before the usage counter: one sum, once; the triggers keep it from then on.
+      if (this.#db.prepare('SELECT 1 FROM datalake_usage WHERE id = 1').get() === undefined) {
+        this.#db.exec('INSERT INTO datalake_usage (id, bytes) SELECT 1, COALESCE(SUM(image_bytes), 0) FROM predictions');
+      }
     } catch (cause) {
       throw new EdgewatchError('EW_STORE_OPEN', `Cannot open the monitoring database ${file}: ${(cause as Error).message}.`, { cause, details: { path: file } });
     }
@@ -239,6 +257,27 @@ export class PredictionStore {
       : `SELECT * FROM predictions WHERE ${w.sql} ORDER BY timestamp_s DESC, received_s DESC LIMIT ?`;
     const params = disagreementsFirst ? [...w.params, Math.max(window, limit), limit] : [...w.params, limit];
     return (cachedStatement(this.#db, sql).all(...params) as Row[]).map(fromRow);
+  }
+
+  /** Bytes of the stored images of every deployment (the datalake's size), kept by triggers: no scan. */
+  datalakeBytes(): number {
+    return (cachedStatement(this.#db, 'SELECT bytes FROM datalake_usage WHERE id = 1').get() as { bytes: number } | undefined)?.bytes ?? 0;
+  }
+
+  /** The `limit` predictions of every deployment captured first, only those captured before `beforeS` when given. */
+  oldest(limit: number, beforeS?: number): RetentionCandidate[] {
+    const columns = 'SELECT id, image_path AS imagePath, image_bytes AS imageBytes, timestamp_s AS timestampS FROM predictions';
+    return (
+      beforeS === undefined
+        ? cachedStatement(this.#db, `${columns} ORDER BY timestamp_s LIMIT ?`).all(limit)
+        : cachedStatement(this.#db, `${columns} WHERE timestamp_s < ? ORDER BY timestamp_s LIMIT ?`).all(beforeS, limit)
+    ) as RetentionCandidate[];
+  }
+
+  /** Deletes predictions by id in one transaction; returns how many rows went. */
+  deleteMany(ids: readonly string[]): number {
+    const remove = cachedStatement(this.#db, 'DELETE FROM predictions WHERE id = ?');
+    return this.#db.transaction(() => ids.reduce((n, id) => n + remove.run(id).changes, 0))();
   }
 
   /** Closes the database; later calls do nothing. */
