@@ -7,11 +7,12 @@ import { measureFloor } from './floor.js';
 import { measureFloorModelWorker } from './floor-modelworker.js';
 import { loadBytes } from './images.js';
 import { measureNaive } from './naive.js';
+import { measureShadowPriority } from './shadow-priority.js';
 import { startBenchService, type BenchService } from './service.js';
 
 /** A job handed to this process by bench/run.ts. */
 export interface MeasureJob {
-  mode: 'floor' | 'floor-mw' | 'naive' | 'edgewatch' | 'soak';
+  mode: 'floor' | 'floor-mw' | 'naive' | 'edgewatch' | 'soak' | 'shadow-priority';
   championDir: string;
   shadowDir: string;
   files: string[];
@@ -24,6 +25,9 @@ export interface MeasureJob {
   folders?: number;
   agentOverrides?: Record<string, unknown>;
   soak?: { total: number; batch: number; checkpoints: number[] };
+  /** shadow-priority: no shadow when false; a steady drip instead of a burst when `steady` is set. */
+  withShadow?: boolean;
+  steady?: { count: number; perSecond: number };
 }
 
 const RESULT_PREFIX = 'BENCH_RESULT ';
@@ -57,6 +61,18 @@ async function run(job: MeasureJob): Promise<unknown> {
       return measureFloorModelWorker({ championDir: job.championDir, shadowDir: job.shadowDir, images: await loadBytes(job.files), rounds: job.rounds, perRound: job.perRound, warmup: job.warmup });
     case 'naive':
       return withService(job.labels, (service) => measureNaive({ ...job, files: job.files, service }));
+    case 'shadow-priority':
+      return withService(job.labels, async (service, workDir) =>
+        measureShadowPriority({
+          championDir: job.championDir,
+          shadowDir: job.withShadow === false ? undefined : job.shadowDir,
+          images: await loadBytes(job.files),
+          service,
+          workDir,
+          burst: job.perRound,
+          ...(job.steady ? { steady: job.steady } : {}),
+        }),
+      );
     case 'edgewatch':
     case 'soak':
       return withService(job.labels, async (service, workDir) => {

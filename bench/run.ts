@@ -23,6 +23,7 @@ const { values: args } = parseArgs({
     quick: { type: 'boolean', default: false },
     soak: { type: 'boolean', default: false },
     scale: { type: 'boolean', default: false },
+    'shadow-priority': { type: 'boolean', default: false },
     set: { type: 'string', default: 'hd' },
     rounds: { type: 'string' },
     'per-round': { type: 'string' },
@@ -38,6 +39,9 @@ if (args.help) {
   process.stdout.write(`npm run bench -- [options]
   --quick          short run (< 2 minutes): 3 rounds, fewer images
   --soak           memory mode: 5,000 images through the agent, RSS and tensors at 1,000 and 5,000
+  --shadow-priority  champion MobileNetV2 with an InceptionV3 shadow: a burst of 48 images with and
+                   without the shadow (last champion acknowledged), then a steady drip at half the
+                   measured capacity (shadow coverage, share of images in one request)
   --scale          also measure naive and edgewatch on VGA, 1080p and 12 MP images, and 1 vs 4 folders
   --set NAME       image set for the main table: hd (1080p, default), vga, mp12, photos
   --rounds N       rounds per measurement;  --per-round N  images per round
@@ -124,6 +128,13 @@ if (args.soak) {
   const first = result.points[0];
   const last = result.points.at(-1);
   if (first && last) process.stdout.write(`RSS growth ${first.images} → ${last.images}: ${(((last.rssMB - first.rssMB) / first.rssMB) * 100).toFixed(1)}% (peak RSS ${peakRssMB.toFixed(0)} MB)\n`);
+  process.exit(0);
+}
+
+if (args['shadow-priority']) {
+  const [inception] = await pullModels(['inception-v3'], { destDir: MODELS_DIR });
+  if (inception) log(`  model ${inception.name}: ${inception.status} (${(inception.totalBytes / 1e6).toFixed(1)} MB)`);
+  await shadowPriority({ ...base, shadowDir: resolve(MODELS_DIR, 'inception-v3') });
   process.exit(0);
 }
 
@@ -220,3 +231,49 @@ out.push(`(${((performance.now() - started) / 1000).toFixed(0)} s)`);
 out.push(`edgewatch/floor = ${ratio(edgewatch?.result.imagesPerSecond, floor?.result.imagesPerSecond)}`);
 out.push(`edgewatch/naive = ${ratio(edgewatch?.result.imagesPerSecond, naive?.result.imagesPerSecond)}`);
 process.stdout.write(`${out.join('\n')}\n`);
+
+interface PriorityRun {
+  championDoneMs: number;
+  shadowDoneMs: number | null;
+  images: number;
+  deferred: number;
+  late: number;
+  shed: number;
+  peakRssMB: number;
+}
+
+/** `--shadow-priority`: each measurement in its own process, alternating with and without the shadow. */
+async function shadowPriority(job: { championDir: string; shadowDir: string; labels: string[]; files: string[] }): Promise<void> {
+  const burst = 48;
+  const repeats = quick ? 1 : 3;
+  const one = (withShadow: boolean, steady?: { count: number; perSecond: number }) =>
+    measure<PriorityRun>({ ...job, mode: 'shadow-priority', rounds: 1, perRound: burst, warmup: 0, withShadow, ...(steady ? { steady } : {}) });
+  const alone: Measured<PriorityRun>[] = [];
+  const withShadow: Measured<PriorityRun>[] = [];
+  for (let r = 0; r < repeats; r++) {
+    log(`shadow priority: burst of ${burst}, round ${r + 1}/${repeats}`);
+    alone.push(await one(false));
+    withShadow.push(await one(true));
+  }
+  const median = (xs: number[]) => quantile(xs, 0.5);
+  const championAlone = median(alone.map((m) => m.result.championDoneMs));
+  const championWith = median(withShadow.map((m) => m.result.championDoneMs));
+  const shadowDone = median(withShadow.map((m) => m.result.shadowDoneMs ?? Number.NaN));
+  const capacity = burst / (shadowDone / 1000);
+  const steadyRate = capacity / 2;
+  const steadyCount = quick ? 12 : 24;
+  log(`shadow priority: steady drip of ${steadyCount} at ${steadyRate.toFixed(2)} images/s (half of ${capacity.toFixed(2)})`);
+  const steady = await one(true, { count: steadyCount, perSecond: steadyRate });
+  const s = steady.result;
+  const row = (label: string, m: Measured<PriorityRun>[]) => {
+    const r = m.map((x) => x.result);
+    return `${label.padEnd(34)} ${formatSpread(spreadOf(r.map((x) => x.championDoneMs / 1000)), 2).padEnd(20)} ${r[0]?.shadowDoneMs === null ? '-'.padEnd(20) : formatSpread(spreadOf(r.map((x) => (x.shadowDoneMs ?? 0) / 1000)), 2).padEnd(20)} ${String(median(r.map((x) => x.deferred))).padStart(8)} ${String(median(r.map((x) => x.shed))).padStart(5)} ${median(m.map((x) => x.peakRssMB)).toFixed(0).padStart(8)}`;
+  };
+  process.stdout.write(`\nshadow priority: champion mobilenet-v2, shadow inception-v3, burst of ${burst} ${IMAGE_SETS[setName]?.label ?? setName} JPEGs, ${repeats} round(s) each\n`);
+  process.stdout.write(`${'run'.padEnd(34)} ${'last champion s'.padEnd(20)} ${'last shadow s'.padEnd(20)} ${'deferred'.padStart(8)} ${'shed'.padStart(5)} ${'RSS MB'.padStart(8)}\n`);
+  process.stdout.write(`${row('burst, champion alone', alone)}\n${row('burst, with the shadow', withShadow)}\n`);
+  process.stdout.write(
+    `steady ${steadyCount} at ${steadyRate.toFixed(2)}/s (50 % of ${capacity.toFixed(2)}/s): coverage ${(((s.images - s.shed) / s.images) * 100).toFixed(0)} %, one request ${(((s.images - s.deferred) / s.images) * 100).toFixed(0)} %, ${s.late} late, ${s.shed} shed\n`,
+  );
+  process.stdout.write(`with-shadow/alone (last champion acknowledged) = ${(championWith / championAlone).toFixed(2)}\n`);
+}

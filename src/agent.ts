@@ -29,7 +29,7 @@ export interface AgentOptions {
   logger?: Logger;
   /** Called once per image outcome (tests, progress output). */
   onOutcome?: (outcome: ProcessOutcome, path: string) => void;
-  /** Called once per outbox entry that leaves the outbox: acknowledged (201 or 409) or dead-lettered. */
+  /** Called once per champion prediction that leaves the outbox: acknowledged (201 or 409) or dead-lettered (late shadows are counted in the summary). */
   onSent?: (imageId: string, result: 'delivered' | 'duplicate' | 'dead') => void;
   /** Where the start-up backlog progress bar is drawn when it is a TTY (the CLI passes stderr); otherwise progress is logged. */
   progressStream?: NodeJS.WritableStream;
@@ -118,14 +118,21 @@ export class Agent {
       isReady: () => this.#monitoring?.resolver.target !== undefined,
       onSendMs: (ms) => this.metrics.sendMs.add(ms),
       onAcknowledged: (entry, kind) => {
-        if (entry.parentId !== null) this.#tally.shadowLate += 1;
-        else this.#tally.acknowledged(entry.imageId, kind);
         this.#gate?.roomFreed();
+        if (entry.parentId !== null) {
+          this.#tally.shadowLate += 1;
+          return;
+        }
+        this.#tally.acknowledged(entry.imageId, kind);
         this.#options.onSent?.(entry.imageId, kind);
       },
       onDead: (entry) => {
-        this.#tally.dead(entry.imageId);
         this.#gate?.roomFreed();
+        if (entry.parentId !== null) {
+          this.#tally.shadowShed += 1; // a late shadow refused: the champion's prediction stands
+          return;
+        }
+        this.#tally.dead(entry.imageId);
         this.#options.onSent?.(entry.imageId, 'dead');
       },
       onOrphans: (_entry, count) => {
@@ -199,8 +206,8 @@ export class Agent {
    */
   async runOnce(): Promise<RunSummary> {
     await this.processed();
-    await this.#backlog?.idle();
-    const drained = await withDeadline((this.#sender as Sender).idle(), this.config.onceTimeoutMs);
+    const sender = this.#sender as Sender;
+    const drained = await withDeadline(Promise.resolve(this.#backlog?.idle()).then(() => sender.idle()), this.config.onceTimeoutMs);
     if (!drained) this.logger.warn({ onceTimeoutMs: this.config.onceTimeoutMs }, 'gave up waiting for delivery; undelivered predictions stay in the outbox for the next run');
     return this.summary();
   }
@@ -208,7 +215,8 @@ export class Agent {
   /** Counts since start, plus what is still queued. */
   summary(): RunSummary {
     if (!this.#db) return this.#final ?? this.#tally.summary({ queued: 0, dead: 0 });
-    return this.#tally.summary(this.#outbox?.counts() ?? { queued: 0, dead: 0 });
+    const counts = this.#outbox?.counts();
+    return this.#tally.summary({ queued: (counts?.queued ?? 0) + (counts?.lateShadows.queued ?? 0), dead: counts?.dead ?? 0 });
   }
 
   /**

@@ -35,7 +35,9 @@ export async function outboxCommand(argv: string[], io: Io): Promise<number> {
       if (config.json) {
         for (const d of dead) io.out.write(`${JSON.stringify(d)}\n`);
       } else {
-        io.out.write(`queued ${counts.queued}, delivered ${counts.delivered}, dead ${counts.dead}\n`);
+        const late = counts.lateShadows;
+        const lateLine = late.queued + late.delivered + late.dead > 0 ? `; late shadows: queued ${late.queued}, delivered ${late.delivered}, dead ${late.dead}` : '';
+        io.out.write(`queued ${counts.queued}, delivered ${counts.delivered}, dead ${counts.dead}${lateLine}\n`);
         for (const d of dead) {
           io.out.write(`${d.imageId.slice(0, 16)}  ${new Date(d.diedAt * 1000).toISOString()}  ${d.status ?? '-'} ${d.code}  ${d.path ?? '?'}  ${d.message}\n`);
         }

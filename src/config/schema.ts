@@ -41,7 +41,7 @@ export const agentConfigSchema = z
       .describe('File extensions picked up (case-insensitive).'),
     concurrency: z.number().int().min(1).max(64).default(4).describe('Images in flight between watcher and outbox (bounded queue).'),
     topK: z.number().int().min(1).max(100).default(1).describe('Classes reported per classification prediction.'),
-    workers: z.number().int().min(0).max(64).default(0).describe('Model worker threads, each holding the champion and the shadow; 0 = one per CPU core. A prediction goes to the least busy worker.'),
+    workers: z.number().int().min(0).max(64).default(0).describe('Champion model hosts (worker threads), and as many shadow hosts when there is a shadow (their threads run at low OS priority); 0 = one per CPU core, kept only where more than one pays. The tensorflow backend always uses one host holding both models.'),
     shadowMaxLag: z
       .string()
       .regex(/^(\d+|\d+(\.\d+)?(ms|s|m|h))$/, 'a number of images (e.g. 500) or a duration (e.g. 90s, 10m, 1h)')

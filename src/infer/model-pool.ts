@@ -1,4 +1,5 @@
 /** The champion and shadow models on worker-thread hosts of one backend, fed by a champion-first scheduler (the shadow never delays the champion). */
+import { availableParallelism } from 'node:os';
 import { EdgewatchError } from '../errors.js';
 import type { DecodedInput } from '../types.js';
 import type { BackendName } from './backend.js';
@@ -55,7 +56,7 @@ export class ModelPool {
   readonly #hosts: Host[];
   /** Every host ever started, for close(). */
   readonly #started: ModelWorker[];
-  readonly #scheduler = new JobScheduler();
+  readonly #scheduler = new JobScheduler(availableParallelism());
   readonly models: readonly PooledModel[];
   /** Why the layout differs from what `workers` asked for (e.g. one host for `tensorflow`), for the log. */
   readonly note: string | undefined;

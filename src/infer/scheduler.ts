@@ -29,6 +29,8 @@ interface Slot {
   /** Pool model index → the host's own model index. */
   readonly models: ReadonlyMap<number, number>;
   running: Promise<void> | undefined;
+  /** Pool model index of the running job. */
+  runningModel: number | undefined;
 }
 
 class QueuedJob implements ModelJob {
@@ -69,6 +71,8 @@ class QueuedJob implements ModelJob {
  * the caller must leave them unchanged until then (no copy is kept while it waits).
  */
 export class JobScheduler {
+  /** Jobs running at once beyond which no shadow job starts (the cores): what is left for the shadow. */
+  readonly #cores: number;
   readonly #slots: Slot[] = [];
   readonly #champion: QueuedJob[] = [];
   readonly #shadow: QueuedJob[] = [];
@@ -76,9 +80,20 @@ export class JobScheduler {
   #paused = 0;
   #closed = false;
 
+  /**
+   * `cores`: once the shadow falls behind (more shadow jobs queued than idle shadow hosts), a shadow
+   * job starts only while no champion job waits or runs and fewer jobs than `cores` run. Thread
+   * priorities alone do not keep a running shadow from slowing the champion (shared caches and
+   * memory bandwidth): with InceptionV3 as shadow (`npm run bench -- --shadow-priority`), a burst's
+   * last champion came 1.36x later than without a shadow when niced shadow threads started freely.
+   */
+  constructor(cores = Number.POSITIVE_INFINITY) {
+    this.#cores = cores;
+  }
+
   /** Adds a host running the pool models in `models` (pool index → host index); crashes remove it. */
   addHost(host: JobHost, models: ReadonlyMap<number, number>): void {
-    const slot: Slot = { host, models, running: undefined };
+    const slot: Slot = { host, models, running: undefined, runningModel: undefined };
     this.#slots.push(slot);
     void host.crashed.then(() => this.#remove(slot));
     this.#dispatch();
@@ -128,6 +143,16 @@ export class JobScheduler {
     for (const job of this.#take(() => true)) job.drop(err);
   }
 
+  /** Every queued shadow job can start now on an idle host: the shadow keeps up and runs beside the champion. */
+  #shadowKeepsUp(): boolean {
+    const idle = this.#slots.filter((s) => !s.running && [...s.models.keys()].some((m) => m !== CHAMPION)).length;
+    return this.#shadow.length <= idle;
+  }
+
+  #championRunning(): boolean {
+    return this.#slots.some((s) => s.runningModel === CHAMPION);
+  }
+
   #busy(): Promise<void>[] {
     return this.#slots.flatMap((s) => (s.running ? [s.running] : []));
   }
@@ -145,6 +170,7 @@ export class JobScheduler {
     let index = slot.models.has(CHAMPION) ? (this.#champion.length > 0 ? 0 : -1) : -1;
     let queue = this.#champion;
     if (index < 0) {
+      if (Number.isFinite(this.#cores) && !this.#shadowKeepsUp() && (this.#champion.length > 0 || this.#championRunning() || this.#busy().length >= this.#cores)) return undefined;
       queue = this.#shadow;
       index = queue.findIndex((j) => slot.models.has(j.model));
     }
@@ -156,12 +182,14 @@ export class JobScheduler {
 
   #start(slot: Slot, job: QueuedJob): void {
     job.startedAt = performance.now();
+    slot.runningModel = job.model;
     const hostModel = slot.models.get(job.model) as number;
     slot.running = slot.host
       .predict(job.input, job.original, hostModel)
       .then(job.resolve, job.reject)
       .finally(() => {
         slot.running = undefined;
+        slot.runningModel = undefined;
         this.#dispatch();
       });
   }

@@ -22,6 +22,8 @@ export interface Predictor {
   readonly backend: string;
   /** Queues one prediction (champion jobs run before shadow jobs). */
   submit(input: DecodedInput, original: { width: number; height: number }): PredictionJob;
+  /** Its jobs queued and not started yet. */
+  readonly queued: number;
 }
 
 /**
@@ -69,8 +71,8 @@ type Verdict =
       startedAt: number;
       champion: Model;
       shadow: Model | undefined;
-      /** The shadow is behind: its job continues in the background (a late shadow). */
-      behind: PredictionJob | undefined;
+      /** The shadow is behind: its job continues in the background, or is not started yet (a late shadow either way). */
+      behind: PredictionJob | 'not-started' | undefined;
     };
 
 /** Failures that a file still being written also produces: on an eager (unsettled) read they mean "not yet". */
@@ -83,11 +85,12 @@ export async function processImage(ctx: ProcessContext, file: WatchedFile): Prom
   const verdict = await examine(ctx, file, record.id);
   const deferred = commit(ctx, record.id, file, verdict);
   if (verdict.outcome === 'queued' && verdict.behind) {
+    const job = verdict.behind === 'not-started' ? undefined : verdict.behind;
     if (deferred) {
-      ctx.shadowBacklog?.adopt(deferred, verdict.behind);
+      ctx.shadowBacklog?.adopt(deferred, job);
       ctx.onShadowBehind(verdict.imageId, 'deferred');
     } else {
-      verdict.behind.cancel();
+      job?.cancel();
       ctx.shadowBacklog?.refused();
       ctx.onShadowBehind(verdict.imageId, 'shed', 'EW_SHADOW_LAG');
     }
@@ -146,7 +149,11 @@ function commit(ctx: ProcessContext, fileId: number, file: WatchedFile, v: Verdi
 /** Reads, checks and predicts: everything but the commit. */
 async function examine(ctx: ProcessContext, file: WatchedFile, fileId: number): Promise<Verdict> {
   const { config, logger, metrics } = ctx;
-  const specs = [ctx.champion.info.input, ...(ctx.shadow ? [ctx.shadow.info.input] : [])];
+  // A shadow whose queued work already exceeds what a request may wait for is behind: its input is
+  // made later, from the file, when the shadow is free (no resize for it, nor memory held, during
+  // the champion's rush).
+  const shadowBehind = ctx.shadow !== undefined && metrics.shadowMs.count > 0 && ctx.shadow.queued * metrics.shadowMs.quantile(0.5) > shadowWaitMs(metrics);
+  const specs = [ctx.champion.info.input, ...(ctx.shadow && !shadowBehind ? [ctx.shadow.info.input] : [])];
   let image: ImageRead;
   try {
     image = await readImage(file.path, specs, { maxPixels: config.maxPixels, maxFileBytes: config.maxFileBytes });
@@ -173,7 +180,9 @@ async function examine(ctx: ProcessContext, file: WatchedFile, fileId: number): 
 
   const original = { width: image.width, height: image.height };
   const championJob = ctx.champion.submit(pickInput(image, ctx.champion.info.input), original);
-  const shadowJob = ctx.shadow?.submit(pickInput(image, ctx.shadow.info.input), original);
+  const shadowJob = ctx.shadow && !shadowBehind ? ctx.shadow.submit(pickInput(image, ctx.shadow.info.input), original) : undefined;
+  // Whoever ends up owning the shadow's job (this request, the backlog, or nobody once shed) reads its outcome.
+  shadowJob?.result.catch(() => undefined);
   // The bulk of the request body, encoded while the models run in their workers.
   const imageBase64 = base64Bytes(image.bytes);
   let champion: Model;
@@ -187,7 +196,7 @@ async function examine(ctx: ProcessContext, file: WatchedFile, fileId: number): 
   }
   metrics.championMs.add(champion.latencySeconds * 1000);
   let shadow: Model | undefined;
-  let behind: PredictionJob | undefined;
+  let behind: PredictionJob | 'not-started' | undefined = shadowBehind ? 'not-started' : undefined;
   if (shadowJob) {
     const waited = await shadowInTime(shadowJob, shadowWaitMs(metrics));
     if (waited.kind === 'done') {
@@ -269,8 +278,8 @@ async function setAside(ctx: ProcessContext, file: WatchedFile, err: EdgewatchEr
 }
 
 /**
- * How long the champion's request may wait for a shadow that is running: twice the shadow's median
- * latency so far (plus 20 ms), or 2 s before the first one is known.
+ * How long the champion's request may wait for a running shadow: twice the shadow's median latency
+ * so far (plus 20 ms), or 2 s before the first one is known.
  */
 function shadowWaitMs(metrics: PipelineMetrics): number {
   return metrics.shadowMs.count > 0 ? 2 * metrics.shadowMs.quantile(0.5) + 20 : 2_000;
@@ -278,16 +287,19 @@ function shadowWaitMs(metrics: PipelineMetrics): number {
 
 /**
  * The shadow keeps up when its prediction is done, or running and done within `waitMs` of its
- * start: then one request carries both. A shadow still queued (behind other shadow work), or
- * running longer, is behind: the champion's prediction goes out at once.
+ * start: then one request carries both. A shadow still queued once the champion's host has handed
+ * on its slot (champion work waiting, or the cores busy), or running longer, is behind: the
+ * champion's prediction goes out at once.
  */
 async function shadowInTime(job: PredictionJob, waitMs: number): Promise<{ kind: 'done'; result: Model } | { kind: 'behind' } | { kind: 'failed'; error: unknown }> {
   const settled = job.result.then(
     (result) => ({ kind: 'done' as const, result }),
     (error: unknown) => ({ kind: 'failed' as const, error }),
   );
+  // The pool gives the champion's freed core to the next job after this continuation: let it.
+  await new Promise((resolve) => setImmediate(resolve));
   const startedAt = job.startedAt;
-  if (startedAt === undefined) return { kind: 'behind' }; // still queued behind other shadow work
+  if (startedAt === undefined) return { kind: 'behind' };
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<{ kind: 'behind' }>((resolve) => {
     timer = setTimeout(() => resolve({ kind: 'behind' }), Math.max(0, startedAt + waitMs - performance.now()));

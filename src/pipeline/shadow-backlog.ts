@@ -3,7 +3,7 @@
  * queued as late shadow predictions (`POST /api/prediction/{id}/shadow`) once done; bounded by the
  * lag limit, beyond which shadow work is shed (never the champion's). Survives restarts.
  */
-import { isEdgewatchError, type ErrorCode } from '../errors.js';
+import { isEdgewatchError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { readImage } from '../read/index.js';
 import type { Outbox } from '../state/outbox.js';
@@ -23,6 +23,8 @@ export interface PredictionJob {
 export interface ShadowModel {
   readonly info: { input: InputSpec };
   submit(input: DecodedInput, original: { width: number; height: number }): PredictionJob;
+  /** Its jobs queued and not started. */
+  readonly queued: number;
 }
 
 /** `--shadow-max-lag`: at most this many images waiting for their shadow, or this old. */
@@ -40,8 +42,8 @@ export interface ShadowBacklogOptions {
   logger: Logger;
   /** A late shadow entered the outbox (wake the sender), with the shadow's latency. */
   onQueued: (latencySeconds: number) => void;
-  /** Shadow work given up, with why. */
-  onShed: (imageId: string, code: string) => void;
+  /** Shadow work given up, with why (an error code, or a few words). */
+  onShed: (imageId: string, reason: string) => void;
   /** The image's file is no longer needed by the shadow (e.g. `afterDelivery` may move it now). */
   onReleased: (imageId: string, fileId: number) => void;
 }
@@ -50,6 +52,8 @@ export interface ShadowBacklogOptions {
 const MAX_IN_MEMORY = 16;
 /** Deferred images read again and predicted at once (after a restart, or evicted from memory). */
 const MAX_RECOMPUTING = 2;
+/** How soon a backlog waiting for the shadow's queue to empty looks again. */
+const RECHECK_MS = 100;
 
 /** The late-shadow outbox entry of an image (its own id: the champion's entry keeps the image id). */
 export function lateShadowId(imageId: string): string {
@@ -65,6 +69,7 @@ export class ShadowBacklog {
   readonly #jobs = new Map<string, PredictionJob>();
   readonly #recomputing = new Set<string>();
   #idleWaiters: (() => void)[] = [];
+  #recheck: NodeJS.Timeout | undefined;
   #closed = false;
   #shedEpisode = 0;
 
@@ -113,15 +118,14 @@ export class ShadowBacklog {
     this.#o.store.add(p);
   }
 
-  /** Takes the job of recorded work (its input still in memory) and finishes it in the background. */
-  adopt(p: PendingShadow, job: PredictionJob): void {
+  /**
+   * Takes recorded work and finishes it in the background: with its job when its input is still in
+   * memory, else (no job, or too many in memory) by reading the file again when the shadow is free.
+   */
+  adopt(p: PendingShadow, job: PredictionJob | undefined): void {
     this.#pending.set(p.imageId, p);
-    if (this.#jobs.size >= MAX_IN_MEMORY && job.cancel()) {
-      this.#pump(); // read again from the file when its turn comes
-      return;
-    }
-    this.#follow(p, job);
-    this.#shedLagging();
+    if (job && (this.#jobs.size < MAX_IN_MEMORY || !job.cancel())) this.#follow(p, job);
+    this.#pump();
   }
 
   /** Resolves once nothing waits for its shadow (with `--once`, before waiting for the outbox to drain). */
@@ -133,6 +137,7 @@ export class ShadowBacklog {
   /** Stops: queued jobs are cancelled and stay recorded for the next start. Idempotent. */
   close(): void {
     this.#closed = true;
+    clearTimeout(this.#recheck);
     for (const job of this.#jobs.values()) job.cancel();
     this.#wakeIdle();
   }
@@ -160,6 +165,12 @@ export class ShadowBacklog {
   /** The shadow's prediction is ready: queue it as a late shadow and forget the work, in one transaction. */
   #complete(p: PendingShadow, result: { prediction: RawPrediction; latencySeconds: number }): void {
     if (this.#closed || !this.#pending.has(p.imageId)) return;
+    if (this.#o.outbox.isDelivered(p.imageId) && this.#o.outbox.predictionIdOf(p.imageId) === null) {
+      // The champion's prediction was answered 409 (sent again after a lost answer): the service did
+      // not say its id, so there is nothing to attach the shadow to.
+      this.#shed(p, 'no prediction id (409)');
+      return;
+    }
     const body = Buffer.from(JSON.stringify({ shadow_raw_predictions: result.prediction, shadow_latency: result.latencySeconds }), 'utf8');
     try {
       this.#o.store.transaction(() => {
@@ -175,7 +186,7 @@ export class ShadowBacklog {
     this.#o.onQueued(result.latencySeconds);
   }
 
-  #shed(p: PendingShadow, code: ErrorCode | 'EW_SHADOW_LAG'): void {
+  #shed(p: PendingShadow, reason: string): void {
     if (!this.#pending.has(p.imageId)) return;
     try {
       this.#o.store.remove(p.imageId);
@@ -185,7 +196,7 @@ export class ShadowBacklog {
     }
     this.#jobs.get(p.imageId)?.cancel();
     this.#done(p);
-    this.#o.onShed(p.imageId, code);
+    this.#o.onShed(p.imageId, reason);
   }
 
   #done(p: PendingShadow): void {
@@ -214,12 +225,24 @@ export class ShadowBacklog {
     }
   }
 
-  /** Starts reading again the oldest deferred images whose input is not in memory. */
+  /**
+   * Starts reading again the oldest deferred images whose input is not in memory, only while the
+   * shadow has nothing queued: the reading and decoding happen when the shadow can use them, not
+   * during the champion's rush.
+   */
   #pump(): void {
     if (this.#closed) return;
     this.#shedLagging();
     for (const p of this.#pending.values()) {
       if (this.#recomputing.size >= MAX_RECOMPUTING) return;
+      if (this.#o.shadow.queued > 0) {
+        // Shadow jobs of new images run first; look again shortly (they end without telling the backlog).
+        this.#recheck ??= setTimeout(() => {
+          this.#recheck = undefined;
+          this.#pump();
+        }, RECHECK_MS);
+        return;
+      }
       if (this.#jobs.has(p.imageId) || this.#recomputing.has(p.imageId)) continue;
       this.#recomputing.add(p.imageId);
       void this.#recompute(p).finally(() => {

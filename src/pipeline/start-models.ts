@@ -46,11 +46,12 @@ export async function startModels(config: AgentConfig, logger: Logger): Promise<
         shadow: shadow?.info.name,
         shadowExecution: shadow?.info.execution?.detail ?? shadow?.info.execution?.mode,
         backend: champion.backend,
-        workers: pool.size,
+        hosts: pool.hosts.map((h) => `${h.models.map((m) => (m === 0 ? 'champion' : 'shadow')).join('+')}${h.niceness ? ` (nice ${h.niceness})` : ''}`),
         loadMs: Math.round(performance.now() - started),
       },
       `models ready on the ${champion.backend} backend`,
     );
+    if (pool.note) logger.info(pool.note);
     if (champion.backend === 'cpu') logger.warn('running on the pure-JS cpu backend: about 20x slower than wasm; check @tensorflow/tfjs-backend-wasm is installed');
     return { pool, champion, shadow };
   } catch (err) {

@@ -28,6 +28,14 @@ export interface DeadLetter {
   path: string | null;
 }
 
+/** Entries queued, delivered and dead. */
+export interface OutboxCounts {
+  queued: number;
+  delivered: number;
+  dead: number;
+  lateShadows: { queued: number; delivered: number; dead: number };
+}
+
 export interface OutboxLimits {
   maxEntries: number;
   maxBytes: number;
@@ -133,10 +141,17 @@ export class Outbox {
   markDelivered(imageId: string, status: number, predictionId: string | null, also?: () => void): number {
     try {
       return this.#db.transaction(() => {
-        const row = cachedStatement<[string], { file_id: number; body_bytes: number }>(this.#db, 'SELECT file_id, body_bytes FROM outbox WHERE image_id = ?').get(imageId);
+        const row = cachedStatement<[string], { file_id: number; body_bytes: number; parent_id: string | null }>(this.#db, 'SELECT file_id, body_bytes, parent_id FROM outbox WHERE image_id = ?').get(imageId);
         if (!row) return 0;
         cachedStatement(this.#db, 'DELETE FROM outbox WHERE image_id = ?').run(imageId);
-        cachedStatement(this.#db, 'INSERT OR REPLACE INTO delivered (image_id, file_id, prediction_id, status, delivered_at) VALUES (?, ?, ?, ?, ?)').run(imageId, row.file_id, predictionId, status, Date.now() / 1000);
+        cachedStatement(this.#db, 'INSERT OR REPLACE INTO delivered (image_id, file_id, prediction_id, status, delivered_at, parent_id) VALUES (?, ?, ?, ?, ?, ?)').run(
+          imageId,
+          row.file_id,
+          predictionId,
+          status,
+          Date.now() / 1000,
+          row.parent_id,
+        );
         also?.();
         this.#totals = { entries: this.#totals.entries - 1, bytes: this.#totals.bytes - row.body_bytes };
         return predictionId === null ? this.#dropChildren(imageId) : 0;
@@ -238,9 +253,15 @@ export class Outbox {
     })();
   }
 
-  /** Counts for summaries. */
-  counts(): { queued: number; delivered: number; dead: number } {
+  /** Counts for summaries: the champions' predictions (one per image), and the late shadows apart. */
+  counts(): OutboxCounts {
     const one = (sql: string) => cachedStatement<[], { n: number }>(this.#db, sql).get()?.n ?? 0;
-    return { queued: one('SELECT COUNT(*) AS n FROM outbox'), delivered: one('SELECT COUNT(*) AS n FROM delivered'), dead: one('SELECT COUNT(*) AS n FROM dead_letter') };
+    const of = (table: string, late: boolean) => one(`SELECT COUNT(*) AS n FROM ${table} WHERE parent_id IS ${late ? 'NOT ' : ''}NULL`);
+    return {
+      queued: of('outbox', false),
+      delivered: of('delivered', false),
+      dead: of('dead_letter', false),
+      lateShadows: { queued: of('outbox', true), delivered: of('delivered', true), dead: of('dead_letter', true) },
+    };
   }
 }

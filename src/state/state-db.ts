@@ -59,7 +59,8 @@ CREATE TABLE IF NOT EXISTS delivered (
   file_id INTEGER NOT NULL,
   prediction_id TEXT,
   status INTEGER NOT NULL,
-  delivered_at REAL NOT NULL
+  delivered_at REAL NOT NULL,
+  parent_id TEXT
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS shadow_pending (
@@ -81,7 +82,7 @@ CREATE INDEX IF NOT EXISTS shadow_pending_order ON shadow_pending (captured_at);
  * is delivered); `shadow_pending` (created by SCHEMA) holds shadow work deferred behind the champion.
  */
 const MIGRATIONS: Record<number, string> = {
-  2: 'ALTER TABLE outbox ADD COLUMN parent_id TEXT; ALTER TABLE dead_letter ADD COLUMN parent_id TEXT;',
+  2: 'ALTER TABLE outbox ADD COLUMN parent_id TEXT; ALTER TABLE dead_letter ADD COLUMN parent_id TEXT; ALTER TABLE delivered ADD COLUMN parent_id TEXT;',
 };
 
 /** Maps SQLite failures to typed errors: a full disk is its own code. */

@@ -17,7 +17,11 @@ test('demo: 8 generated images are monitored with both models and fill the dashb
   const dir = await tempDir(t);
   const demo = await startDemo({ dataDir: dir, port: 0, intervalMs: 20, limit: 8 });
   t.after(() => demo.close());
-  await until(() => demo.agent.summary().monitored === 8, '8 monitored predictions');
+  // Every champion prediction monitored, and every shadow one too (in the request, or late when the shadow was behind).
+  await until(() => {
+    const s = demo.agent.summary();
+    return s.monitored === 8 && s.shadowLate === s.shadowDeferred && s.pending === 0;
+  }, '8 monitored predictions with their shadows');
 
   const deployment = demo.server.organizations[0]!.deployments[0]!;
   const stats = (await (await fetch(`${demo.server.url}/api/deployment/${deployment.id}/stats`, { headers: { authorization: `Bearer ${demo.server.token}` } })).json()) as {

@@ -43,7 +43,7 @@ test('sender: delivers, retries retryable outcomes with backoff, dead-letters re
   assert.equal(attempts.get('flaky'), 3);
   assert.equal(attempts.get('poison'), 1);
   assert.deepEqual(sender.stats, { delivered: 2, alreadyMonitored: 1, retries: 2, dead: 1, inFlight: 0 });
-  assert.deepEqual(outbox.counts(), { queued: 0, delivered: 3, dead: 1 });
+  assert.deepEqual(outbox.counts(), { queued: 0, delivered: 3, dead: 1, lateShadows: { queued: 0, delivered: 0, dead: 0 } });
 });
 
 test('sender: waits while not ready, then drains when woken', async (t) => {

@@ -49,13 +49,13 @@ test('outbox: enqueue is idempotent per image id, caps are enforced, dead letter
   );
   outbox.markDead('b', 422, 'EW_MONITOR_REJECTED', 'height: expected int');
   assert.equal(outbox.isFull(), false);
-  assert.deepEqual(outbox.counts(), { queued: 1, delivered: 0, dead: 1 });
+  assert.deepEqual(outbox.counts(), { queued: 1, delivered: 0, dead: 1, lateShadows: { queued: 0, delivered: 0, dead: 0 } });
   assert.equal(outbox.listDead()[0]?.message, 'height: expected int');
   assert.equal(outbox.enqueue({ imageId: 'b', fileId: 2, body: Buffer.from('x'), capturedAt: 1 }), false, 'a dead id is not queued again silently');
   assert.equal(outbox.retryDead(['b']), 1);
-  assert.deepEqual(outbox.counts(), { queued: 2, delivered: 0, dead: 0 });
+  assert.deepEqual(outbox.counts(), { queued: 2, delivered: 0, dead: 0, lateShadows: { queued: 0, delivered: 0, dead: 0 } });
   outbox.markDead('b', 422, 'EW_MONITOR_REJECTED', 'again');
   assert.equal(outbox.purgeDead(), 1);
   outbox.markDelivered('a', 201, 'uuid-1');
-  assert.deepEqual(outbox.counts(), { queued: 0, delivered: 1, dead: 0 });
+  assert.deepEqual(outbox.counts(), { queued: 0, delivered: 1, dead: 0, lateShadows: { queued: 0, delivered: 0, dead: 0 } });
 });
