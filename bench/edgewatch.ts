@@ -65,8 +65,8 @@ class Acks {
   }
 }
 
-/** Starts an agent watching `folders` on the bench service. */
-async function startAgent(opts: EdgewatchOptions, folders: string[], acks: Acks): Promise<Agent> {
+/** Starts an agent watching `folders` on the bench service; `acks` counts champions' predictions acknowledged, `shadows` the shadow predictions that followed late (or were shed). */
+async function startAgent(opts: EdgewatchOptions, folders: string[], acks: Acks, shadows: Acks): Promise<Agent> {
   const { config } = loadConfig(agentConfigSchema, {
     overrides: {
       watch: folders.map((path) => ({ path, source: 'bench' })),
@@ -83,7 +83,7 @@ async function startAgent(opts: EdgewatchOptions, folders: string[], acks: Acks)
       ...opts.agentOverrides,
     },
   });
-  return Agent.start(config, { logger: silentLogger(), onSent: (_id, result) => result !== 'dead' && acks.add() });
+  return Agent.start(config, { logger: silentLogger(), onSent: (_id, result) => result !== 'dead' && acks.add(), onShadowSettled: () => shadows.add() });
 }
 
 /** Writes files into a staging folder (same filesystem), so that a drop is one atomic rename per file. */
@@ -115,12 +115,30 @@ class Dropper {
   }
 }
 
-async function setUp(opts: EdgewatchOptions): Promise<{ agent: Agent; dropper: Dropper; acks: Acks }> {
+/**
+ * An image is done when both predictions are in: its champion's acknowledged and its shadow's with
+ * it, or, when the shadow was behind, its late shadow acknowledged (or shed).
+ */
+interface Completion {
+  acks: Acks;
+  reach(target: number, timeoutMs: number, what: string): Promise<void>;
+}
+
+async function setUp(opts: EdgewatchOptions): Promise<{ agent: Agent; dropper: Dropper; acks: Completion }> {
   const folders = Array.from({ length: opts.folders }, (_, i) => join(opts.workDir, `inbox-${i}`));
   const staging = join(opts.workDir, 'staging');
   for (const dir of [...folders, staging]) await mkdir(dir, { recursive: true });
-  const acks = new Acks();
-  const agent = await startAgent(opts, folders, acks);
+  const champions = new Acks();
+  const shadows = new Acks();
+  const agent = await startAgent(opts, folders, champions, shadows);
+  const acks: Completion = {
+    acks: champions,
+    async reach(target, timeoutMs, what) {
+      await champions.reach(target, timeoutMs, what);
+      // Every image taken so far is processed now: the count of late shadows to wait for is final.
+      await shadows.reach(agent.summary().shadowDeferred, timeoutMs, `late shadows of ${what}`);
+    },
+  };
   return { agent, dropper: new Dropper(staging, folders, opts.images), acks };
 }
 
@@ -131,7 +149,7 @@ export async function measureEdgewatch(opts: EdgewatchOptions): Promise<Edgewatc
     const result: EdgewatchResult = { imagesPerSecond: [], dropToAckMs: [], addedMsExternal: [], agentMetrics: {}, singleMetrics: {}, backend: agent.models.champion?.backend ?? 'unknown' };
     const burst = async (count: number): Promise<number> => {
       const drop = await dropper.stage(count);
-      const target = acks.count + count;
+      const target = acks.acks.count + count;
       const started = performance.now();
       await drop();
       await acks.reach(target, 120_000 + count * 2_000, `${count} predictions to be acknowledged`);
@@ -180,7 +198,7 @@ export async function soakEdgewatch(opts: EdgewatchOptions, total: number, batch
     while (done < total) {
       const count = Math.min(batch, total - done);
       const drop = await dropper.stage(count);
-      const target = acks.count + count;
+      const target = acks.acks.count + count;
       await drop();
       await acks.reach(target, 300_000, `${count} predictions to be acknowledged`);
       done += count;

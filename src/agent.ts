@@ -31,6 +31,8 @@ export interface AgentOptions {
   onOutcome?: (outcome: ProcessOutcome, path: string) => void;
   /** Called once per champion prediction that leaves the outbox: acknowledged (201 or 409) or dead-lettered (late shadows are counted in the summary). */
   onSent?: (imageId: string, result: 'delivered' | 'duplicate' | 'dead') => void;
+  /** Called once per shadow prediction that did not go out with its champion's: sent late (acknowledged) or shed. */
+  onShadowSettled?: (imageId: string, result: 'late' | 'shed') => void;
   /** Where the start-up backlog progress bar is drawn when it is a TTY (the CLI passes stderr); otherwise progress is logged. */
   progressStream?: NodeJS.WritableStream;
 }
@@ -121,6 +123,7 @@ export class Agent {
         this.#gate?.roomFreed();
         if (entry.parentId !== null) {
           this.#tally.shadowLate += 1;
+          this.#options.onShadowSettled?.(entry.parentId, 'late');
           return;
         }
         this.#tally.acknowledged(entry.imageId, kind);
@@ -129,14 +132,14 @@ export class Agent {
       onDead: (entry) => {
         this.#gate?.roomFreed();
         if (entry.parentId !== null) {
-          this.#tally.shadowShed += 1; // a late shadow refused: the champion's prediction stands
+          this.#shadowShed(entry.parentId); // a late shadow refused: the champion's prediction stands
           return;
         }
         this.#tally.dead(entry.imageId);
         this.#options.onSent?.(entry.imageId, 'dead');
       },
-      onOrphans: (_entry, count) => {
-        this.#tally.shadowShed += count;
+      onOrphans: (entry, count) => {
+        for (let i = 0; i < count; i++) this.#shadowShed(entry.imageId);
         this.#gate?.roomFreed();
       },
       fileNeeded: (imageId) => this.#backlog?.has(imageId) ?? false,
@@ -155,7 +158,7 @@ export class Agent {
           this.metrics.shadowMs.add(latencySeconds * 1000);
           this.#sender?.wake();
         },
-        onShed: () => (this.#tally.shadowShed += 1),
+        onShed: (imageId) => this.#shadowShed(imageId),
         onReleased: started.releaseFile,
       });
       this.#backlog.start();
@@ -184,7 +187,7 @@ export class Agent {
         this.#sender?.wake();
       },
       shadowBacklog: this.#backlog,
-      onShadowBehind: (_imageId, outcome) => (outcome === 'deferred' ? (this.#tally.shadowDeferred += 1) : (this.#tally.shadowShed += 1)),
+      onShadowBehind: (imageId, outcome) => (outcome === 'deferred' ? (this.#tally.shadowDeferred += 1) : this.#shadowShed(imageId)),
       watcher,
       gate: this.#gate,
       onOutcome: (outcome, path) => {
@@ -193,6 +196,11 @@ export class Agent {
         this.#options.onOutcome?.(outcome, path);
       },
     });
+  }
+
+  #shadowShed(imageId: string): void {
+    this.#tally.shadowShed += 1;
+    this.#options.onShadowSettled?.(imageId, 'shed');
   }
 
   /** Resolves once every file seen so far is processed (with `once`: once the initial scan is done). */

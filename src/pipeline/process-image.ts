@@ -152,7 +152,11 @@ async function examine(ctx: ProcessContext, file: WatchedFile, fileId: number): 
   // A shadow whose queued work already exceeds what a request may wait for is behind: its input is
   // made later, from the file, when the shadow is free (no resize for it, nor memory held, during
   // the champion's rush).
-  const shadowBehind = ctx.shadow !== undefined && metrics.shadowMs.count > 0 && ctx.shadow.queued * metrics.shadowMs.quantile(0.5) > shadowWaitMs(metrics);
+  const shadowBehind =
+    ctx.shadow !== undefined &&
+    metrics.shadowMs.count > 0 &&
+    ctx.shadow.queued * metrics.shadowMs.quantile(0.5) > shadowWaitMs(metrics) &&
+    ctx.shadowBacklog?.hasMemoryRoom() === false;
   const specs = [ctx.champion.info.input, ...(ctx.shadow && !shadowBehind ? [ctx.shadow.info.input] : [])];
   let image: ImageRead;
   try {

@@ -94,6 +94,11 @@ export class ShadowBacklog {
     this.#pump();
   }
 
+  /** True while fewer deferred inputs than the memory bound are held: a new one may be kept rather than read again later. */
+  hasMemoryRoom(): boolean {
+    return this.#jobs.size < MAX_IN_MEMORY;
+  }
+
   /** True when one more image may wait for its shadow (the lag bound by count); false: shed it instead. */
   hasRoom(): boolean {
     return !this.#closed && (this.#o.maxLag.images === undefined || this.#pending.size < this.#o.maxLag.images);
