@@ -50,5 +50,6 @@ test('demo: 8 generated images are monitored with both models and fill the dashb
   const canvases = await page.$$eval('canvas', (list) => list.filter((c) => (c as HTMLCanvasElement).width > 100).length);
   assert.ok(canvases >= 4, `charts drawn (${canvases})`);
   assert.ok(((await page.textContent('body')) ?? '').includes('demo-champion'));
+  assert.match((await page.textContent('#kpi-count-sub')) ?? '', /8 with a shadow prediction · shadow coverage 100\.0%/, 'shadow coverage, late shadows included');
   assert.deepEqual(problems, []);
 });

@@ -160,7 +160,9 @@
 
   function renderKpis(s) {
     setText('kpi-count', s.counts.predictions.toLocaleString());
-    setText('kpi-count-sub', `${s.counts.withShadow.toLocaleString()} with a shadow prediction`);
+    // Shadow coverage: a late shadow (sent after its champion when the shadow was behind) counts once it arrived.
+    const coverage = s.counts.predictions ? ` · shadow coverage ${pct(s.counts.withShadow / s.counts.predictions)}` : '';
+    setText('kpi-count-sub', `${s.counts.withShadow.toLocaleString()} with a shadow prediction${coverage}`);
     setText('kpi-agree', pct(s.agreement.rate));
     setText('kpi-agree-sub', `${s.agreement.agreed} of ${s.agreement.compared} compared`);
     const lat = (l) => (l ? `${fmtMs(l.p50Ms)} · ${fmtMs(l.p95Ms)} · ${fmtMs(l.p99Ms)}` : '—');
