@@ -15,6 +15,7 @@ import { imageIdOf } from './image-id.js';
 import type { PipelineMetrics } from './metrics.js';
 import type { PendingShadow } from '../state/shadow-pending.js';
 import type { PredictionJob, ShadowBacklog } from './shadow-backlog.js';
+import { shadowInTime, shadowWaitMs } from './shadow-in-time.js';
 
 /** What the pipeline needs of a model (a `PooledModel` in production). */
 export interface Predictor {
@@ -279,38 +280,6 @@ async function setAside(ctx: ProcessContext, file: WatchedFile, err: EdgewatchEr
     ctx.logger.error({ code, file: file.path, reason: err.code }, `rejected, but could not move it to ${dir}: ${(moveErr as Error).message}`);
     return { outcome: 'rejected', code: err.code, reason: `${err.message} (could not move it: ${(moveErr as Error).message})` };
   }
-}
-
-/**
- * How long the champion's request may wait for a running shadow: twice the shadow's median latency
- * so far (plus 20 ms), or 2 s before the first one is known.
- */
-function shadowWaitMs(metrics: PipelineMetrics): number {
-  return metrics.shadowMs.count > 0 ? 2 * metrics.shadowMs.quantile(0.5) + 20 : 2_000;
-}
-
-/**
- * The shadow keeps up when its prediction is done, or running and done within `waitMs` of its
- * start: then one request carries both. A shadow still queued once the champion's host has handed
- * on its slot (champion work waiting, or the cores busy), or running longer, is behind: the
- * champion's prediction goes out at once.
- */
-async function shadowInTime(job: PredictionJob, waitMs: number): Promise<{ kind: 'done'; result: Model } | { kind: 'behind' } | { kind: 'failed'; error: unknown }> {
-  const settled = job.result.then(
-    (result) => ({ kind: 'done' as const, result }),
-    (error: unknown) => ({ kind: 'failed' as const, error }),
-  );
-  // The pool gives the champion's freed core to the next job after this continuation: let it.
-  await new Promise((resolve) => setImmediate(resolve));
-  const startedAt = job.startedAt;
-  if (startedAt === undefined) return { kind: 'behind' };
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<{ kind: 'behind' }>((resolve) => {
-    timer = setTimeout(() => resolve({ kind: 'behind' }), Math.max(0, startedAt + waitMs - performance.now()));
-  });
-  const outcome = await Promise.race([settled, late]);
-  clearTimeout(timer);
-  return outcome;
 }
 
 function pickInput(image: ImageRead, spec: InputSpec): DecodedInput {
