@@ -95,6 +95,8 @@ export class ModelRunner {
   #graphNeedsAsync = false;
   #disposed = false;
   #fused: FusedPlan | undefined;
+  /** The layers model was released once its fused plan was verified. */
+  #modelDisposed = false;
 
   private constructor(loaded: LoadedModel, topK: number) {
     this.#loaded = loaded;
@@ -168,6 +170,9 @@ export class ModelRunner {
       return;
     }
     this.#fused = plan;
+    // The plan holds its own copies of the weights: the layers model's are never read again.
+    model.dispose();
+    this.#modelDisposed = true;
     this.info.execution = { mode: 'fused', detail: `${plan.layers} layers → ${plan.ops} ops, max difference ${diff.toExponential(1)}` };
   }
 
@@ -207,7 +212,7 @@ export class ModelRunner {
     if (this.#disposed) return;
     this.#disposed = true;
     this.#fused?.dispose();
-    this.#loaded.model.dispose();
+    if (!this.#modelDisposed) this.#loaded.model.dispose();
   }
 
   #modelFile(): string {
