@@ -44,7 +44,7 @@ export class Agent {
   readonly logger: Logger;
   readonly #options: AgentOptions;
   readonly #abort = new AbortController();
-  readonly #tally = new RunTally(this.metrics.addedMs);
+  readonly #tally: RunTally;
   #db: StateDb | undefined;
   #outbox: Outbox | undefined;
   #models: StartedModels | undefined;
@@ -63,6 +63,7 @@ export class Agent {
     this.config = config;
     this.#options = options;
     this.logger = options.logger ?? silentLogger();
+    this.#tally = new RunTally(this.metrics.addedMs, { onSent: options.onSent, onShadowSettled: options.onShadowSettled });
   }
 
   /**
@@ -121,25 +122,14 @@ export class Agent {
       onSendMs: (ms) => this.metrics.sendMs.add(ms),
       onAcknowledged: (entry, kind) => {
         this.#gate?.roomFreed();
-        if (entry.parentId !== null) {
-          this.#tally.shadowLate += 1;
-          this.#options.onShadowSettled?.(entry.parentId, 'late');
-          return;
-        }
-        this.#tally.acknowledged(entry.imageId, kind);
-        this.#options.onSent?.(entry.imageId, kind);
+        this.#tally.acknowledged(entry, kind);
       },
       onDead: (entry) => {
         this.#gate?.roomFreed();
-        if (entry.parentId !== null) {
-          this.#shadowShed(entry.parentId); // a late shadow refused: the champion's prediction stands
-          return;
-        }
-        this.#tally.dead(entry.imageId);
-        this.#options.onSent?.(entry.imageId, 'dead');
+        this.#tally.dead(entry);
       },
       onOrphans: (entry, count) => {
-        for (let i = 0; i < count; i++) this.#shadowShed(entry.imageId);
+        for (let i = 0; i < count; i++) this.#tally.shed(entry.imageId);
         this.#gate?.roomFreed();
       },
       fileNeeded: (imageId) => this.#backlog?.has(imageId) ?? false,
@@ -158,7 +148,7 @@ export class Agent {
           this.metrics.shadowMs.add(latencySeconds * 1000);
           this.#sender?.wake();
         },
-        onShed: (imageId) => this.#shadowShed(imageId),
+        onShed: (imageId) => this.#tally.shed(imageId),
         onReleased: started.releaseFile,
       });
       this.#backlog.start();
@@ -187,7 +177,7 @@ export class Agent {
         this.#sender?.wake();
       },
       shadowBacklog: this.#backlog,
-      onShadowBehind: (imageId, outcome) => (outcome === 'deferred' ? (this.#tally.shadowDeferred += 1) : this.#shadowShed(imageId)),
+      onShadowBehind: (imageId, outcome) => this.#tally.shadowBehind(imageId, outcome),
       watcher,
       gate: this.#gate,
       onOutcome: (outcome, path) => {
@@ -196,11 +186,6 @@ export class Agent {
         this.#options.onOutcome?.(outcome, path);
       },
     });
-  }
-
-  #shadowShed(imageId: string): void {
-    this.#tally.shadowShed += 1;
-    this.#options.onShadowSettled?.(imageId, 'shed');
   }
 
   /** Resolves once every file seen so far is processed (with `once`: once the initial scan is done). */

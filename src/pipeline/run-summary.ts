@@ -26,6 +26,12 @@ export interface RunSummary {
   shadowShed: number;
 }
 
+/** Who hears of predictions leaving the outbox (the agent's options). */
+export interface TallyListeners {
+  onSent?: ((imageId: string, result: 'delivered' | 'duplicate' | 'dead') => void) | undefined;
+  onShadowSettled?: ((imageId: string, result: 'late' | 'shed') => void) | undefined;
+}
+
 /** Images whose added latency is tracked at most at once (beyond, e.g. during an outage, new ones are not measured). */
 const MAX_TRACKED = 10_000;
 
@@ -47,8 +53,11 @@ export class RunTally {
   readonly #addedMs: Samples;
   readonly #inPipeline = new Map<string, { seenAt: number; modelsMs: number }>();
 
-  constructor(addedMs: Samples) {
+  readonly #listeners: TallyListeners;
+
+  constructor(addedMs: Samples, listeners: TallyListeners = {}) {
     this.#addedMs = addedMs;
+    this.#listeners = listeners;
   }
 
   /** A file's outcome. */
@@ -64,8 +73,15 @@ export class RunTally {
     if (this.#inPipeline.size < MAX_TRACKED) this.#inPipeline.set(imageId, { seenAt, modelsMs });
   }
 
-  /** The service acknowledged it: stored now (`delivered`) or already (`duplicate`). */
-  acknowledged(imageId: string, kind: 'delivered' | 'duplicate'): void {
+  /** The service acknowledged an outbox entry: a champion's prediction (stored now or already), or a late shadow. */
+  acknowledged(entry: { imageId: string; parentId: string | null }, kind: 'delivered' | 'duplicate'): void {
+    if (entry.parentId !== null) {
+      this.shadowLate += 1;
+      this.#listeners.onShadowSettled?.(entry.parentId, 'late');
+      return;
+    }
+    const { imageId } = entry;
+    this.#listeners.onSent?.(imageId, kind);
     if (kind === 'delivered') this.monitored += 1;
     else this.alreadyMonitored += 1;
     const timing = this.#inPipeline.get(imageId);
@@ -74,10 +90,27 @@ export class RunTally {
     if (timing.seenAt > 0) this.#addedMs.add(performance.now() - timing.seenAt - timing.modelsMs);
   }
 
-  /** The service refused it for good (a dead letter): a failure, not a latency. */
-  dead(imageId: string): void {
+  /** The service refused an entry for good (a dead letter): a failed image, or a late shadow shed (the champion's prediction stands). */
+  dead(entry: { imageId: string; parentId: string | null }): void {
+    if (entry.parentId !== null) {
+      this.shed(entry.parentId);
+      return;
+    }
     this.failed += 1;
-    this.#inPipeline.delete(imageId);
+    this.#inPipeline.delete(entry.imageId);
+    this.#listeners.onSent?.(entry.imageId, 'dead');
+  }
+
+  /** A shadow prediction given up (lag bound, failure, file gone, its champion refused or answered 409). */
+  shed(imageId: string): void {
+    this.shadowShed += 1;
+    this.#listeners.onShadowSettled?.(imageId, 'shed');
+  }
+
+  /** The shadow was behind: its prediction follows late (`deferred`), or was shed at once. */
+  shadowBehind(imageId: string, outcome: 'deferred' | 'shed'): void {
+    if (outcome === 'deferred') this.shadowDeferred += 1;
+    else this.shed(imageId);
   }
 
   /** The summary, with the outbox's counts. */
