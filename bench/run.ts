@@ -11,6 +11,7 @@ import { pullModels } from '../src/models/pull.js';
 import { NSFWJS_LABELS } from '../src/models/catalog.js';
 import { IMAGE_SETS, prepareImages, type ImageSetName } from './images.js';
 import type { MeasureJob } from './measure.js';
+import type { ShadowPriorityResult } from './shadow-priority.js';
 import { formatSpread, pairwiseRatios, quantile, spreadOf } from './stats.js';
 
 const CHAMPION = 'mobilenet-v2';
@@ -232,24 +233,14 @@ out.push(`edgewatch/floor = ${ratio(edgewatch?.result.imagesPerSecond, floor?.re
 out.push(`edgewatch/naive = ${ratio(edgewatch?.result.imagesPerSecond, naive?.result.imagesPerSecond)}`);
 process.stdout.write(`${out.join('\n')}\n`);
 
-interface PriorityRun {
-  championDoneMs: number;
-  shadowDoneMs: number | null;
-  images: number;
-  deferred: number;
-  late: number;
-  shed: number;
-  peakRssMB: number;
-}
-
 /** `--shadow-priority`: each measurement in its own process, alternating with and without the shadow. */
 async function shadowPriority(job: { championDir: string; shadowDir: string; labels: string[]; files: string[] }): Promise<void> {
   const burst = 48;
   const repeats = quick ? 1 : 3;
   const one = (withShadow: boolean, steady?: { count: number; perSecond: number }) =>
-    measure<PriorityRun>({ ...job, mode: 'shadow-priority', rounds: 1, perRound: burst, warmup: 0, withShadow, ...(steady ? { steady } : {}) });
-  const alone: Measured<PriorityRun>[] = [];
-  const withShadow: Measured<PriorityRun>[] = [];
+    measure<ShadowPriorityResult>({ ...job, mode: 'shadow-priority', rounds: 1, perRound: burst, warmup: 0, withShadow, ...(steady ? { steady } : {}) });
+  const alone: Measured<ShadowPriorityResult>[] = [];
+  const withShadow: Measured<ShadowPriorityResult>[] = [];
   for (let r = 0; r < repeats; r++) {
     log(`shadow priority: burst of ${burst}, round ${r + 1}/${repeats}`);
     alone.push(await one(false));
@@ -265,7 +256,7 @@ async function shadowPriority(job: { championDir: string; shadowDir: string; lab
   log(`shadow priority: steady drip of ${steadyCount} at ${steadyRate.toFixed(2)} images/s (half of ${capacity.toFixed(2)})`);
   const steady = await one(true, { count: steadyCount, perSecond: steadyRate });
   const s = steady.result;
-  const row = (label: string, m: Measured<PriorityRun>[]) => {
+  const row = (label: string, m: Measured<ShadowPriorityResult>[]) => {
     const r = m.map((x) => x.result);
     return `${label.padEnd(34)} ${formatSpread(spreadOf(r.map((x) => x.championDoneMs / 1000)), 2).padEnd(20)} ${r[0]?.shadowDoneMs === null ? '-'.padEnd(20) : formatSpread(spreadOf(r.map((x) => (x.shadowDoneMs ?? 0) / 1000)), 2).padEnd(20)} ${String(median(r.map((x) => x.deferred))).padStart(8)} ${String(median(r.map((x) => x.shed))).padStart(5)} ${median(m.map((x) => x.peakRssMB)).toFixed(0).padStart(8)}`;
   };

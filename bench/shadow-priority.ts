@@ -35,7 +35,6 @@ export interface ShadowPriorityResult {
   deferred: number;
   late: number;
   shed: number;
-  peakRssMB: number;
 }
 
 /** Runs one burst (or steady drip) through a fresh agent and reports when the champion and the shadow were done. */
@@ -124,7 +123,6 @@ export async function measureShadowPriority(opts: ShadowPriorityOptions): Promis
       deferred: after.shadowDeferred - before.shadowDeferred,
       late: after.shadowLate - before.shadowLate,
       shed: after.shadowShed - before.shadowShed,
-      peakRssMB: process.resourceUsage().maxRSS / 1024,
     };
   } finally {
     await agent.close();

@@ -184,14 +184,18 @@ export class JobScheduler {
     job.startedAt = performance.now();
     slot.runningModel = job.model;
     const hostModel = slot.models.get(job.model) as number;
-    slot.running = slot.host
-      .predict(job.input, job.original, hostModel)
-      .then(job.resolve, job.reject)
-      .finally(() => {
-        slot.running = undefined;
-        slot.runningModel = undefined;
-        this.#dispatch();
-      });
+    // The slot is handed on before the job settles: whoever awaits the result finds the next job
+    // (e.g. this image's shadow, held back while the champion ran) already started.
+    const settle = (finish: () => void) => {
+      slot.running = undefined;
+      slot.runningModel = undefined;
+      this.#dispatch();
+      finish();
+    };
+    slot.running = slot.host.predict(job.input, job.original, hostModel).then(
+      (result) => settle(() => job.resolve(result)),
+      (err: Error) => settle(() => job.reject(err)),
+    );
   }
 
   #cancel(job: QueuedJob): boolean {

@@ -18,7 +18,7 @@ const cachedTargetSchema = z.object({
   type: z.string(),
   oracleHost: z.string(),
   resolvedAt: z.number(),
-});
+}) satisfies z.ZodType<MonitorTarget>;
 
 /** Where the cached deployment is kept (the state database's `meta` table in the agent). */
 export interface TargetCache {

@@ -2,30 +2,24 @@
 import { stat } from 'node:fs/promises';
 import type { AgentConfig } from '../config/schema.js';
 import { EdgewatchError, isEdgewatchError, type ErrorCode } from '../errors.js';
+import type { ModelJob, PooledModel, TimedPrediction } from '../infer/index.js';
 import type { Logger } from '../log.js';
 import { base64Bytes, buildMonitorFields, encodeMonitorBody } from '../monitor/index.js';
 import { readImage, rejectFile, type ImageRead } from '../read/index.js';
 import { FINAL_STATES, type Ledger } from '../state/ledger.js';
 import type { Outbox } from '../state/outbox.js';
-import { inputSpecKey, type DecodedInput, type InputSpec, type RawPrediction, type TaskType } from '../types.js';
+import { inputSpecKey, type DecodedInput, type InputSpec } from '../types.js';
 import { AGENT_VERSION } from '../version.js';
 import type { WatchedFile } from '../watch/index.js';
 import { rejectedDirFor } from './file-destinations.js';
 import { imageIdOf } from './image-id.js';
 import type { PipelineMetrics } from './metrics.js';
 import type { PendingShadow } from '../state/shadow-pending.js';
-import type { PredictionJob, ShadowBacklog } from './shadow-backlog.js';
-import { shadowInTime, shadowWaitMs } from './shadow-in-time.js';
+import type { ShadowBacklog } from './shadow-backlog.js';
+import { queueTooDeep, shadowInTime, shadowTiming } from './shadow-in-time.js';
 
-/** What the pipeline needs of a model (a `PooledModel` in production). */
-export interface Predictor {
-  readonly info: { name: string; hash: string; task: TaskType; input: InputSpec };
-  readonly backend: string;
-  /** Queues one prediction (champion jobs run before shadow jobs). */
-  submit(input: DecodedInput, original: { width: number; height: number }): PredictionJob;
-  /** Its jobs queued and not started yet. */
-  readonly queued: number;
-}
+/** What the pipeline needs of a model of the pool. */
+export type Predictor = Pick<PooledModel, 'info' | 'backend' | 'submit' | 'queued'>;
 
 /**
  * What happened to one file: `queued` (in the outbox), `known` (the ledger had it done already),
@@ -55,8 +49,6 @@ export interface ProcessContext {
   onShadowBehind: (imageId: string, outcome: 'deferred' | 'shed', code?: string) => void;
 }
 
-type Model = { prediction: RawPrediction; latencySeconds: number };
-
 /** What examining a file decided, before anything is committed: each outcome maps to one ledger transition in `commit`. */
 type Verdict =
   | { outcome: 'changed' }
@@ -70,10 +62,10 @@ type Verdict =
       body: Buffer;
       capturedAt: number;
       startedAt: number;
-      champion: Model;
-      shadow: Model | undefined;
+      champion: TimedPrediction;
+      shadow: TimedPrediction | undefined;
       /** The shadow is behind: its job continues in the background, or is not started yet (a late shadow either way). */
-      behind: PredictionJob | 'not-started' | undefined;
+      behind: ModelJob | 'not-started' | undefined;
     };
 
 /** Failures that a file still being written also produces: on an eager (unsettled) read they mean "not yet". */
@@ -153,11 +145,8 @@ async function examine(ctx: ProcessContext, file: WatchedFile, fileId: number): 
   // A shadow whose queued work already exceeds what a request may wait for is behind: its input is
   // made later, from the file, when the shadow is free (no resize for it, nor memory held, during
   // the champion's rush).
-  const shadowBehind =
-    ctx.shadow !== undefined &&
-    metrics.shadowMs.count > 0 &&
-    ctx.shadow.queued * metrics.shadowMs.quantile(0.5) > shadowWaitMs(metrics) &&
-    ctx.shadowBacklog?.hasMemoryRoom() === false;
+  const timing = shadowTiming(metrics);
+  const shadowBehind = ctx.shadow !== undefined && queueTooDeep(ctx.shadow.queued, timing) && ctx.shadowBacklog?.hasMemoryRoom() === false;
   const specs = [ctx.champion.info.input, ...(ctx.shadow && !shadowBehind ? [ctx.shadow.info.input] : [])];
   let image: ImageRead;
   try {
@@ -190,7 +179,7 @@ async function examine(ctx: ProcessContext, file: WatchedFile, fileId: number): 
   shadowJob?.result.catch(() => undefined);
   // The bulk of the request body, encoded while the models run in their workers.
   const imageBase64 = base64Bytes(image.bytes);
-  let champion: Model;
+  let champion: TimedPrediction;
   try {
     champion = await championJob.result;
   } catch (err) {
@@ -200,10 +189,10 @@ async function examine(ctx: ProcessContext, file: WatchedFile, fileId: number): 
     return { outcome: 'failed', code, reason: (err as Error).message, sha256: image.sha256 };
   }
   metrics.championMs.add(champion.latencySeconds * 1000);
-  let shadow: Model | undefined;
-  let behind: PredictionJob | 'not-started' | undefined = shadowBehind ? 'not-started' : undefined;
+  let shadow: TimedPrediction | undefined;
+  let behind: ModelJob | 'not-started' | undefined = shadowBehind ? 'not-started' : undefined;
   if (shadowJob) {
-    const waited = await shadowInTime(shadowJob, shadowWaitMs(metrics));
+    const waited = await shadowInTime(shadowJob, timing.waitMs);
     if (waited.kind === 'done') {
       shadow = waited.result;
       metrics.shadowMs.add(shadow.latencySeconds * 1000);

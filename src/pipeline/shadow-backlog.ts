@@ -8,24 +8,11 @@ import type { Logger } from '../log.js';
 import { readImage } from '../read/index.js';
 import type { Outbox } from '../state/outbox.js';
 import type { PendingShadow, ShadowPendingStore } from '../state/shadow-pending.js';
-import type { DecodedInput, InputSpec, RawPrediction } from '../types.js';
-
-/** A queued prediction of a model (the infer stage's `ModelJob`). */
-export interface PredictionJob {
-  /** performance.now() when it started running; undefined while queued. */
-  readonly startedAt: number | undefined;
-  readonly result: Promise<{ prediction: RawPrediction; latencySeconds: number }>;
-  /** Removes it if not started yet (true). */
-  cancel(): boolean;
-}
+import type { ModelJob, PooledModel, TimedPrediction } from '../infer/index.js';
+import type { DecodedInput } from '../types.js';
 
 /** What the backlog needs of the shadow model. */
-export interface ShadowModel {
-  readonly info: { input: InputSpec };
-  submit(input: DecodedInput, original: { width: number; height: number }): PredictionJob;
-  /** Its jobs queued and not started. */
-  readonly queued: number;
-}
+export type ShadowModel = Pick<PooledModel, 'info' | 'submit' | 'queued'>;
 
 /** `--shadow-max-lag`: at most this many images waiting for their shadow, or this old. */
 export interface ShadowLag {
@@ -56,7 +43,7 @@ const MAX_RECOMPUTING = 2;
 const RECHECK_MS = 100;
 
 /** The late-shadow outbox entry of an image (its own id: the champion's entry keeps the image id). */
-export function lateShadowId(imageId: string): string {
+function lateShadowId(imageId: string): string {
   return `${imageId}:shadow`;
 }
 
@@ -66,7 +53,7 @@ export class ShadowBacklog {
   /** Everything not done yet, by image id (mirrors the table). */
   readonly #pending = new Map<string, PendingShadow>();
   /** Jobs whose decoded input is still in memory (or that are running). */
-  readonly #jobs = new Map<string, PredictionJob>();
+  readonly #jobs = new Map<string, ModelJob>();
   readonly #recomputing = new Set<string>();
   #idleWaiters: (() => void)[] = [];
   #recheck: NodeJS.Timeout | undefined;
@@ -75,11 +62,6 @@ export class ShadowBacklog {
 
   constructor(options: ShadowBacklogOptions) {
     this.#o = options;
-  }
-
-  /** Images waiting for their shadow. */
-  get size(): number {
-    return this.#pending.size;
   }
 
   /** True while the shadow still needs this image's file. */
@@ -106,16 +88,18 @@ export class ShadowBacklog {
 
   /** Shadow work refused because the lag bound by count is reached (the caller sheds it): logged once per episode. */
   refused(): void {
-    this.#lagging();
-    this.#shedEpisode += 1;
+    this.#noteLagShed();
   }
 
-  #lagging(): void {
-    if (this.#shedEpisode > 0) return;
-    this.#o.logger.warn(
-      { code: 'EW_SHADOW_LAG', waiting: this.#pending.size, maxLag: this.#o.maxLag },
-      'the shadow is too far behind the champion: shedding shadow work until it catches up (the champion is not affected)',
-    );
+  /** One more shed for lag; the first of an episode (until the shadow catches up) is logged. */
+  #noteLagShed(): void {
+    if (this.#shedEpisode === 0) {
+      this.#o.logger.warn(
+        { code: 'EW_SHADOW_LAG', waiting: this.#pending.size, maxLag: this.#o.maxLag },
+        'the shadow is too far behind the champion: shedding shadow work until it catches up (the champion is not affected)',
+      );
+    }
+    this.#shedEpisode += 1;
   }
 
   /** Records the work; call it inside the transaction that queues the champion's prediction, then `adopt` after the commit. */
@@ -127,7 +111,7 @@ export class ShadowBacklog {
    * Takes recorded work and finishes it in the background: with its job when its input is still in
    * memory, else (no job, or too many in memory) by reading the file again when the shadow is free.
    */
-  adopt(p: PendingShadow, job: PredictionJob | undefined): void {
+  adopt(p: PendingShadow, job: ModelJob | undefined): void {
     this.#pending.set(p.imageId, p);
     if (job && (this.#jobs.size < MAX_IN_MEMORY || !job.cancel())) this.#follow(p, job);
     this.#pump();
@@ -147,7 +131,7 @@ export class ShadowBacklog {
     this.#wakeIdle();
   }
 
-  #follow(p: PendingShadow, job: PredictionJob): void {
+  #follow(p: PendingShadow, job: ModelJob): void {
     this.#jobs.set(p.imageId, job);
     job.result.then(
       (result) => {
@@ -168,9 +152,9 @@ export class ShadowBacklog {
   }
 
   /** The shadow's prediction is ready: queue it as a late shadow and forget the work, in one transaction. */
-  #complete(p: PendingShadow, result: { prediction: RawPrediction; latencySeconds: number }): void {
+  #complete(p: PendingShadow, result: TimedPrediction): void {
     if (this.#closed || !this.#pending.has(p.imageId)) return;
-    if (this.#o.outbox.isDelivered(p.imageId) && this.#o.outbox.predictionIdOf(p.imageId) === null) {
+    if (this.#o.outbox.delivery(p.imageId)?.predictionId === null) {
       // The champion's prediction was answered 409 (sent again after a lost answer): the service did
       // not say its id, so there is nothing to attach the shadow to.
       this.#shed(p, 'no prediction id (409)');
@@ -224,8 +208,7 @@ export class ShadowBacklog {
       if (p.deferredAt >= oldest) continue;
       const job = this.#jobs.get(p.imageId);
       if (job?.startedAt !== undefined) continue; // running: let it finish
-      this.#lagging();
-      this.#shedEpisode += 1;
+      this.#noteLagShed();
       this.#shed(p, 'EW_SHADOW_LAG');
     }
   }

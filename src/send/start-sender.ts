@@ -65,7 +65,7 @@ export function startSender(config: AgentConfig, o: StartSenderOptions): { sende
   return {
     sender,
     releaseFile: (imageId, fileId) => {
-      if (outbox.isDelivered(imageId)) fileDone(fileId);
+      if (outbox.delivery(imageId)) fileDone(fileId);
     },
   };
 }
@@ -73,7 +73,7 @@ export function startSender(config: AgentConfig, o: StartSenderOptions): { sende
 /** One attempt: a champion's prediction (with its shadow's when it kept up), or a late shadow for a delivered prediction. */
 async function sendEntry(o: StartSenderOptions, entry: OutboxEntry): Promise<SendOutcome> {
   if (entry.parentId === null) return o.client.sendPrediction(entry.body);
-  const predictionId = o.outbox.predictionIdOf(entry.parentId);
+  const predictionId = o.outbox.delivery(entry.parentId)?.predictionId ?? null;
   if (predictionId === null) {
     return { kind: 'rejected', status: 0, code: 'EW_MONITOR_PROTOCOL', message: 'the prediction this late shadow completes has no id from the service' };
   }

@@ -28,6 +28,9 @@ export interface DeadLetter {
   path: string | null;
 }
 
+/** An entry that can be sent: a champion's prediction, or a late shadow whose champion's prediction is delivered (its id known). */
+const SENDABLE = '(parent_id IS NULL OR parent_id IN (SELECT image_id FROM delivered))';
+
 /** Entries queued, delivered and dead. */
 export interface OutboxCounts {
   queued: number;
@@ -110,7 +113,7 @@ export class Outbox {
     // A late shadow waits for its champion's prediction to be delivered (the service's prediction id).
     const ids = cachedStatement<[number, number], { image_id: string }>(
       this.#db,
-      'SELECT image_id FROM outbox WHERE next_attempt_at <= ? AND (parent_id IS NULL OR parent_id IN (SELECT image_id FROM delivered)) ORDER BY captured_at, created_at LIMIT ?',
+      `SELECT image_id FROM outbox WHERE next_attempt_at <= ? AND ${SENDABLE} ORDER BY captured_at, created_at LIMIT ?`,
     )
       .all(now, limit + exclude.size)
       .map((r) => r.image_id)
@@ -127,7 +130,7 @@ export class Outbox {
   nextDueIn(now = Date.now() / 1000): number | null {
     const row = cachedStatement<[], { t: number | null }>(
       this.#db,
-      'SELECT MIN(next_attempt_at) AS t FROM outbox WHERE parent_id IS NULL OR parent_id IN (SELECT image_id FROM delivered)',
+      `SELECT MIN(next_attempt_at) AS t FROM outbox WHERE ${SENDABLE}`,
     ).get();
     if (row?.t == null) return null;
     return Math.max(0, row.t - now);
@@ -161,14 +164,10 @@ export class Outbox {
     }
   }
 
-  /** True once this entry was acknowledged by the service (201 or 409). */
-  isDelivered(imageId: string): boolean {
-    return cachedStatement<[string], { x: number }>(this.#db, 'SELECT 1 AS x FROM delivered WHERE image_id = ?').get(imageId) !== undefined;
-  }
-
-  /** The service's id of a delivered prediction (null: unknown, e.g. answered 409). */
-  predictionIdOf(imageId: string): string | null {
-    return cachedStatement<[string], { prediction_id: string | null }>(this.#db, 'SELECT prediction_id FROM delivered WHERE image_id = ?').get(imageId)?.prediction_id ?? null;
+  /** The service's acknowledgement of an entry (201 or 409), with its prediction id (null: not told, e.g. 409); undefined while not acknowledged. */
+  delivery(imageId: string): { predictionId: string | null } | undefined {
+    const row = cachedStatement<[string], { prediction_id: string | null }>(this.#db, 'SELECT prediction_id FROM delivered WHERE image_id = ?').get(imageId);
+    return row && { predictionId: row.prediction_id };
   }
 
   /** Late shadows of `parentId` still queued: removed (their champion cannot take them). */

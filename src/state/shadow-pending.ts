@@ -74,11 +74,6 @@ export class ShadowPendingStore {
     return cachedStatement<[], Row>(this.#db, 'SELECT * FROM shadow_pending ORDER BY captured_at, image_id').all().map(toPending);
   }
 
-  /** How many images wait for their shadow. */
-  count(): number {
-    return cachedStatement<[], { n: number }>(this.#db, 'SELECT COUNT(*) AS n FROM shadow_pending').get()?.n ?? 0;
-  }
-
   /** Runs `fn` in one transaction of the state database. */
   transaction<T>(fn: () => T): T {
     return this.#db.transaction(fn)();

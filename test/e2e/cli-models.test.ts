@@ -2,8 +2,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -11,17 +10,12 @@ import { MODELS_ENV_PREFIX, modelsListConfigSchema, modelsPullConfigSchema } fro
 import { describeFields } from '../../src/config/fields.js';
 import { KNOWN_MODELS } from '../../src/models/catalog.js';
 import { runCli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/images.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
-async function tempRoot(t: { after: (fn: () => Promise<void>) => void }): Promise<string> {
-  const root = await mkdtemp(join(tmpdir(), 'edgewatch-cli-models-'));
-  t.after(() => rm(root, { recursive: true, force: true }));
-  return root;
-}
-
 test('models: usage and configuration errors exit 2 in the CLI format `edgewatch: EW_CODE: message`', async (t) => {
-  const root = await tempRoot(t);
+  const root = await tempDir(t, 'edgewatch-cli-models-');
   const cases: [string[], RegExp][] = [
     [[], /EW_USAGE: models needs one of pull, list\./],
     [['frobnicate'], /EW_USAGE: models needs one of pull, list \(got "frobnicate"\)/],
@@ -61,14 +55,14 @@ test('models --help, models pull --help and models list --help print the option 
 });
 
 test('models list shows every known model as not pulled, with --dest from EDGEWATCH_MODELS_DEST', async (t) => {
-  const root = await tempRoot(t);
+  const root = await tempDir(t, 'edgewatch-cli-models-');
   const run = await runCli(['models', 'list'], { EDGEWATCH_MODELS_DEST: root });
   assert.equal(run.code, 0, run.err);
   for (const model of KNOWN_MODELS) assert.match(run.out, new RegExp(`^${model.name} +not pulled +${model.package}@${model.version}`, 'm'));
 });
 
 test('models list loads neither TF.js nor sharp, better-sqlite3 or undici (nor the agent)', async (t) => {
-  const root = await tempRoot(t);
+  const root = await tempDir(t, 'edgewatch-cli-models-');
   const log = join(root, 'imports.log');
   const { NODE_OPTIONS: _ignored, ...env } = process.env;
   const child = spawn(

@@ -5,36 +5,13 @@
  * failed. Needs to mount a tmpfs (root); skipped with the reason otherwise.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdir, open, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
+import { fillUp, withTmpfs } from '../helpers/tmpfs.js';
 import { agentArgs, distinctJpegs, startAgent, startService, tempFolder, waitUntil } from '../helpers/service.js';
 
 const IMAGES = 12;
-
-/** Mounts a tmpfs of `size` at `dir`; returns an error message when this machine does not allow it. */
-function mountTmpfs(dir: string, size: string): string | undefined {
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'pipe' });
-    return undefined;
-  } catch (err) {
-    return (err as Error).message.split('\n')[0];
-  }
-}
-
-/** Writes zeros into `path` until the filesystem is full. */
-async function fillUp(path: string): Promise<void> {
-  const handle = await open(path, 'w');
-  const chunk = Buffer.alloc(64 * 1024);
-  try {
-    for (;;) await handle.write(chunk);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
-  } finally {
-    await handle.close();
-  }
-}
 
 test('disk full: the agent waits with EW_DISK_FULL logged once, loses nothing, and delivers everything once space is back', { timeout: 120_000 }, async (t) => {
   const dir = await tempFolder(t);
@@ -42,17 +19,7 @@ test('disk full: the agent waits with EW_DISK_FULL logged once, loses nothing, a
   const staging = join(dir, 'staging');
   const stateDir = join(dir, 'state');
   for (const d of [inbox, staging, stateDir]) await mkdir(d);
-  const refused = mountTmpfs(stateDir, '4m');
-  if (refused) {
-    t.skip(`cannot mount a tmpfs here (${refused})`);
-    return;
-  }
-  try {
-    await exercise(t, { inbox, staging, stateDir });
-  } finally {
-    // Before the temporary folder's own clean-up (a mount point cannot be removed); lazy: the agent may still hold files there.
-    execFileSync('umount', ['-l', stateDir], { stdio: 'ignore' });
-  }
+  await withTmpfs(t, stateDir, '4m', () => exercise(t, { inbox, staging, stateDir }));
 });
 
 async function exercise(t: TestContext, { inbox, staging, stateDir }: { inbox: string; staging: string; stateDir: string }): Promise<void> {

@@ -1,23 +1,15 @@
 /** The sender: the retry / dead-letter policy and readiness, over a real outbox. */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { openStateDb } from '../../src/state/state-db.js';
 import { silentLogger } from '../../src/log.js';
 import { Outbox } from '../../src/state/outbox.js';
 import type { SendOutcome } from '../../src/monitor/index.js';
 import { Sender } from '../../src/send/sender.js';
-
-async function tempDir(t: { after: (fn: () => Promise<void>) => void }): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'ew-sender-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
+import { tempDir } from '../helpers/images.js';
 
 test('sender: delivers, retries retryable outcomes with backoff, dead-letters rejections, and does not block the queue', async (t) => {
-  const dir = await tempDir(t);
+  const dir = await tempDir(t, 'ew-sender-');
   const db = openStateDb(dir);
   t.after(() => db.close());
   const outbox = new Outbox(db, { maxEntries: 100, maxBytes: 1e6 });
@@ -47,7 +39,7 @@ test('sender: delivers, retries retryable outcomes with backoff, dead-letters re
 });
 
 test('sender: waits while not ready, then drains when woken', async (t) => {
-  const dir = await tempDir(t);
+  const dir = await tempDir(t, 'ew-sender-');
   const db = openStateDb(dir);
   t.after(() => db.close());
   const outbox = new Outbox(db, { maxEntries: 100, maxBytes: 1e6 });

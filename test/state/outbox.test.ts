@@ -1,21 +1,13 @@
 /** Ledger and outbox: durable, exactly-once bookkeeping. */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { openStateDb } from '../../src/state/state-db.js';
 import { Ledger } from '../../src/state/ledger.js';
 import { Outbox } from '../../src/state/outbox.js';
-
-async function tempDir(t: { after: (fn: () => Promise<void>) => void }): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'ew-outbox-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
+import { tempDir } from '../helpers/images.js';
 
 test('ledger: a file version is seen once, survives a reopen, and final states are remembered', async (t) => {
-  const dir = await tempDir(t);
+  const dir = await tempDir(t, 'ew-outbox-');
   let db = openStateDb(dir);
   let ledger = new Ledger(db);
   const rec = ledger.see('/in/a.jpg', 10, 1000, '/in');
@@ -33,7 +25,7 @@ test('ledger: a file version is seen once, survives a reopen, and final states a
 });
 
 test('outbox: enqueue is idempotent per image id, caps are enforced, dead letters can be retried and purged', async (t) => {
-  const dir = await tempDir(t);
+  const dir = await tempDir(t, 'ew-outbox-');
   const db = openStateDb(dir);
   t.after(() => db.close());
   const outbox = new Outbox(db, { maxEntries: 2, maxBytes: 1000 });
