@@ -66,6 +66,13 @@ export interface DeploymentInfo {
   /** Class names by class id (may be empty). */
   labels: readonly string[];
   organizationId: string;
+  /**
+   * Model versions the deployment names now (`model_version_id` / `shadow_model_version_id` of the platform's
+   * `GET /api/deployment/{id}`); null when none is registered. Mutable: a promotion changes them, and each stored
+   * prediction is credited to the versions named when it arrives, as Picsellia does.
+   */
+  championVersionId?: string | null;
+  shadowVersionId?: string | null;
 }
 
 /** An organization the service answers for. */
