@@ -42,6 +42,12 @@ export const ERROR_CODES = {
   EW_STORE_FULL: 'The outbox is full (entry or byte cap reached); new files wait in the folder.',
   EW_DISK_FULL: 'The disk is full: state cannot be persisted.',
   EW_STORE_CORRUPT: 'A record in the state database cannot be read back (e.g. the cached deployment); the message says which and how to clear it.',
+  // result sinks
+  EW_SINK_BACKLOG: 'A sink\'s backlog reached --sink-max-pending: its oldest records were dropped and counted (monitoring is not affected).',
+  EW_SINK_WRITE: 'A local sink (sidecar or JSONL) could not write a record (disk full, permissions): it is retried with backoff.',
+  EW_SINK_HTTP: 'The webhook sink could not be reached or answered an error status: retried with backoff (5xx, 408, 429, network), or dead-lettered at once (other 4xx).',
+  EW_SINK_MQTT: 'The MQTT sink\'s broker is unreachable or did not acknowledge a publish: retried with backoff.',
+  EW_SINK_DEAD: 'A sink record failed --sink-max-attempts times or was refused for good: it is in that sink\'s dead letters (edgewatch outbox does not resend it).',
   // embedded service
   EW_SERVER_LISTEN: 'The embedded monitoring service cannot listen on the requested host/port.',
   EW_SERVER_CONFIG: 'The embedded service configuration is invalid.',

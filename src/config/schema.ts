@@ -1,5 +1,6 @@
 /** The agent's configuration schema: the single source of truth for flags, EDGEWATCH_* variables, the config file and the README table. */
 import { z } from 'zod';
+import { parseSamplePolicy } from '../sample/policy.js';
 
 /** One watched folder; `source` and `tags` travel with every prediction made from it. */
 export const watchFolderSchema = z
@@ -77,9 +78,32 @@ export const agentConfigSchema = z
     shutdownTimeoutMs: z.number().int().min(0).default(10_000).describe('On SIGINT/SIGTERM: how long in-flight images may take to finish.'),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info').describe('Minimum level of the log lines written to stderr.'),
     logFormat: z.enum(['pretty', 'json']).default('pretty').describe('Log format: one readable line per event, or JSON lines.'),
+    sample: z
+      .string()
+      .superRefine((text, ctx) => {
+        const parsed = parseSamplePolicy(text);
+        if ('problem' in parsed) ctx.addIssue({ code: 'custom', message: parsed.problem });
+      })
+      .optional()
+      .describe(
+        'What is sent to the monitoring service (every image is still predicted and written to the sinks): comma-separated rate=R, disagreement (champion and shadow top classes differ: always), class:NAME=R (by champion top class), cap=N (per minute); see README "Sampling". Default: everything.',
+      ),
+    stripMetadata: z.enum(['gps', 'all', 'none']).default('gps').describe('Metadata removed from the uploaded image (lossless): GPS tags, all metadata but orientation, or none.'),
+    sinkSidecar: z.string().min(1).optional().describe('Sink: each champion prediction as a JSON file in this folder (`<image name>.<id>.json`), or `beside`: `<image>.json` next to the image (afterDelivery keep only).'),
+    sinkJsonl: z.string().min(1).optional().describe('Sink: each champion prediction appended as one JSON line to this file, rotated by size.'),
+    sinkJsonlMaxBytes: z.number().int().min(1024).default(64 * 1024 * 1024).describe('JSONL sink: size at which the file is rotated (`<file>.1` … `<file>.N`).'),
+    sinkJsonlMaxFiles: z.number().int().min(1).max(100).default(5).describe('JSONL sink: rotated files kept besides the current one (the oldest is deleted).'),
+    sinkWebhook: z.url({ protocol: /^https?$/ }).optional().describe('Sink: each champion prediction POSTed as JSON to this URL (header Idempotency-Key: the image id).'),
+    sinkMqtt: z.url({ protocol: /^(mqtts?|wss?)$/ }).optional().describe('Sink: each champion prediction published to this MQTT broker, topic edgewatch/<deployment>/predictions, QoS 1.'),
+    sinkMaxPending: z.number().int().min(1).default(10_000).describe('Records waiting per sink; beyond it the oldest are dropped (EW_SINK_BACKLOG, counted), never monitoring\'s.'),
+    sinkMaxAttempts: z.number().int().min(1).default(10).describe('Failed deliveries of one record to a sink before it goes to that sink\'s dead letters (EW_SINK_DEAD).'),
   })
   .strict()
-  .refine((c) => !(c.organization && c.organizationId), { message: 'give organization or organizationId, not both', path: ['organizationId'] });
+  .refine((c) => !(c.organization && c.organizationId), { message: 'give organization or organizationId, not both', path: ['organizationId'] })
+  .refine((c) => !(c.sinkSidecar === 'beside' && c.afterDelivery !== 'keep'), {
+    message: 'a sidecar beside the image would be left behind when the image is moved or deleted: give a results folder, or afterDelivery keep',
+    path: ['sinkSidecar'],
+  });
 
 /** `shadowMaxLag` as a count of images or a duration in milliseconds. */
 export function parseShadowLag(value: string): { images?: number; ms?: number } {
