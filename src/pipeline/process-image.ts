@@ -6,6 +6,7 @@ import type { ModelJob, PooledModel, TimedPrediction } from '../infer/index.js';
 import type { Logger } from '../log.js';
 import { base64Bytes, buildMonitorFields, encodeMonitorBody } from '../monitor/index.js';
 import { readImage, rejectFile, type ImageRead } from '../read/index.js';
+import { stripMetadata } from '../privacy/strip-metadata.js';
 import { FINAL_STATES, type Ledger } from '../state/ledger.js';
 import type { Outbox } from '../state/outbox.js';
 import { inputSpecKey, type DecodedInput, type InputSpec } from '../types.js';
@@ -177,8 +178,10 @@ async function examine(ctx: ProcessContext, file: WatchedFile, fileId: number): 
   const shadowJob = ctx.shadow && !shadowBehind ? ctx.shadow.submit(pickInput(image, ctx.shadow.info.input), original) : undefined;
   // Whoever ends up owning the shadow's job (this request, the backlog, or nobody once shed) reads its outcome.
   shadowJob?.result.catch(() => undefined);
-  // The bulk of the request body, encoded while the models run in their workers.
-  const imageBase64 = base64Bytes(image.bytes);
+  // The bulk of the request body, encoded while the models run in their workers; the bytes uploaded
+  // are the file's with the metadata `stripMetadata` removes (lossless: the pixels are copied as they are).
+  const uploadBytes = stripMetadata(image.bytes, image.contentType, config.stripMetadata);
+  const imageBase64 = base64Bytes(uploadBytes);
   let champion: TimedPrediction;
   try {
     champion = await championJob.result;
@@ -211,7 +214,7 @@ async function examine(ctx: ProcessContext, file: WatchedFile, fileId: number): 
     contentType: image.contentType,
     width: image.width,
     height: image.height,
-    bytes: image.bytes,
+    bytes: uploadBytes,
     champion,
     shadow,
     source: file.folder.source,
