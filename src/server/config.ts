@@ -45,6 +45,7 @@ export const serveConfigSchema = z
     organizations: z.array(organizationEntrySchema).optional().describe('Config file only: several organizations with their deployments (replaces organization and deployment).'),
     labels: z.array(z.string()).optional().describe('Class names (index = class id) for deployments that do not list their own; shown by the dashboard.'),
     maxBodyBytes: z.number().int().min(1024).default(32 * 1024 * 1024).describe('Largest request body accepted, in bytes (413 beyond).'),
+    maxPixels: z.number().int().min(1).default(100_000_000).describe('Largest image accepted by monitor calls, in pixels (width × height; 422 beyond, checked from the header before any decode). The agent\'s --max-pixels has the same default.'),
     jwtTtlSeconds: z.number().int().min(1).max(7 * 24 * 3600).default(3600).describe('Lifetime of the JWTs returned by /api/auth/login.'),
     publicUrl: z.url({ protocol: /^https?$/ }).optional().describe('Base URL clients reach this service by (e.g. behind a reverse proxy); deployments advertise `oracle_host` as this URL + `/oracle`. Default: the URL the client used.'),
     retainDays: z.number().positive().optional().describe('Delete predictions whose capture time (`timestamp`) is older than this many days, with their datalake images; at start and every hour. Default: keep everything.'),

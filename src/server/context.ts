@@ -34,8 +34,9 @@ export interface ServerContext {
   /** Free space of the data folder's disk: monitor calls check it before storing anything. */
   disk: DiskGuard;
   token: string;
+  /** Signing key of JWTs and sessions, derived from the stored secret and the token (a new token revokes them all). */
   jwtSecret: Buffer;
-  /** Random per-process key of the dashboard login link (read-only dashboard access; not the API token). */
+  /** Random key of the dashboard login link (read-only dashboard access; not the API token); replaced once used. */
   dashboardKey: string;
   logger: ServerLogger;
   /** URL the server listens on, e.g. `http://127.0.0.1:8321`. */
@@ -95,5 +96,7 @@ export function issueOracleJwt(ctx: ServerContext, deploymentId: string): { jwt:
 export function sessionCookie(ctx: ServerContext): string {
   const now = Math.floor(Date.now() / 1000);
   const value = signJwt({ sub: 'dashboard', scope: 'dashboard', iat: now, exp: now + SESSION_TTL_S }, ctx.jwtSecret);
-  return `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${SESSION_TTL_S}`;
+  // Secure when clients reach the service over https (behind a proxy); over plain http a browser would drop it.
+  const secure = ctx.config.publicUrl?.startsWith('https:') === true ? '; Secure' : '';
+  return `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${SESSION_TTL_S}${secure}`;
 }

@@ -2,7 +2,8 @@
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import { deploymentOr404, requireReader, sessionCookie, type ServerContext } from './context.js';
-import { HttpError, allow, parseJson, readBody } from './http-util.js';
+import { randomBytes } from 'node:crypto';
+import { HttpError, allow, decodeSegment, malformedSegment, parseJson, readBody } from './http-util.js';
 import { safeEqual } from './safe-equal.js';
 import { computeStats, edgewatchNames } from './stats.js';
 import type { PredictionFilter, StoredPrediction } from './store.js';
@@ -147,8 +148,11 @@ async function signIn(ctx: ServerContext, req: IncomingMessage): Promise<Dashboa
   const body = parseJson(await readBody(req, 64 * 1024)) as { token?: unknown; key?: unknown } | null;
   const token = typeof body?.token === 'string' ? body.token : null;
   const key = typeof body?.key === 'string' ? body.key : null;
-  const ok = (token !== null && safeEqual(token, ctx.token)) || (key !== null && safeEqual(key, ctx.dashboardKey));
-  if (!ok) throw new HttpError(401, 'Wrong token or expired link.');
+  const byToken = token !== null && safeEqual(token, ctx.token);
+  const byKey = !byToken && key !== null && safeEqual(key, ctx.dashboardKey);
+  if (!byToken && !byKey) throw new HttpError(401, 'Wrong token or expired link.');
+  // The login link signs in once: a link left in a terminal's scroll-back or a browser history is worth nothing after.
+  if (byKey) ctx.dashboardKey = randomBytes(18).toString('base64url');
   return { status: 200, body: { ok: true }, headers: { 'set-cookie': sessionCookie(ctx) } };
 }
 
@@ -167,8 +171,10 @@ export async function handleDashboard(ctx: ServerContext, req: IncomingMessage, 
   let m = /^\/api\/deployment\/([^/]+)\/(stats|predictions)$/.exec(path);
   if (m) {
     allow(req, 'GET');
-    const id = decodeURIComponent(m[1] as string);
+    // Credentials first: a malformed id answers 400 only to a client that may read.
+    const id = decodeSegment(m[1] as string);
     requireReader(ctx, req, id);
+    if (id === null) throw malformedSegment();
     return m[2] === 'stats' ? stats(ctx, url, id) : gallery(ctx, url, id);
   }
   m = /^\/api\/image\/([0-9a-f-]{36})$/.exec(path);

@@ -1,4 +1,4 @@
-/** The datalake folder: images stored as received, one file per prediction, under `<deployment>/<yyyy-mm-dd>/<id>.<ext>`. */
+/** The datalake folder: images stored as received, one file per prediction, under `<deployment>/<yyyy-mm-dd>/<id>.<ext>` (folders 0700, files 0600). */
 import { mkdir, rm, rmdir } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { writeFileAtomic } from '../fs-atomic.js';
@@ -25,16 +25,16 @@ export class Datalake {
     const file = join(this.root, rel);
     const folder = dirname(file);
     if (!this.#folders.has(folder)) {
-      await mkdir(folder, { recursive: true });
+      await mkdir(folder, { recursive: true, mode: 0o700 });
       this.#folders.add(folder);
     }
     try {
-      await writeFileAtomic(file, bytes);
+      await writeFileAtomic(file, bytes, 0o600);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       // The folder was removed behind the service's back: create it again.
-      await mkdir(folder, { recursive: true });
-      await writeFileAtomic(file, bytes);
+      await mkdir(folder, { recursive: true, mode: 0o700 });
+      await writeFileAtomic(file, bytes, 0o600);
     }
     return rel;
   }

@@ -75,6 +75,27 @@ export function parseJson(body: Buffer, parse: (body: Buffer) => unknown = (b) =
   }
 }
 
+/** A percent-decoded URL path segment, or null when its percent-encoding is malformed (`%ZZ`, a cut UTF-8 sequence). */
+export function decodeSegment(raw: string): string | null {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return null;
+  }
+}
+
+/** A percent-decoded URL path segment; 400 when its percent-encoding is malformed. Call it after the credentials are checked. */
+export function decodedSegment(raw: string): string {
+  const decoded = decodeSegment(raw);
+  if (decoded === null) throw malformedSegment();
+  return decoded;
+}
+
+/** The 400 of a path segment whose percent-encoding is malformed. */
+export function malformedSegment(): HttpError {
+  return new HttpError(400, 'Malformed percent-encoding in the URL path: encode ids with encodeURIComponent (a % must start %XX of a UTF-8 sequence).');
+}
+
 /** The token of an `Authorization: Bearer <token>` header, if any. */
 export function bearerOf(req: IncomingMessage): string | null {
   const h = req.headers.authorization;

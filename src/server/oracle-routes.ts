@@ -4,11 +4,11 @@ import type { IncomingMessage } from 'node:http';
 import type { DeploymentInfo } from './config.js';
 import { deploymentOr404, issueOracleJwt, requireJwt, requireReader, requireSameDeployment, type ServerContext } from './context.js';
 import { diskLowError, isDiskFull } from './disk-guard.js';
-import { HttpError, allow, parseJson, readBody } from './http-util.js';
+import { HttpError, allow, decodeSegment, decodedSegment, malformedSegment, parseJson, readBody } from './http-util.js';
 import { checkImage } from './image-check.js';
 import { parseMonitorJson } from './monitor-json.js';
 import { predictionBoundsProblems, type PredictionLimits } from './prediction-bounds.js';
-import { describeIssues, loginBodySchema, monitorBodySchema, shadowBodySchema, type ParsedPrediction } from './prediction-schema.js';
+import { describeIssues, loginBodySchema, monitorBodySchema, shadowBodySchema, type MonitorBody, type ParsedPrediction } from './prediction-schema.js';
 import { safeEqual } from './safe-equal.js';
 import type { StoredPrediction } from './store.js';
 import type { z } from 'zod';
@@ -36,12 +36,15 @@ function boundsProblems(deployment: DeploymentInfo, size: { width: number; heigh
   return Object.entries(predictions).flatMap(([key, p]) => (p == null ? [] : predictionBoundsProblems(p, key, limits)));
 }
 
-function invalid(error: z.ZodError, what: string): HttpError {
-  return unprocessable(what, describeIssues(error));
+function invalid(error: z.ZodError, input: unknown, what: string): HttpError {
+  return unprocessable(what, describeIssues(error, input));
 }
 
-async function readJson(ctx: ServerContext, req: IncomingMessage): Promise<unknown> {
-  return parseJson(await readBody(req, ctx.config.maxBodyBytes));
+/** Largest login body read (the call is unauthenticated): the same cap as the dashboard sign-in. */
+export const LOGIN_MAX_BYTES = 64 * 1024;
+
+async function readJson(ctx: ServerContext, req: IncomingMessage, maxBytes = ctx.config.maxBodyBytes): Promise<unknown> {
+  return parseJson(await readBody(req, maxBytes));
 }
 
 /** 503 with Retry-After when the disk is below the floor; the body is read first so that the client, still sending, gets the reply. */
@@ -65,8 +68,9 @@ async function storeOr503<T>(write: () => T | Promise<T>, what: string): Promise
 }
 
 async function login(ctx: ServerContext, req: IncomingMessage): Promise<Reply> {
-  const parsed = loginBodySchema.safeParse(await readJson(ctx, req));
-  if (!parsed.success) throw invalid(parsed.error, 'login body');
+  const input = await readJson(ctx, req, LOGIN_MAX_BYTES);
+  const parsed = loginBodySchema.safeParse(input);
+  if (!parsed.success) throw invalid(parsed.error, input, 'login body');
   if (!safeEqual(parsed.data.api_token, ctx.token)) throw new HttpError(401, 'Invalid API token.');
   deploymentOr404(ctx, parsed.data.deployment_id);
   return { status: 200, body: issueOracleJwt(ctx, parsed.data.deployment_id) };
@@ -86,7 +90,7 @@ function conflict(existingId: string): HttpError {
 async function monitor(ctx: ServerContext, req: IncomingMessage, deployment: DeploymentInfo): Promise<Reply> {
   const json = parseJson(await readBody(req, ctx.config.maxBodyBytes), parseMonitorJson);
   const parsed = monitorBodySchema(deployment.type).safeParse(json);
-  if (!parsed.success) throw invalid(parsed.error, 'prediction');
+  if (!parsed.success) throw invalid(parsed.error, json, 'prediction');
   const body = parsed.data;
   const outOfRange = boundsProblems(deployment, body, { raw_predictions: body.raw_predictions, shadow_raw_predictions: body.shadow_raw_predictions });
   if (outOfRange.length > 0) throw unprocessable('prediction', outOfRange);
@@ -97,18 +101,36 @@ async function monitor(ctx: ServerContext, req: IncomingMessage, deployment: Dep
   const id = randomUUID();
   const receivedS = Date.now() / 1000;
   // The image is checked and, unless already stored, written to the datalake at the same time (most
-  // requests are good ones); a bad image's file is removed again, and a bad image answers 422 before 409.
-  const [problems, imagePath] = await Promise.all([
-    checkImage(bytes, body.content_type, body.width, body.height),
+  // requests are good ones); a bad image answers 422 before 409. Whatever fails after the write (a bad
+  // image, a lost race, a failed insert), the file is removed again: never a file without its row.
+  const [checked, written] = await Promise.allSettled([
+    checkImage(bytes, body.content_type, body.width, body.height, ctx.config.maxPixels),
     existing === undefined
       ? storeOr503(() => ctx.datalake.write(deployment.name, id, body.content_type === 'IMAGE/PNG' ? 'png' : 'jpg', bytes, new Date(receivedS * 1000)), 'the image')
-      : undefined,
+      : Promise.resolve(undefined),
   ]);
-  if (problems.length > 0) {
+  const imagePath = written.status === 'fulfilled' ? written.value : undefined;
+  try {
+    if (checked.status === 'rejected') throw checked.reason;
+    if (checked.value.length > 0) throw unprocessable('prediction', checked.value);
+    if (written.status === 'rejected') throw written.reason;
+    if (existing !== undefined || imagePath === undefined) throw conflict(existing ?? '');
+    return await storeRow(ctx, deployment, body, { id, imageKey, imagePath, receivedS });
+  } catch (err) {
     if (imagePath !== undefined) await ctx.datalake.remove(imagePath);
-    throw unprocessable('prediction', problems);
+    throw err;
   }
-  if (existing !== undefined || imagePath === undefined) throw conflict(existing ?? '');
+}
+
+/** Inserts the prediction whose image is stored at `imagePath`; throws (409, 503...) when it is not inserted. */
+async function storeRow(
+  ctx: ServerContext,
+  deployment: DeploymentInfo,
+  body: MonitorBody,
+  stored: { id: string; imageKey: string; imagePath: string; receivedS: number },
+): Promise<Reply> {
+  const { id, imageKey, imagePath, receivedS } = stored;
+  const bytes = body.image;
   const champion = topOne(body.raw_predictions);
   const shadow = body.shadow_raw_predictions == null ? null : topOne(body.shadow_raw_predictions);
   const row: StoredPrediction = {
@@ -136,29 +158,22 @@ async function monitor(ctx: ServerContext, req: IncomingMessage, deployment: Dep
     timestampS: body.timestamp ?? receivedS,
     receivedS,
   };
-  let result: ReturnType<typeof ctx.store.insert>;
-  try {
-    result = await storeOr503(() => ctx.store.insert(row), 'the prediction');
-  } catch (err) {
-    await ctx.datalake.remove(imagePath);
-    throw err;
-  }
-  if (!result.inserted) {
-    await ctx.datalake.remove(imagePath);
-    throw conflict(result.existingId);
-  }
+  const result = await storeOr503(() => ctx.store.insert(row), 'the prediction');
+  if (!result.inserted) throw conflict(result.existingId);
   return { status: 201, body: { id } };
 }
 
-async function lateShadow(ctx: ServerContext, req: IncomingMessage, predictionId: string): Promise<Reply> {
+async function lateShadow(ctx: ServerContext, req: IncomingMessage, rawPredictionId: string): Promise<Reply> {
   const claims = requireJwt(ctx, req);
+  const predictionId = decodedSegment(rawPredictionId);
   await requireDiskSpace(ctx, req);
   const prediction = ctx.store.get(predictionId);
   if (prediction === undefined) throw new HttpError(404, `Prediction ${predictionId} does not exist.`);
   requireSameDeployment(claims, prediction.deploymentId);
   const deployment = deploymentOr404(ctx, prediction.deploymentId);
-  const parsed = shadowBodySchema(deployment.type).safeParse(await readJson(ctx, req));
-  if (!parsed.success) throw invalid(parsed.error, 'shadow prediction');
+  const input = await readJson(ctx, req);
+  const parsed = shadowBodySchema(deployment.type).safeParse(input);
+  if (!parsed.success) throw invalid(parsed.error, input, 'shadow prediction');
   const outOfRange = boundsProblems(deployment, prediction, { shadow_raw_predictions: parsed.data.shadow_raw_predictions });
   if (outOfRange.length > 0) throw unprocessable('shadow prediction', outOfRange);
   if (prediction.shadow !== null) throw new HttpError(409, `Prediction ${predictionId} already has a shadow prediction.`, { id: predictionId });
@@ -179,7 +194,7 @@ export async function handleOracle(ctx: ServerContext, req: IncomingMessage, url
   let m = /^\/api\/deployment\/([^/]+)\/predictions$/.exec(path);
   if (m && req.method === 'POST') {
     const claims = requireJwt(ctx, req);
-    const deployment = deploymentOr404(ctx, decodeURIComponent(m[1] as string));
+    const deployment = deploymentOr404(ctx, decodedSegment(m[1] as string));
     requireSameDeployment(claims, deployment.id);
     await requireDiskSpace(ctx, req);
     return monitor(ctx, req, deployment);
@@ -187,13 +202,15 @@ export async function handleOracle(ctx: ServerContext, req: IncomingMessage, url
   m = /^\/api\/prediction\/([^/]+)\/shadow$/.exec(path);
   if (m) {
     allow(req, 'POST');
-    return lateShadow(ctx, req, decodeURIComponent(m[1] as string));
+    return lateShadow(ctx, req, m[1] as string);
   }
   m = /^\/api\/deployment\/([^/]+)$/.exec(path);
   if (m) {
     allow(req, 'GET');
-    const id = decodeURIComponent(m[1] as string);
+    // Credentials first: a malformed id answers 400 only to a client that may read.
+    const id = decodeSegment(m[1] as string);
     requireReader(ctx, req, id);
+    if (id === null) throw malformedSegment();
     const d = deploymentOr404(ctx, id);
     const org = ctx.organizations.find((o) => o.id === d.organizationId);
     return {

@@ -2,7 +2,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { DeploymentInfo, OrganizationInfo } from './config.js';
 import { ORACLE_PREFIX, requireApiToken, type ServerContext } from './context.js';
-import { HttpError, allow, bearerOf } from './http-util.js';
+import { HttpError, allow, bearerOf, decodedSegment } from './http-util.js';
 import { safeEqual } from './safe-equal.js';
 
 /** `sdk_version` answered by ping: old enough that no SDK warns about a newer version. */
@@ -62,14 +62,14 @@ export function handlePlatform(ctx: ServerContext, req: IncomingMessage, url: UR
   if (m) {
     allow(req, 'GET');
     requireApiToken(ctx, req);
-    const org = organizationOr404(ctx, decodeURIComponent(m[1] as string));
+    const org = organizationOr404(ctx, decodedSegment(m[1] as string));
     return { status: 200, body: { id: org.id, name: org.name, default_connector_id: null } };
   }
   m = /^\/api\/organization\/([^/]+)\/deployments\/find$/.exec(path);
   if (m) {
     allow(req, 'GET');
     requireApiToken(ctx, req);
-    const org = organizationOr404(ctx, decodeURIComponent(m[1] as string));
+    const org = organizationOr404(ctx, decodedSegment(m[1] as string));
     const name = url.searchParams.get('name');
     const id = url.searchParams.get('id');
     if (name === null && id === null) throw new HttpError(400, 'Give ?name=<deployment name> or ?id=<deployment id>.');
@@ -80,11 +80,11 @@ export function handlePlatform(ctx: ServerContext, req: IncomingMessage, url: UR
   m = /^\/api\/deployment\/([^/]+)$/.exec(path);
   if (m) {
     allow(req, 'GET');
-    const id = decodeURIComponent(m[1] as string);
     const bearer = bearerOf(req);
     if (bearer === null || !safeEqual(bearer, ctx.token)) {
-      throw new HttpError(401, `This is the platform's deployment route: it takes the API token (Authorization: Bearer <token>). The monitoring service answers GET ${ORACLE_PREFIX}/api/deployment/${id} with a JWT.`);
+      throw new HttpError(401, `This is the platform's deployment route: it takes the API token (Authorization: Bearer <token>). The monitoring service answers GET ${ORACLE_PREFIX}/api/deployment/${m[1] as string} with a JWT.`);
     }
+    const id = decodedSegment(m[1] as string);
     const d = ctx.deployments.get(id);
     if (d === undefined) throw new HttpError(404, `Deployment ${id} does not exist.`);
     return { status: 200, body: deploymentJson(ctx, d, req) };

@@ -45,6 +45,49 @@ const imageField = z.unknown().transform((value, ctx): Buffer => {
   return z.NEVER;
 });
 
+/** Earliest `timestamp` accepted: 2000-01-01T00:00:00Z in epoch seconds (agents replaying an old outbox stay well after it). */
+export const EARLIEST_TIMESTAMP_S = 946_684_800;
+/** How far ahead of the service's clock a `timestamp` may be (a capture clock slightly ahead of ours). */
+export const FUTURE_TIMESTAMP_SLACK_S = 86_400;
+
+/**
+ * `timestamp`: epoch seconds from 2000-01-01 to one day from now. Milliseconds (1.7e12), zero and far
+ * futures are refused: one such value stretched the stats' time range over centuries.
+ */
+const timestamp = z.number().superRefine((t, ctx) => {
+  const latestS = Date.now() / 1000 + FUTURE_TIMESTAMP_SLACK_S;
+  if (t >= EARLIEST_TIMESTAMP_S && t <= latestS) return;
+  const hint = t > latestS && t / 1000 >= EARLIEST_TIMESTAMP_S && t / 1000 <= latestS ? ' (this looks like milliseconds: divide by 1000)' : '';
+  ctx.addIssue({ code: 'custom', message: `must be epoch seconds from ${EARLIEST_TIMESTAMP_S} (2000-01-01) to one day from now, got ${t}${hint}` });
+});
+
+/** Deepest nesting accepted in `metadata` and `custom_metadata` (the object itself is level 1). */
+export const MAX_METADATA_DEPTH = 32;
+/** Largest `metadata` or `custom_metadata` accepted, in bytes of JSON. */
+export const MAX_METADATA_BYTES = 64 * 1024;
+
+/** True when `value` nests objects or arrays deeper than `max` levels; iterative, so any depth is safe to check. */
+function nestsDeeperThan(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
+    const [v, depth] = item;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth > max) return true;
+    for (const child of Object.values(v)) if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
+/** `metadata` / `custom_metadata`: an object at most MAX_METADATA_DEPTH deep and MAX_METADATA_BYTES long (the gallery serves it on every poll). */
+const metadataObject = z.record(z.string(), z.unknown()).superRefine((value, ctx) => {
+  if (nestsDeeperThan(value, MAX_METADATA_DEPTH)) {
+    ctx.addIssue({ code: 'custom', message: `is nested too deep: at most ${MAX_METADATA_DEPTH} levels of objects and arrays` });
+    return;
+  }
+  const bytes = Buffer.byteLength(JSON.stringify(value));
+  if (bytes > MAX_METADATA_BYTES) ctx.addIssue({ code: 'custom', message: `is ${bytes} bytes of JSON; the limit is ${MAX_METADATA_BYTES} bytes` });
+});
+
 /** One compiled schema per task type: zod compiles a schema on first use, so building one per request costs more than parsing. */
 function perType<T>(build: (type: TaskType) => T): (type: TaskType) => T {
   const built = new Map<TaskType, T>();
@@ -74,9 +117,9 @@ export const monitorBodySchema = perType((type: TaskType) => {
       latency,
       source: z.string().min(1).max(200).nullish(),
       tags: z.array(z.string().min(1).max(200)).max(100).nullish(),
-      metadata: z.record(z.string(), z.unknown()).nullish(),
-      custom_metadata: z.record(z.string(), z.unknown()).nullish(),
-      timestamp: z.number().refine(Number.isFinite, 'must be epoch seconds').nullish(),
+      metadata: metadataObject.nullish(),
+      custom_metadata: metadataObject.nullish(),
+      timestamp: timestamp.nullish(),
       upload_dir: z.string().nullish(),
       shadow_latency: latency.nullish(),
       shadow_raw_predictions: prediction.nullish(),
@@ -97,11 +140,35 @@ export const shadowBodySchema = perType((type: TaskType) => z.object({ shadow_ra
 /** Body of `POST /api/auth/login`. */
 export const loginBodySchema = z.object({ api_token: z.string().min(1), deployment_id: z.string().min(1) });
 
-/** One `{field, message}` per zod issue, `field` as a dotted path (`raw_predictions.detection_scores.0`). */
-export function describeIssues(error: z.ZodError): { field: string; message: string }[] {
+/** The value at `path` in `input` (undefined when absent). */
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let value = input;
+  for (const key of path) {
+    if (value === null || typeof value !== 'object') return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
+}
+
+/** What a wrong value is, for messages: `a string`, `null`, `an array`. */
+function kindOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  const type = typeof value;
+  return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
+}
+
+/**
+ * One `{field, message}` per zod issue of parsing `input`, `field` as a dotted path
+ * (`raw_predictions.detection_scores.0`); a missing field `is required`, a wrong type says what was expected and what came.
+ */
+export function describeIssues(error: z.ZodError, input: unknown): { field: string; message: string }[] {
   return error.issues.map((issue) => {
     const field = issue.path.map(String).join('.') || '(body)';
-    const missing = issue.code === 'invalid_type' && (issue as { input?: unknown }).input === undefined;
-    return { field, message: missing ? 'is required' : issue.message };
+    if (issue.code !== 'invalid_type') return { field, message: issue.message };
+    const value = valueAt(input, issue.path);
+    if (value === undefined) return { field, message: 'is required' };
+    const expected = String((issue as { expected?: unknown }).expected ?? 'another type');
+    return { field, message: `must be ${/^[aeiou]/.test(expected) ? 'an' : 'a'} ${expected}, not ${kindOf(value)}` };
   });
 }

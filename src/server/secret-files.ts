@@ -1,6 +1,6 @@
-/** The service's secrets on disk: the API token and the JWT signing key, each created once with mode 0600 in the data folder. */
-import { randomBytes } from 'node:crypto';
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+/** The service's secrets and private files on disk: the API token and the JWT secret, each created once with mode 0600 in the data folder. */
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { chmodSync, closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EdgewatchError } from '../errors.js';
 
@@ -31,7 +31,26 @@ export function loadToken(dataDir: string, configured: string | undefined): { to
   return { token: value, created };
 }
 
-/** The HS256 key of the JWTs and dashboard sessions, stored in `<dataDir>/jwt-secret`. */
-export function loadJwtSecret(dataDir: string): Buffer {
-  return Buffer.from(readOrCreate(join(dataDir, 'jwt-secret'), () => randomBytes(32).toString('base64url')).value, 'base64url');
+/**
+ * The HS256 key of the JWTs and dashboard sessions for `token`: derived from the secret stored in
+ * `<dataDir>/jwt-secret` and a hash of the API token, so that restarting with the same token keeps
+ * sessions while a new token invalidates every JWT and cookie signed before.
+ */
+export function loadJwtSecret(dataDir: string, token: string): Buffer {
+  return signingKey(Buffer.from(readOrCreate(join(dataDir, 'jwt-secret'), () => randomBytes(32).toString('base64url')).value, 'base64url'), token);
+}
+
+/** The signing key of `token` from the stored secret (HMAC-SHA256 of the token's SHA-256). */
+export function signingKey(storedSecret: Buffer, token: string): Buffer {
+  return createHmac('sha256', storedSecret).update('edgewatch jwt key:').update(createHash('sha256').update(token).digest()).digest();
+}
+
+/** Creates `file` empty with mode 0600 unless it exists, and makes it 0600 if it does (e.g. the database, before SQLite opens it). */
+export function makePrivateFile(file: string): void {
+  try {
+    closeSync(openSync(file, 'a', 0o600));
+    chmodSync(file, 0o600);
+  } catch (cause) {
+    throw new EdgewatchError('EW_SERVER_CONFIG', `Cannot create ${file}: ${(cause as Error).message}. Check that the data folder is writable.`, { cause, details: { path: file } });
+  }
 }

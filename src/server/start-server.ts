@@ -1,6 +1,6 @@
 /** Starts the embedded monitoring service: one node:http server answering the Picsellia protocol, the stats API and the dashboard. */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -12,7 +12,7 @@ import { DiskGuard } from './disk-guard.js';
 import { HttpError, sendJson } from './http-util.js';
 import { Retention, type RetentionResult } from './retention.js';
 import { routeRequest } from './routes.js';
-import { loadJwtSecret, loadToken } from './secret-files.js';
+import { loadJwtSecret, loadToken, makePrivateFile } from './secret-files.js';
 import { loadStaticFiles, type StaticFile } from './static-files.js';
 import { PredictionStore } from './store.js';
 
@@ -51,7 +51,9 @@ export async function startServer(config: ServeConfig, options: { logger?: Serve
   const logger = options.logger ?? SILENT;
   const dataDir = resolve(config.dataDir);
   try {
-    mkdirSync(join(dataDir, 'datalake'), { recursive: true });
+    // Private: folders this creates are 0700 (the datalake always), the database and secrets 0600.
+    mkdirSync(join(dataDir, 'datalake'), { recursive: true, mode: 0o700 });
+    chmodSync(join(dataDir, 'datalake'), 0o700);
   } catch (cause) {
     throw new EdgewatchError('EW_SERVER_CONFIG', `Cannot create the data folder ${dataDir}: ${(cause as Error).message}.`, { cause, details: { path: dataDir } });
   }
@@ -59,6 +61,7 @@ export async function startServer(config: ServeConfig, options: { logger?: Serve
   const deployments = new Map<string, DeploymentInfo>(organizations.flatMap((o) => o.deployments.map((d) => [d.id, d] as const)));
   const files = loadStaticFiles();
   const { token, created: tokenCreated } = loadToken(dataDir, config.token);
+  makePrivateFile(join(dataDir, 'monitoring.db'));
   const store = new PredictionStore(join(dataDir, 'monitoring.db'));
   const datalake = new Datalake(join(dataDir, 'datalake'));
   const disk = new DiskGuard({ folder: dataDir, minFreeBytes: config.minFreeGb * 1e9, logger });
@@ -77,7 +80,7 @@ export async function startServer(config: ServeConfig, options: { logger?: Serve
     datalake,
     disk,
     token,
-    jwtSecret: loadJwtSecret(dataDir),
+    jwtSecret: loadJwtSecret(dataDir, token),
     dashboardKey: randomBytes(18).toString('base64url'),
     logger,
     url: '',

@@ -23,8 +23,9 @@ function agentVerdict(p: RawPrediction): string | null {
 
 /** The first field the service names in its 422, or null when it accepts the prediction. */
 function serviceVerdict(p: RawPrediction): string | null {
-  const parsed = shadowBodySchema(predictionTask(p)).safeParse({ shadow_raw_predictions: p, shadow_latency: 0.1 });
-  return parsed.success ? null : (describeIssues(parsed.error)[0]?.field ?? '(body)');
+  const input = { shadow_raw_predictions: p, shadow_latency: 0.1 };
+  const parsed = shadowBodySchema(predictionTask(p)).safeParse(input);
+  return parsed.success ? null : (describeIssues(parsed.error, input)[0]?.field ?? '(body)');
 }
 
 const box = (b: unknown[]) => ({ detection_classes: [1], detection_texts: null, detection_scores: [0.5], detection_boxes: [b] });

@@ -4,6 +4,7 @@ import { createHmac } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { signingKey } from '../../src/server/secret-files.js';
 import { classification, httpRequest, makeJpeg, makePng, monitorBody, postMonitor, sdkHandshake, startTestServer, type Handshake } from './sdk.js';
 
 const b64url = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
@@ -43,7 +44,7 @@ test('platform and oracle auth: bad token 401, forged JWT 401, expired JWT 401, 
   const noneAlg = `${b64url({ alg: 'none', typ: 'JWT' })}.${b64url({ sub: h.deploymentId, scope: 'oracle', iat: 1, exp: 4_000_000_000 })}.`;
   assert.equal((await postMonitor({ ...h, jwt: noneAlg }, body)).status, 401, 'alg none');
 
-  const secret = Buffer.from((await readFile(join(dataDir, 'jwt-secret'), 'utf8')).trim(), 'base64url');
+  const secret = signingKey(Buffer.from((await readFile(join(dataDir, 'jwt-secret'), 'utf8')).trim(), 'base64url'), server.token);
   const now = Math.floor(Date.now() / 1000);
   const expired = signWith(secret, { sub: h.deploymentId, scope: 'oracle', iat: now - 7200, exp: now - 1 });
   const res = await postMonitor({ ...h, jwt: expired }, body);
