@@ -1,6 +1,6 @@
 /** The wiring module: builds every stage from one frozen configuration and owns their start and close order. */
 import { parseShadowLag, type AgentConfig } from './config/schema.js';
-import type { ModelPool, PooledModel } from './infer/index.js';
+import type { ModelPool } from './infer/index.js';
 import { silentLogger, type Logger } from './log.js';
 import type { DeploymentResolver, MonitorTarget, PicselliaClient } from './monitor/index.js';
 import { startMonitoring } from './monitor/start-monitoring.js';
@@ -14,6 +14,9 @@ import { startWatcher } from './pipeline/start-watcher.js';
 import { RunTally, type RunSummary } from './pipeline/run-summary.js';
 import { ShadowBacklog } from './pipeline/shadow-backlog.js';
 import { startModels, type StartedModels } from './pipeline/start-models.js';
+import type { LiveModel } from './pipeline/live-models.js';
+import { ModelFollower, type CheckOutcome } from './pipeline/model-swap.js';
+import { removePidFile, writePidFile } from './pipeline/pid-file.js';
 import type { Sender } from './send/sender.js';
 import { startSender } from './send/start-sender.js';
 import { Ledger } from './state/ledger.js';
@@ -48,6 +51,7 @@ export class Agent {
   #db: StateDb | undefined;
   #outbox: Outbox | undefined;
   #models: StartedModels | undefined;
+  #follower: ModelFollower | undefined;
   #monitoring: { client: PicselliaClient; resolver: DeploymentResolver } | undefined;
   #sender: Sender | undefined;
   #gate: IntakeGate | undefined;
@@ -87,9 +91,20 @@ export class Agent {
     return this.#monitoring?.resolver.target;
   }
 
-  /** Model backends and names, for logs and status. */
-  get models(): { champion: PooledModel | undefined; shadow: PooledModel | undefined; pool: ModelPool | undefined } {
-    return { champion: this.#models?.champion, shadow: this.#models?.shadow, pool: this.#models?.pool };
+  /** The models in use now (they change on a swap), for logs and status. */
+  get models(): { champion: LiveModel | undefined; shadow: LiveModel | undefined; pool: ModelPool | undefined } {
+    const set = this.#models?.live.current;
+    return { champion: set?.champion, shadow: set?.shadow, pool: set?.pool };
+  }
+
+  /** Re-reads the model folders and the deployment now (SIGHUP, `edgewatch reload`) and swaps in a changed pair. */
+  reload(): Promise<CheckOutcome> {
+    return this.#follower?.reload() ?? Promise.resolve('skipped');
+  }
+
+  /** Reads the deployment's models now, as the next poll would (tests). */
+  pollModels(): Promise<CheckOutcome> {
+    return this.#follower?.poll() ?? Promise.resolve('skipped');
   }
 
   /** The outbox (inspection). */
@@ -103,10 +118,11 @@ export class Agent {
     const db = (this.#db = openStateDb(config.stateDir));
     const ledger = new Ledger(db);
     const outbox = (this.#outbox = new Outbox(db, { maxEntries: config.outboxMaxEntries, maxBytes: config.outboxMaxBytes }));
-    const models = (this.#models = await startModels(config, logger));
+    const models = (this.#models = await startModels(config, logger, this.#abort.signal));
+    await writePidFile(config.stateDir).catch((err: Error) => logger.warn({ err: err.message }, 'could not write the pid file: edgewatch reload will not find this agent (SIGHUP still works)'));
 
     const monitoring = await startMonitoring(config, {
-      task: models.champion.info.task,
+      task: models.live.current.champion.info.task,
       cache: new MetaStore(db),
       deploymentKey: key,
       signal: this.#abort.signal,
@@ -136,11 +152,11 @@ export class Agent {
       logger,
     });
     this.#sender = started.sender;
-    if (models.shadow) {
+    if (config.shadow !== undefined) {
       this.#backlog = new ShadowBacklog({
         store: new ShadowPendingStore(db),
         outbox,
-        shadow: models.shadow,
+        shadow: models.live.current.shadow,
         readLimits: { maxPixels: config.maxPixels, maxFileBytes: config.maxFileBytes },
         maxLag: parseShadowLag(config.shadowMaxLag),
         logger,
@@ -167,8 +183,9 @@ export class Agent {
       config,
       ledger,
       outbox,
-      champion: models.champion,
-      shadow: models.shadow,
+      champion: models.live.current.champion,
+      shadow: models.live.current.shadow,
+      models: models.live,
       logger,
       metrics: this.metrics,
       deploymentKey: key,
@@ -186,6 +203,20 @@ export class Agent {
         this.#options.onOutcome?.(outcome, path);
       },
     });
+    this.#follow(models);
+  }
+
+  /** Starts following the models: deployment polls, and reloads. */
+  #follow(models: StartedModels): void {
+    this.#follower = new ModelFollower({
+      config: this.config,
+      live: models.live,
+      sources: models.sources,
+      workers: models.workers,
+      logger: this.logger,
+      onSwap: (set) => this.#backlog?.setShadow(set.shadow),
+    });
+    this.#follower.start();
   }
 
   /** Resolves once every file seen so far is processed (with `once`: once the initial scan is done). */
@@ -224,6 +255,7 @@ export class Agent {
   async #close(): Promise<void> {
     const deadline = this.config.shutdownTimeoutMs;
     this.#monitoring?.resolver.close();
+    this.#follower?.close();
     this.#stopActivity?.();
     this.#progress?.close();
     this.#gate?.close();
@@ -232,7 +264,8 @@ export class Agent {
     this.#backlog?.close();
     await this.#sender?.close(Math.min(deadline, 5_000));
     this.#abort.abort();
-    await Promise.allSettled([this.#models?.pool.close(), this.#monitoring?.client.close()]);
+    await Promise.allSettled([this.#models?.live.close(), this.#models?.sources.close(), this.#monitoring?.client.close()]);
+    if (this.#db) await removePidFile(this.config.stateDir).catch(() => undefined);
     const summary = this.#db ? this.summary() : undefined;
     this.#final = summary;
     this.#db?.close();

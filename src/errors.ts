@@ -26,6 +26,12 @@ export const ERROR_CODES = {
   EW_INFER_FAILED: 'Inference failed for one image.',
   EW_INFER_CANCELLED: 'A queued prediction was cancelled before a model host started it (e.g. shadow work shed); it never ran.',
   EW_WORKER_CRASHED: 'A model worker thread exited unexpectedly.',
+  EW_MODEL_DOWNLOAD: 'A model file of the deployment could not be downloaded, or its size does not match (logged; the running models stay in place).',
+  EW_MODEL_ZIP_UNSAFE: 'A model zip was refused: an entry escapes the folder, is a symlink, or the zip has too many entries or unpacks too large.',
+  EW_MODEL_NOT_TFJS: 'The model file is not a TF.js model (e.g. a SavedModel, .h5, ONNX): convert it with tensorflowjs_converter and push the model.json folder.',
+  EW_MODEL_FILE_MISSING: 'The deployment\'s model version has no model file of the name --model-file-name asks for.',
+  EW_MODEL_SWAP_FAILED: 'A new champion or shadow could not be loaded or warmed up: the running models stay in place; it is tried again on the next change.',
+  EW_RELOAD_NO_AGENT: '`edgewatch reload` found no running agent for this state folder (no pid file, or its process is gone).',
   EW_SHADOW_LAG: 'Shadow work was shed: the shadow fell further behind the champion than --shadow-max-lag allows (the champion is never affected).',
   // monitoring client
   EW_MONITOR_CONNECT: 'The platform or monitoring service cannot be reached.',

@@ -26,8 +26,10 @@ export const agentConfigSchema = z
       .array(z.union([z.string().min(1), watchFolderSchema]))
       .min(1, 'at least one folder to watch')
       .describe('Folder(s) to watch; repeat the flag for several. In a config file each entry may be {path, source, tags, recursive}.'),
-    champion: z.string().min(1).describe('Champion model folder (TF.js model.json + shards + manifest).'),
-    shadow: z.string().min(1).optional().describe('Shadow model folder; runs on every image beside the champion.'),
+    champion: z.string().min(1).describe('Champion model folder (TF.js model.json + shards + manifest), or `deployment`: the model version the deployment names as champion, downloaded and followed.'),
+    shadow: z.string().min(1).optional().describe('Shadow model folder, or `deployment`: the deployment\'s shadow model version (none while it has none); runs on every image beside the champion.'),
+    modelFileName: z.string().min(1).default('model-tfjs').describe('With `deployment` models: name of the model version\'s file holding the TF.js model folder as one zip.'),
+    modelPollS: z.number().min(0.1).max(86_400).default(30).describe('With `deployment` models: how often the deployment is read again to follow a promotion, seconds.'),
     host: z.url({ protocol: /^https?$/ }).default('https://app.picsellia.com').describe('Platform URL (Picsellia, or an embedded `edgewatch serve`).'),
     apiToken: z.string().min(1).describe('Platform API token (also read from PICSELLIA_API_TOKEN). Never logged.'),
     organization: z.string().min(1).optional().describe('Organization name (looked up on the platform).'),

@@ -10,6 +10,8 @@ export { predictionTask };
 export interface ModelIdentity {
   name: string;
   hash: string;
+  /** The platform's model version id, when the model came from the deployment (`--champion deployment`). */
+  modelVersionId?: string;
 }
 
 /**
@@ -155,8 +157,8 @@ export function buildMonitorFields(input: MonitorBodyInput): MonitorFields {
 
   const edgewatch: EdgewatchMetadata = {
     imageId: e.imageId,
-    champion: { name: e.champion.name, hash: e.champion.hash },
-    ...(e.shadow === undefined ? {} : { shadow: { name: e.shadow.name, hash: e.shadow.hash } }),
+    champion: modelIdentity(e.champion),
+    ...(e.shadow === undefined ? {} : { shadow: modelIdentity(e.shadow) }),
     backend: e.backend,
     agentVersion: e.agentVersion,
     capturedAt: e.capturedAt,
@@ -177,6 +179,10 @@ export function buildMonitorFields(input: MonitorBodyInput): MonitorFields {
     ...(shadow === undefined ? {} : { shadow_latency: shadowLatency as number, shadow_raw_predictions: shadow }),
   };
   return fields;
+}
+
+function modelIdentity(m: ModelIdentity): ModelIdentity {
+  return { name: m.name, hash: m.hash, ...(m.modelVersionId === undefined ? {} : { modelVersionId: m.modelVersionId }) };
 }
 
 /** The exact bytes sent for `body` (compact JSON, UTF-8): what the outbox persists and replays. */

@@ -19,6 +19,8 @@ export interface PlatformReadOptions {
   query?: Record<string, string> | undefined;
   /** For the `.../find` calls: an answer without a string `id` means "not found" (EW_MONITOR_NOT_FOUND), not a protocol error. */
   missingIdIsNotFound?: boolean | undefined;
+  /** Only this status is a success (e.g. exactly 200 for `retrieve_presigned_url`, as the SDK requires); any other is EW_MONITOR_HTTP. */
+  exactStatus?: number | undefined;
 }
 
 /** Platform calls with `Authorization: Bearer <api_token>`; each answer is checked the same way, whatever the call. */
@@ -47,6 +49,14 @@ export class PlatformApi {
     return this.#read(phase, url, response, schema, options);
   }
 
+  /** POST a JSON body to `path` on the platform; the answer is read like `get`'s. */
+  async post<S extends z.ZodType>(phase: string, path: string, body: unknown, schema: S, options: PlatformReadOptions = {}): Promise<z.output<S>> {
+    const url = absoluteUrl(this.#options.host, path, options.query);
+    const bytes = Buffer.from(JSON.stringify(body), 'utf8');
+    const response = await this.#options.http.request(phase, 'POST', url, { ...this.#headers(), 'content-type': 'application/json' }, bytes);
+    return this.#read(phase, url, response, schema, options);
+  }
+
   #headers(): Record<string, string> {
     const headers: Record<string, string> = { authorization: `Bearer ${this.#options.apiToken}` };
     if (this.#organizationHeader !== null) headers['x-picsellia-organization'] = this.#organizationHeader;
@@ -58,7 +68,7 @@ export class PlatformApi {
     const { query, missingIdIsNotFound = false } = options;
     const details = { phase, status: response.status, url: where(url), ...(query ?? {}) };
     const what = query?.name !== undefined ? ` "${query.name}"` : '';
-    const ok = response.status >= 200 && response.status < 300 && response.status !== 208;
+    const ok = options.exactStatus !== undefined ? response.status === options.exactStatus : response.status >= 200 && response.status < 300 && response.status !== 208;
     if (!ok) {
       const message = serverMessage(response.text, this.#options.redactor);
       if (response.status === 401 || response.status === 403) {

@@ -19,8 +19,15 @@ import type { PendingShadow } from '../state/shadow-pending.js';
 import type { ShadowBacklog } from './shadow-backlog.js';
 import { queueTooDeep, shadowInTime, shadowTiming } from './shadow-in-time.js';
 
-/** What the pipeline needs of a model of the pool. */
-export type Predictor = Pick<PooledModel, 'info' | 'backend' | 'submit' | 'queued'>;
+/** What the pipeline needs of a model of the pool; `modelVersionId` when it came from the deployment. */
+export type Predictor = Pick<PooledModel, 'info' | 'backend' | 'submit' | 'queued'> & { readonly modelVersionId?: string | undefined };
+
+/** One image's champion and shadow, held until its model calls are made (see pipeline/live-models.ts). */
+export interface PredictorLease {
+  readonly champion: Predictor;
+  readonly shadow: Predictor | undefined;
+  release(): void;
+}
 
 /**
  * What happened to one file: `queued` (in the outbox), `known` (the ledger had it done already),
@@ -36,6 +43,8 @@ export interface ProcessContext {
   outbox: Outbox;
   champion: Predictor;
   shadow: Predictor | undefined;
+  /** When models can be swapped while running: each image takes its pair from here (and ignores champion/shadow above). */
+  models?: { acquire(): PredictorLease } | undefined;
   logger: Logger;
   metrics: PipelineMetrics;
   /** `deploymentKey(config)`: part of every image id. */
@@ -73,15 +82,26 @@ type Verdict =
 const INCOMPLETE_SIGNS: ReadonlySet<ErrorCode> = new Set(['EW_IMAGE_EMPTY', 'EW_IMAGE_TRUNCATED', 'EW_IMAGE_CORRUPT', 'EW_IMAGE_UNSUPPORTED']);
 
 /** Processes one stable file. Returns what happened; only store failures (disk full) throw. */
-export async function processImage(ctx: ProcessContext, file: WatchedFile): Promise<ProcessOutcome> {
-  const record = ctx.ledger.see(file.path, file.sizeBytes, file.mtimeMs, file.folder.path);
+export async function processImage(shared: ProcessContext, file: WatchedFile): Promise<ProcessOutcome> {
+  const record = shared.ledger.see(file.path, file.sizeBytes, file.mtimeMs, file.folder.path);
   if (FINAL_STATES.has(record.state)) return 'known';
+  // One pair for the whole image: a swap between two of its model calls never mixes pairs.
+  const lease = shared.models?.acquire();
+  try {
+    return await processWith(lease ? { ...shared, champion: lease.champion, shadow: lease.shadow } : shared, file, record.id);
+  } finally {
+    lease?.release();
+  }
+}
+
+async function processWith(ctx: ProcessContext, file: WatchedFile, fileId: number): Promise<ProcessOutcome> {
+  const record = { id: fileId };
   const verdict = await examine(ctx, file, record.id);
   const deferred = commit(ctx, record.id, file, verdict);
   if (verdict.outcome === 'queued' && verdict.behind) {
     const job = verdict.behind === 'not-started' ? undefined : verdict.behind;
     if (deferred) {
-      ctx.shadowBacklog?.adopt(deferred, job);
+      ctx.shadowBacklog?.adopt(deferred, job, ctx.shadow);
       ctx.onShadowBehind(verdict.imageId, 'deferred');
     } else {
       job?.cancel();
@@ -222,8 +242,8 @@ async function examine(ctx: ProcessContext, file: WatchedFile, fileId: number): 
     timestamp: Date.now() / 1000,
     edgewatch: {
       imageId,
-      champion: { name: ctx.champion.info.name, hash: ctx.champion.info.hash },
-      shadow: ctx.shadow ? { name: ctx.shadow.info.name, hash: ctx.shadow.info.hash } : undefined,
+      champion: identity(ctx.champion),
+      shadow: ctx.shadow ? identity(ctx.shadow) : undefined,
       backend: ctx.champion.backend,
       agentVersion: AGENT_VERSION,
       capturedAt: file.mtimeMs / 1000,
@@ -272,6 +292,11 @@ async function setAside(ctx: ProcessContext, file: WatchedFile, err: EdgewatchEr
     ctx.logger.error({ code, file: file.path, reason: err.code }, `rejected, but could not move it to ${dir}: ${(moveErr as Error).message}`);
     return { outcome: 'rejected', code: err.code, reason: `${err.message} (could not move it: ${(moveErr as Error).message})` };
   }
+}
+
+/** How a model is named in `custom_metadata.edgewatch`: name, hash and, from the deployment, its model version id. */
+function identity(model: Predictor): { name: string; hash: string; modelVersionId?: string } {
+  return { name: model.info.name, hash: model.info.hash, ...(model.modelVersionId === undefined ? {} : { modelVersionId: model.modelVersionId }) };
 }
 
 function pickInput(image: ImageRead, spec: InputSpec): DecodedInput {

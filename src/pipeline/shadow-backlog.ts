@@ -23,7 +23,8 @@ export interface ShadowLag {
 export interface ShadowBacklogOptions {
   store: ShadowPendingStore;
   outbox: Outbox;
-  shadow: ShadowModel;
+  /** The shadow in use; undefined while there is none (a deployment without a shadow). See `setShadow`. */
+  shadow: ShadowModel | undefined;
   readLimits: { maxPixels: number; maxFileBytes: number };
   maxLag: ShadowLag;
   logger: Logger;
@@ -59,9 +60,28 @@ export class ShadowBacklog {
   #recheck: NodeJS.Timeout | undefined;
   #closed = false;
   #shedEpisode = 0;
+  #shadow: ShadowModel | undefined;
+  /** Work whose job runs on a shadow swapped out since: it may finish there, never be redone on the new one. */
+  readonly #onOldShadow = new Set<string>();
 
   constructor(options: ShadowBacklogOptions) {
     this.#o = options;
+    this.#shadow = options.shadow;
+  }
+
+  /**
+   * A new shadow (or none) is in use. The champion's request of each image waiting here named the
+   * shadow it expected; work not already queued on that shadow is shed (reason `shadow model
+   * changed`), so that a late shadow is never credited to a model that did not run it.
+   */
+  setShadow(shadow: ShadowModel | undefined): void {
+    if (shadow === this.#shadow) return;
+    this.#shadow = shadow;
+    for (const p of [...this.#pending.values()]) {
+      if (this.#jobs.has(p.imageId)) this.#onOldShadow.add(p.imageId);
+      else if (!this.#recomputing.has(p.imageId)) this.#shed(p, 'shadow model changed');
+    }
+    this.#pump();
   }
 
   /** True while the shadow still needs this image's file. */
@@ -72,6 +92,11 @@ export class ShadowBacklog {
   /** Loads the work an earlier run left and starts on it. */
   start(): void {
     for (const p of this.#o.store.all()) this.#pending.set(p.imageId, p);
+    if (this.#pending.size > 0 && !this.#shadow) {
+      this.#o.logger.info({ images: this.#pending.size }, 'shadow work left by an earlier run, but there is no shadow now: shed');
+      for (const p of [...this.#pending.values()]) this.#shed(p, 'no shadow model');
+      return;
+    }
     if (this.#pending.size > 0) this.#o.logger.info({ images: this.#pending.size }, 'shadow work left by an earlier run: finishing it');
     this.#pump();
   }
@@ -83,7 +108,7 @@ export class ShadowBacklog {
 
   /** True when one more image may wait for its shadow (the lag bound by count); false: shed it instead. */
   hasRoom(): boolean {
-    return !this.#closed && (this.#o.maxLag.images === undefined || this.#pending.size < this.#o.maxLag.images);
+    return !this.#closed && this.#shadow !== undefined && (this.#o.maxLag.images === undefined || this.#pending.size < this.#o.maxLag.images);
   }
 
   /** Shadow work refused because the lag bound by count is reached (the caller sheds it): logged once per episode. */
@@ -110,9 +135,15 @@ export class ShadowBacklog {
   /**
    * Takes recorded work and finishes it in the background: with its job when its input is still in
    * memory, else (no job, or too many in memory) by reading the file again when the shadow is free.
+   * `expected`: the shadow the champion's request named (work without a job is shed if it is no longer in use).
    */
-  adopt(p: PendingShadow, job: ModelJob | undefined): void {
+  adopt(p: PendingShadow, job: ModelJob | undefined, expected?: ShadowModel): void {
     this.#pending.set(p.imageId, p);
+    if (!job && expected !== undefined && expected !== this.#shadow) {
+      // The champion's request named a shadow that was swapped out before this work started.
+      this.#shed(p, 'shadow model changed');
+      return;
+    }
     if (job && (this.#jobs.size < MAX_IN_MEMORY || !job.cancel())) this.#follow(p, job);
     this.#pump();
   }
@@ -142,7 +173,8 @@ export class ShadowBacklog {
         this.#jobs.delete(p.imageId);
         if (this.#closed) return;
         if (isEdgewatchError(err, 'EW_INFER_CANCELLED')) {
-          if (this.#pending.has(p.imageId)) this.#pump(); // cancelled to save memory: read again later
+          if (this.#onOldShadow.has(p.imageId)) this.#shed(p, 'shadow model changed');
+          else if (this.#pending.has(p.imageId)) this.#pump(); // cancelled to save memory: read again later
           return;
         }
         this.#o.logger.error({ code: isEdgewatchError(err) ? err.code : undefined, imageId: p.imageId.slice(0, 12) }, `late shadow inference failed: ${(err as Error).message}`);
@@ -190,6 +222,7 @@ export class ShadowBacklog {
 
   #done(p: PendingShadow): void {
     this.#pending.delete(p.imageId);
+    this.#onOldShadow.delete(p.imageId);
     this.#o.onReleased(p.imageId, p.fileId);
     if (this.#pending.size === 0) {
       if (this.#shedEpisode > 0) this.#o.logger.info({ shed: this.#shedEpisode }, 'the shadow caught up');
@@ -220,10 +253,12 @@ export class ShadowBacklog {
    */
   #pump(): void {
     if (this.#closed) return;
+    const shadow = this.#shadow;
+    if (!shadow) return;
     this.#shedLagging();
     for (const p of this.#pending.values()) {
       if (this.#recomputing.size >= MAX_RECOMPUTING) return;
-      if (this.#o.shadow.queued > 0) {
+      if (shadow.queued > 0) {
         // Shadow jobs of new images run first; look again shortly (they end without telling the backlog).
         this.#recheck ??= setTimeout(() => {
           this.#recheck = undefined;
@@ -241,7 +276,8 @@ export class ShadowBacklog {
   }
 
   async #recompute(p: PendingShadow): Promise<void> {
-    const spec = this.#o.shadow.info.input;
+    const shadow = this.#shadow as ShadowModel;
+    const spec = shadow.info.input;
     let image;
     try {
       image = await readImage(p.path, [spec], this.#o.readLimits);
@@ -251,13 +287,17 @@ export class ShadowBacklog {
       return;
     }
     if (this.#closed || !this.#pending.has(p.imageId)) return;
+    if (shadow !== this.#shadow) {
+      this.#shed(p, 'shadow model changed');
+      return;
+    }
     if (image.sha256 !== p.sha256) {
       this.#o.logger.info({ file: p.path }, 'the image of deferred shadow work changed since: shed');
       this.#shed(p, 'EW_WATCH_VANISHED');
       return;
     }
     const input = image.inputs[0] as DecodedInput;
-    const job = this.#o.shadow.submit(input, { width: image.width, height: image.height });
+    const job = shadow.submit(input, { width: image.width, height: image.height });
     this.#follow(p, job);
     await job.result.catch(() => undefined);
   }

@@ -1,61 +1,112 @@
-/** Starts the champion and the optional shadow from the configuration: one worker pool, sized by measurement when `workers` is 0. */
+/** Starts the champion and the optional shadow from the configuration (folders, or the deployment's model versions): one worker pool, sized by measurement when `workers` is 0. */
 import { availableParallelism } from 'node:os';
 import type { AgentConfig } from '../config/schema.js';
-import { EdgewatchError } from '../errors.js';
+import { EdgewatchError, isEdgewatchError } from '../errors.js';
 import { ModelPool, type PooledModel } from '../infer/index.js';
 import type { Logger } from '../log.js';
+import { LiveModels } from './live-models.js';
+import { ModelSources, noModelsOffline, type WantedModels } from './model-sources.js';
 
 /** The started models. */
 export interface StartedModels {
-  pool: ModelPool;
-  champion: PooledModel;
-  shadow: PooledModel | undefined;
+  /** The pair in use, swappable. */
+  live: LiveModels;
+  sources: ModelSources;
+  /** Champion hosts per pool (after calibration): what a swapped-in pool gets. */
+  workers: number;
 }
 
+/** Platform failures that mean "try later": the models recorded by the last run are used meanwhile. */
+const TRANSIENT = new Set(['EW_MONITOR_CONNECT', 'EW_MONITOR_TIMEOUT', 'EW_MONITOR_HTTP', 'EW_MODEL_DOWNLOAD']);
+
 /**
- * Loads and warms up the models, keeps more than one worker only when it pays on this machine,
- * and refuses a shadow whose task differs from the champion's (EW_MODEL_MANIFEST). On failure
- * the pool is closed before the error is thrown.
+ * Loads and warms up `wanted` on a new pool of `workers` champion hosts (and as many shadow hosts),
+ * and refuses a shadow whose task differs from the champion's (EW_MODEL_MANIFEST). On failure the
+ * pool is closed before the error is thrown.
  */
-export async function startModels(config: AgentConfig, logger: Logger): Promise<StartedModels> {
-  const started = performance.now();
-  const workers = config.workers === 0 ? Math.max(1, availableParallelism()) : config.workers;
-  const pool = await ModelPool.start([{ dir: config.champion }, ...(config.shadow ? [{ dir: config.shadow }] : [])], {
+export async function loadPair(config: AgentConfig, wanted: WantedModels, workers: number, logger: Logger): Promise<ModelPool> {
+  const pool = await ModelPool.start([{ dir: wanted.champion.dir }, ...(wanted.shadow ? [{ dir: wanted.shadow.dir }] : [])], {
     workers,
     backend: config.backend,
     topK: config.topK,
     warn: (message) => logger.warn(message),
   });
+  const champion = pool.models[0] as PooledModel;
+  const shadow = pool.models[1];
+  if (shadow && shadow.info.task !== champion.info.task) {
+    await pool.close();
+    throw new EdgewatchError('EW_MODEL_MANIFEST', `The champion (${champion.info.task}) and the shadow (${shadow.info.task}) must have the same task.`);
+  }
+  return pool;
+}
+
+/**
+ * Finds the models (a folder as it is; `deployment`: the versions the deployment names, downloaded
+ * into the state folder, or those of the last run when the platform cannot be reached), loads and
+ * warms them up, and keeps more than one worker only when it pays on this machine.
+ */
+export async function startModels(config: AgentConfig, logger: Logger, signal?: AbortSignal): Promise<StartedModels> {
+  const started = performance.now();
+  const sources = new ModelSources(config, logger, signal);
+  let wanted: WantedModels;
   try {
-    if (config.workers === 0 && workers > 1) {
+    wanted = await sources.wanted();
+  } catch (err) {
+    const last = isEdgewatchError(err) && TRANSIENT.has(err.code) ? await sources.lastUsed() : undefined;
+    if (!last) {
+      await sources.close();
+      throw isEdgewatchError(err) && TRANSIENT.has(err.code) ? noModelsOffline(err) : err;
+    }
+    logger.warn({ code: (err as EdgewatchError).code }, `the deployment's models cannot be read now (${(err as Error).message}); starting with those of the last run, and following the deployment once it answers`);
+    wanted = last;
+  }
+  const asked = config.workers === 0 ? Math.max(1, availableParallelism()) : config.workers;
+  let pool: ModelPool;
+  try {
+    pool = await loadPair(config, wanted, asked, logger);
+  } catch (err) {
+    await sources.close();
+    throw err;
+  }
+  try {
+    let workers = asked;
+    if (config.workers === 0 && asked > 1) {
       const c = await pool.calibrate();
+      workers = c.kept;
       logger.info(
         { oneWorkerImagesPerSecond: +c.oneWorkerPerSecond.toFixed(2), allWorkersImagesPerSecond: +c.allWorkersPerSecond.toFixed(2), workers: c.kept },
         c.kept < c.workers ? 'more model workers did not pay on this machine: using one' : `measured: ${c.kept} model workers`,
       );
     }
-    const champion = pool.models[0] as PooledModel;
-    const shadow = pool.models[1];
-    if (shadow && shadow.info.task !== champion.info.task) {
-      throw new EdgewatchError('EW_MODEL_MANIFEST', `The champion (${champion.info.task}) and the shadow (${shadow.info.task}) must have the same task.`);
-    }
-    logger.info(
-      {
-        champion: champion.info.name,
-        championExecution: champion.info.execution?.detail ?? champion.info.execution?.mode,
-        shadow: shadow?.info.name,
-        shadowExecution: shadow?.info.execution?.detail ?? shadow?.info.execution?.mode,
-        backend: champion.backend,
-        hosts: pool.hosts.map((h) => `${h.models.map((m) => (m === 0 ? 'champion' : 'shadow')).join('+')}${h.niceness ? ` (nice ${h.niceness})` : ''}`),
-        loadMs: Math.round(performance.now() - started),
-      },
-      `models ready on the ${champion.backend} backend`,
-    );
+    logModels(logger, pool, wanted, performance.now() - started, 'models ready');
     if (pool.note) logger.info(pool.note);
+    const champion = pool.models[0] as PooledModel;
     if (champion.backend === 'cpu') logger.warn('running on the pure-JS cpu backend: about 20x slower than wasm; check @tensorflow/tfjs-backend-wasm is installed');
-    return { pool, champion, shadow };
+    await sources.remember(wanted);
+    return { live: new LiveModels(pool, wanted), sources, workers };
   } catch (err) {
     await pool.close();
+    await sources.close();
     throw err;
   }
+}
+
+/** One log line naming the pair, its versions and the hosts. */
+export function logModels(logger: Logger, pool: ModelPool, wanted: WantedModels, loadMs: number, message: string): void {
+  const champion = pool.models[0] as PooledModel;
+  const shadow = pool.models[1];
+  logger.info(
+    {
+      champion: champion.info.name,
+      championVersionId: wanted.champion.versionId,
+      championExecution: champion.info.execution?.detail ?? champion.info.execution?.mode,
+      shadow: shadow?.info.name,
+      shadowVersionId: wanted.shadow?.versionId,
+      shadowExecution: shadow?.info.execution?.detail ?? shadow?.info.execution?.mode,
+      backend: champion.backend,
+      hosts: pool.hosts.map((h) => `${h.models.map((m) => (m === 0 ? 'champion' : 'shadow')).join('+')}${h.niceness ? ` (nice ${h.niceness})` : ''}`),
+      loadMs: Math.round(loadMs),
+    },
+    `${message} on the ${champion.backend} backend`,
+  );
 }
