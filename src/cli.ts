@@ -12,6 +12,9 @@ Usage:
   edgewatch outbox list|retry|purge inspect and replay dead-lettered predictions
   edgewatch models pull [name...]   fetch pretrained models into models/pretrained/
   edgewatch models list             list the models that can be pulled
+  edgewatch models push DIR --model NAME [--deployment D --as champion|shadow]
+                                    upload a TF.js model folder as a model version (Picsellia or serve)
+  edgewatch reload                  make the running agent re-read its model folders and the deployment
   edgewatch <command> --help        options of a command
 
 Exit codes: 0 ok, 1 failures (with --once: something failed or stayed undelivered; rejected files do not count), 2 configuration, model or start-up error, 130 forced stop.`;
@@ -41,8 +44,10 @@ export async function main(argv: string[], io: Io = { out: process.stdout, err: 
         return await (await import('./commands/outbox.js')).outboxCommand(rest, io);
       case 'models':
         return await (await import('./commands/models.js')).modelsCommand(rest, io);
+      case 'reload':
+        return await (await import('./commands/reload.js')).reloadCommand(rest, io);
       default:
-        io.err.write(`edgewatch: EW_USAGE: unknown command "${command}". Commands: run, serve, demo, outbox, models. See edgewatch --help.\n`);
+        io.err.write(`edgewatch: EW_USAGE: unknown command "${command}". Commands: run, serve, demo, outbox, models, reload. See edgewatch --help.\n`);
         return EXIT.CONFIG;
     }
   } catch (err) {

@@ -29,6 +29,13 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
     if (state.agent) await state.agent.close();
     resolveStopped();
   });
+  // SIGHUP (or `edgewatch reload`): re-read the model folders and the deployment, swap in what changed.
+  const onHangUp = () => {
+    if (!state.agent) return;
+    logger.info('SIGHUP: re-reading the models');
+    void state.agent.reload();
+  };
+  process.on('SIGHUP', onHangUp);
   logger.info({ version: AGENT_VERSION, pid: process.pid }, 'starting');
   try {
     // Loaded here, not at the top: TF.js, sharp and SQLite are only needed once the agent starts.
@@ -53,6 +60,7 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
     return EXIT.OK;
   } finally {
     removeHandlers();
+    process.off('SIGHUP', onHangUp);
   }
 }
 
