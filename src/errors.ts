@@ -43,6 +43,7 @@ export const ERROR_CODES = {
   EW_MONITOR_REJECTED: 'The monitoring service rejected a prediction permanently (400, 422, 500...).',
   EW_MONITOR_TIMEOUT: 'A request to the platform or monitoring service timed out.',
   EW_MONITOR_PROTOCOL: 'A response did not have the shape the Picsellia protocol requires.',
+  EW_MONITOR_REDIRECT: 'The platform or monitoring service answered a redirect (3xx): its URL, path prefix or a proxy is misconfigured. Sending pauses; nothing is dead-lettered.',
   // ledger / outbox
   EW_STORE_OPEN: 'The state database cannot be opened or created.',
   EW_STORE_FULL: 'The outbox is full (entry or byte cap reached); new files wait in the folder.',

@@ -1,6 +1,6 @@
-/** One HTTP exchange with the platform or the monitoring service: the undici Agent, timeouts, abort, and transport errors mapped to codes. */
+/** One HTTP exchange with the platform or the monitoring service: the undici Agent, timeouts, abort, bounded response bodies, redirects refused, and transport errors mapped to codes. */
 import type { IncomingHttpHeaders } from 'node:http';
-import { Agent, request } from 'undici';
+import { Agent, request, type Dispatcher } from 'undici';
 import type { z } from 'zod';
 import { EdgewatchError } from '../errors.js';
 import type { Redactor } from './redactor.js';
@@ -19,10 +19,15 @@ export interface HttpResponse {
   text: string;
 }
 
+/** Largest response body read (protocol answers are small JSON): a longer or endless one is cut and refused. */
+export const MAX_RESPONSE_BYTES = 1024 * 1024;
+
 /** Options of `HttpExchange`. */
 export interface HttpExchangeOptions {
   /** Timeout of every request, headers and body included (also the connect timeout). */
   requestTimeoutMs: number;
+  /** Largest response body read, in bytes (default MAX_RESPONSE_BYTES). */
+  maxResponseBytes?: number | undefined;
   userAgent: string;
   /** Aborts every request (the agent's root signal). */
   signal?: AbortSignal | undefined;
@@ -50,6 +55,47 @@ export function issuePaths(error: z.ZodError): string[] {
   return error.issues.map((i) => (i.path.length > 0 ? i.path.join('.') : '(root)'));
 }
 
+/** Closes a body left unread (undici reports that as an abort: nobody is listening for it). */
+function discard(res: Dispatcher.ResponseData): void {
+  res.body.on('error', () => undefined);
+  res.body.destroy();
+}
+
+/** The body as text, at most `maxBytes` (declared or received); a longer one is cut (the connection closed) and refused. */
+async function readCapped(res: Dispatcher.ResponseData, maxBytes: number, phase: string, url: URL): Promise<string> {
+  const tooLong = () => {
+    discard(res);
+    return new EdgewatchError('EW_MONITOR_PROTOCOL', `The answer to the ${phase} request at ${where(url)} is more than ${maxBytes} bytes long: no protocol answer is; check the URL points at the Picsellia platform or monitoring service.`, {
+      details: { phase, url: where(url), status: res.statusCode, maxBytes },
+    });
+  };
+  const declared = Number(res.headers['content-length']);
+  if (Number.isFinite(declared) && declared > maxBytes) throw tooLong();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of res.body as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > maxBytes) throw tooLong();
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size).toString('utf8');
+}
+
+/** EW_MONITOR_REDIRECT for a 3xx: where it points (origin and path only: a Location may carry a token in its query). */
+function redirectError(phase: string, url: URL, status: number, location: string | string[] | undefined): EdgewatchError {
+  let target = 'no Location';
+  try {
+    if (typeof location === 'string') target = where(new URL(location, url));
+  } catch {
+    target = 'an invalid Location';
+  }
+  return new EdgewatchError(
+    'EW_MONITOR_REDIRECT',
+    `The ${phase} request to ${where(url)} was answered HTTP ${status} (redirect to ${target}): a configuration error, not a problem of the data. Point --host (or the deployment's oracle_host) at the final URL, or fix the proxy; predictions stay in the outbox until then.`,
+    { details: { phase, url: where(url), status, location: target } },
+  );
+}
+
 /** Sends requests through one undici Agent, released by `close()`; every request ends on its timeout, the root signal or `close()`. */
 export class HttpExchange {
   #options: HttpExchangeOptions;
@@ -72,7 +118,9 @@ export class HttpExchange {
   /**
    * One HTTP exchange with a timeout covering headers and body. Transport failures throw
    * EW_MONITOR_TIMEOUT (the request timed out) or EW_MONITOR_CONNECT (anything else, including
-   * the client closing); the undici error travels redacted as `cause`. `phase` names the request in
+   * the client closing); the undici error travels redacted as `cause`. A body longer than
+   * `maxResponseBytes` throws EW_MONITOR_PROTOCOL, a 3xx EW_MONITOR_REDIRECT (no protocol call
+   * redirects: the URL, its path prefix or a proxy is misconfigured). `phase` names the request in
    * messages and logs.
    */
   async request(phase: string, method: 'GET' | 'POST', url: URL, headers: Record<string, string>, body?: Uint8Array): Promise<HttpResponse> {
@@ -88,10 +136,15 @@ export class HttpExchange {
         headers: { 'user-agent': this.#options.userAgent, ...headers },
         ...(body === undefined ? {} : { body }),
       });
-      const text = await res.body.text();
+      if (res.statusCode >= 300 && res.statusCode < 400) {
+        discard(res);
+        throw redirectError(phase, url, res.statusCode, res.headers.location);
+      }
+      const text = await readCapped(res, this.#options.maxResponseBytes ?? MAX_RESPONSE_BYTES, phase, url);
       this.#options.logger?.debug({ phase, method, url: where(url), status: res.statusCode, ms: Math.round(performance.now() - startedMs) }, 'monitor request');
       return { status: res.statusCode, headers: res.headers, text };
     } catch (err) {
+      if (err instanceof EdgewatchError) throw err;
       const details = { phase, url: where(url) };
       if (timeout.aborted && !this.#signal.aborted) {
         throw new EdgewatchError('EW_MONITOR_TIMEOUT', `The ${phase} request to ${where(url)} timed out after ${requestTimeoutMs} ms.`, {

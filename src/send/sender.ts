@@ -47,6 +47,8 @@ export class Sender {
    * first (per-entry backoff alone let younger entries, due sooner, overtake it).
    */
   #pausedUntilMs = 0;
+  /** Set while the service answers redirects (a configuration error): logged once, cleared by the next delivery. */
+  #redirected = false;
   readonly stats: SenderStats = { delivered: 0, alreadyMonitored: 0, retries: 0, dead: 0, inFlight: 0 };
 
   constructor(options: SenderOptions) {
@@ -135,6 +137,10 @@ export class Sender {
         if (orphans > 0) this.#o.onOrphans?.(entry, orphans);
         if (result.kind === 'delivered') this.stats.delivered += 1;
         else this.stats.alreadyMonitored += 1;
+        if (this.#redirected) {
+          this.#redirected = false;
+          logger.info({ imageId: entry.imageId.slice(0, 12) }, 'the monitoring service answers without a redirect: sending again');
+        }
         this.#o.onDelivered?.(entry, result);
       } else if (result.kind === 'retry') {
         const attempt = entry.attempts + 1;
@@ -143,7 +149,17 @@ export class Sender {
         // Read the clock after markRetry (and add 1 ms): the pause ends after this entry is due again.
         this.#pausedUntilMs = Math.max(this.#pausedUntilMs, Date.now() + delayMs + 1);
         this.stats.retries += 1;
-        logger.warn({ imageId: entry.imageId.slice(0, 12), attempt, status: result.status, code: result.code, retryInMs: Math.round(delayMs) }, `send failed, will retry: ${result.message}`);
+        const fields = { imageId: entry.imageId.slice(0, 12), attempt, status: result.status, code: result.code, retryInMs: Math.round(delayMs) };
+        if (result.code !== 'EW_MONITOR_REDIRECT') {
+          logger.warn(fields, `send failed, will retry: ${result.message}`);
+        } else if (this.#redirected) {
+          logger.debug(fields, 'still redirected; sending stays paused');
+        } else {
+          // A redirect is the configuration's fault, not the image's: nothing is dead-lettered, the queue
+          // pauses (retried with backoff, in case a proxy is fixed meanwhile) and the reason is logged once.
+          this.#redirected = true;
+          logger.error(fields, `sending paused, every prediction stays in the outbox: ${result.message}`);
+        }
       } else {
         const orphans = outbox.markDead(entry.imageId, result.status, result.code, result.message, () => this.#o.inTransaction?.dead(entry));
         if (orphans > 0) this.#o.onOrphans?.(entry, orphans);
