@@ -8,10 +8,10 @@
  */
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Agent } from '../src/agent.js';
-import { agentConfigSchema } from '../src/config/schema.js';
-import { loadConfig } from '../src/config/load.js';
-import { silentLogger } from '../src/log.js';
+import { Agent } from '../dist/agent.js';
+import { agentConfigSchema } from '../dist/config/schema.js';
+import { loadConfig } from '../dist/config/load.js';
+import { silentLogger } from '../dist/log.js';
 import { uniqueJpeg } from './images.js';
 import type { BenchService } from './service.js';
 import { quantile } from './stats.js';

@@ -1,7 +1,7 @@
 /** A second floor: edgewatch's own runner (`ModelWorker`, one worker thread per model, the normal loader) on pre-decoded pixels, two images in flight. */
 import sharp from 'sharp';
-import { ModelWorker } from '../src/infer/index.js';
-import type { DecodedInput } from '../src/types.js';
+import { ModelWorker } from '../dist/infer/index.js';
+import type { DecodedInput } from '../dist/types.js';
 import type { RoundsOptions } from './rounds.js';
 
 /** Options of {@link measureFloorModelWorker}. */

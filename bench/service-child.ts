@@ -1,5 +1,5 @@
 /** Runs the embedded monitoring service in its own process for the bench (as a real service would be): prints one JSON line {url, token}, stops on SIGTERM. */
-import { serveConfigSchema, startServer } from '../src/server/index.js';
+import { serveConfigSchema, startServer } from '../dist/server/index.js';
 
 const [dataDir, labelsJson, org, deployment] = process.argv.slice(2) as [string, string, string, string];
 const config = serveConfigSchema.parse({ dataDir, port: 0, organization: org, deployment: [{ name: deployment, type: 'CLASSIFICATION', labels: JSON.parse(labelsJson) as string[] }] });

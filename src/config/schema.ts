@@ -44,7 +44,7 @@ export const agentConfigSchema = z
       .describe('File extensions picked up (case-insensitive).'),
     concurrency: z.number().int().min(1).max(64).default(4).describe('Images in flight between watcher and outbox (bounded queue).'),
     topK: z.number().int().min(1).max(100).default(1).describe('Classes reported per classification prediction.'),
-    workers: z.number().int().min(0).max(64).default(0).describe('Champion model hosts (worker threads), and as many shadow hosts when there is a shadow (their threads run at low OS priority); 0 = one per CPU core, kept only where more than one pays. The tensorflow backend always uses one host holding both models.'),
+    workers: z.number().int().min(0).max(64).default(0).describe('Champion model hosts (worker threads), and half as many shadow hosts (rounded up) when there is a shadow, their threads at low OS priority; 0 = one per CPU core, kept only where more than one pays; 1 = one host holding both models (the least memory; a shadow prediction may then delay the next champion one). The tensorflow backend always uses one host holding both models.'),
     shadowMaxLag: z
       .string()
       .regex(/^(\d+|\d+(\.\d+)?(ms|s|m|h))$/, 'a number of images (e.g. 500) or a duration (e.g. 90s, 10m, 1h)')
@@ -80,6 +80,14 @@ export const agentConfigSchema = z
     shutdownTimeoutMs: z.number().int().min(0).default(10_000).describe('On SIGINT/SIGTERM: how long in-flight images may take to finish.'),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info').describe('Minimum level of the log lines written to stderr.'),
     logFormat: z.enum(['pretty', 'json']).default('pretty').describe('Log format: one readable line per event, or JSON lines.'),
+    metricsPort: z
+      .number()
+      .int()
+      .min(0)
+      .max(65535)
+      .optional()
+      .describe('Serve Prometheus /metrics, /healthz and /readyz on this port (0 picks a free one, printed in the log). Unauthenticated: keep --metrics-host local or firewalled. Default: off.'),
+    metricsHost: z.string().min(1).default('127.0.0.1').describe('Address the metrics port binds (127.0.0.1 keeps it local; 0.0.0.0 for a scraper on another machine or in a container).'),
     sample: z
       .string()
       .superRefine((text, ctx) => {

@@ -240,6 +240,15 @@ function fold(nodes: Node[], outputName: string): Node[] {
     .map((n) => ({ ...n, inputs: n.inputs.map(resolveName) }));
 }
 
+/** Index of the last node of `plan` reading each value. */
+function lastUses(plan: readonly Node[]): Map<string, number> {
+  const last = new Map<string, number>();
+  plan.forEach((node, index) => {
+    for (const name of node.inputs) last.set(name, index);
+  });
+  return last;
+}
+
 /** A compiled plan: `run` maps a [1,h,w,c] input to the model's output; `dispose` frees the folded weights. */
 export interface FusedPlan {
   run(x: tf.Tensor4D): tf.Tensor;
@@ -318,20 +327,31 @@ export function compileLayersModel(model: tfl.LayersModel): FusedPlan | { unsupp
     const plan = fold(nodes, outputName);
     const last = plan[plan.length - 1];
     if (!last || last.name !== outputName) throw new Unsupported('the output is not the last layer');
+    const lastUse = lastUses(plan);
     return {
       layers,
       ops: plan.length,
       run: (x) =>
         tf.tidy(() => {
           const values = new Map<string, tf.Tensor>([[inputName, x]]);
-          for (const node of plan) {
+          plan.forEach((node, index) => {
             const inputs = node.inputs.map((n) => {
               const t = values.get(n);
               if (!t) throw new Error(`fused plan: missing input ${n} of ${node.name}`);
               return t;
             });
-            values.set(node.name, runOp(node.op, inputs));
-          }
+            const output = runOp(node.op, inputs);
+            values.set(node.name, output);
+            // Free each activation after its last reader, as TF.js's own executors do: kept to the
+            // end of the tidy, the wasm backend's memory (which never shrinks) had to hold every
+            // activation of the network at once (MobileNetV2: 100 MB of wasm memory for 10 MB of weights).
+            for (const name of new Set(node.inputs)) {
+              if (name === inputName || name === outputName || lastUse.get(name) !== index) continue;
+              const t = values.get(name)!;
+              values.delete(name);
+              if (t !== output) t.dispose();
+            }
+          });
           return values.get(outputName)!;
         }),
       dispose: () => {

@@ -20,7 +20,10 @@ export interface PooledModel {
 }
 
 export interface ModelPoolOptions extends Omit<ModelWorkerOptions, 'name' | 'niceness'> {
-  /** Champion hosts, and as many shadow hosts when there is a shadow; the `tensorflow` backend always gets one host holding every model. */
+  /**
+   * Champion hosts, and half as many shadow hosts (rounded up) when there is a shadow; 1 = one host holding both models
+   * (the low-memory mode); the `tensorflow` backend always gets one host holding every model.
+   */
   workers: number;
   /** Niceness of the shadow hosts' threads (default 19: they get the CPU the champion's leave); 0 leaves them as they are. */
   shadowNiceness?: number;
@@ -46,7 +49,8 @@ type ModelSpec = { dir: string; name?: string };
 
 /**
  * The layout per backend: `wasm`/`cpu` get `workers` champion hosts (champion only) and, with a
- * shadow, `workers` shadow hosts (shadow only, threads at low OS priority); `tensorflow` gets one
+ * shadow, `shadowHostCount(workers)` shadow hosts (shadow only, threads at low OS priority), or
+ * with `workers: 1` one host holding both; `tensorflow` gets one
  * host holding every model (libtensorflow spreads one model over every core by itself, and
  * tfjs-node cannot load in a second worker thread: tensorflow/tfjs#8388). The backend is resolved
  * once, by the first champion host; every other host is started with that explicit backend.
@@ -108,10 +112,17 @@ export class ModelPool {
         }
       }
       const explicit = { ...workerOptions, backend };
+      if (workers === 1 && shadows.length > 0) {
+        // The low-memory mode: one thread and one wasm memory for both models, champion jobs first.
+        const shared = hosts[0]?.worker ?? (await ModelWorker.startMany([champion], explicit));
+        hosts[0] = { worker: shared, role: 'all' };
+        for (const shadow of shadows) await shared.load(shadow);
+        return new ModelPool(hosts, 'workers: 1: one model host holds the champion and the shadow (champion jobs first; the least memory, and the shadow may delay the next champion prediction by one shadow prediction)');
+      }
       const starts: Promise<Host>[] = [];
       for (let i = hosts.length; i < workers; i++) starts.push(ModelWorker.startMany([champion], explicit).then((worker) => ({ worker, role: 'champion' })));
       if (shadows.length > 0) {
-        for (let i = 0; i < workers; i++) starts.push(ModelWorker.startMany(shadows, { ...explicit, niceness: shadowNiceness }).then((worker) => ({ worker, role: 'shadow' })));
+        for (let i = 0; i < shadowHostCount(workers); i++) starts.push(ModelWorker.startMany(shadows, { ...explicit, niceness: shadowNiceness }).then((worker) => ({ worker, role: 'shadow' })));
       }
       const started = await Promise.allSettled(starts);
       for (const r of started) if (r.status === 'fulfilled') hosts.push(r.value);
@@ -192,6 +203,15 @@ export class ModelPool {
   crashHostForTest(index: number): void {
     this.#hosts[index]?.worker.crashForTest();
   }
+}
+
+/**
+ * Shadow hosts beside `workers` champion hosts: half as many, rounded up. The shadow only gets the
+ * CPU the champion leaves; with the champion at half load that is half the cores, so more shadow
+ * hosts would only cost memory (one host is about 100 MB with a MobileNetV2 on wasm).
+ */
+export function shadowHostCount(workers: number): number {
+  return Math.ceil(workers / 2);
 }
 
 /** Pool model index → the host's own model index. */

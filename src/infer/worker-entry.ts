@@ -1,4 +1,5 @@
 /** Worker-thread entry of a ModelWorker: its own TF.js instance and backend, one ModelRunner per model, requests handled strictly one at a time. */
+import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from './backend.js';
@@ -26,12 +27,21 @@ async function loadRunner(model: { dir: string; name?: string }): Promise<ModelR
   return runner;
 }
 
+/** Bytes of the wasm backend's linear memory in this thread (0 on another backend). */
+function wasmMemoryBytes(): number {
+  if (tf.getBackend() !== 'wasm') return 0;
+  const wasm = (tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } }).wasm;
+  return wasm?.HEAPU8?.buffer.byteLength ?? 0;
+}
+
 async function handle(request: WorkerRequest): Promise<void> {
   if (request.type === 'crash') {
     process.exit(70);
   } else if (request.type === 'memory') {
     const { numTensors, numBytes } = tf.memory();
-    post({ type: 'memory', id: request.id, numTensors, numBytes });
+    const heap = getHeapStatistics();
+    const usage = process.memoryUsage();
+    post({ type: 'memory', id: request.id, numTensors, numBytes, heapUsed: heap.used_heap_size, heapTotal: heap.total_heap_size, external: usage.external, wasmBytes: wasmMemoryBytes() });
   } else if (request.type === 'load') {
     try {
       const runner = await loadRunner(request.model);

@@ -25,6 +25,19 @@ export type WorkerRequest =
   /** Test hook: makes the worker thread die as a crash would. */
   | { type: 'crash' };
 
+/** Where a host's memory goes: TF.js tensors, its V8 isolate, and the wasm backend's linear memory (which only grows). */
+export interface WorkerMemoryReport {
+  numTensors: number;
+  numBytes: number;
+  /** V8 heap of the worker's isolate: used and reserved bytes. */
+  heapUsed: number;
+  heapTotal: number;
+  /** Array buffers and other memory V8 tracks outside the heap (weights on the cpu backend). */
+  external: number;
+  /** Size of the wasm backend's linear memory (0 on other backends). */
+  wasmBytes: number;
+}
+
 /** An error as plain data. */
 export interface SerializedError {
   code: ErrorCode;
@@ -39,7 +52,7 @@ export type WorkerReply =
   | { type: 'load-error'; error: SerializedError }
   | { type: 'warning'; message: string }
   | { type: 'result'; id: number; prediction: RawPrediction; latencySeconds: number }
-  | { type: 'memory'; id: number; numTensors: number; numBytes: number }
+  | ({ type: 'memory'; id: number } & WorkerMemoryReport)
   | { type: 'error'; id: number; error: SerializedError };
 
 /** Turns any error into plain data; errors without an edgewatch code get `fallback`. */

@@ -12,7 +12,7 @@ import { startFakePicsellia, type FakePicsellia } from '../helpers/fake-picselli
 import { tempDir, writeJpeg } from '../helpers/images.js';
 import { DEMO_CHAMPION, writeSlowModelFolder } from '../helpers/models.js';
 
-/** A folder of `n` different images, a fake Picsellia, and a slow shadow model (one shadow host: its jobs queue up). */
+/** A folder of `n` different images, a fake Picsellia, and a slow shadow model (workers 2: two champion hosts, one shadow host where its jobs queue up). */
 async function setUp(t: TestContext, n: number) {
   const dir = await tempDir(t);
   const inbox = join(dir, 'inbox');
@@ -26,7 +26,7 @@ async function setUp(t: TestContext, n: number) {
   t.after(() => fake.close());
   const config = (extra: Partial<AgentConfigInput> = {}) =>
     agentConfigSchema.parse({
-      watch: [inbox], champion: DEMO_CHAMPION, shadow: slowShadow, workers: 1, concurrency: 4,
+      watch: [inbox], champion: DEMO_CHAMPION, shadow: slowShadow, workers: 2, concurrency: 4,
       host: fake.url, apiToken: fake.apiToken, organization: fake.state.organization.name, deployment: fake.state.deployment.name,
       stateDir: join(dir, 'state'), stableMs: 20, retryBaseMs: 5, retryMaxMs: 20, once: true, ...extra,
     });
@@ -99,7 +99,7 @@ test('beyond --shadow-max-lag the shadow work is shed, never the champion: count
   const slowShadow = join(dir, 'slow-shadow');
   const run = await runCli(
     [
-      'run', '--once', '--watch', inbox, '--champion', DEMO_CHAMPION, '--shadow', slowShadow, '--workers', '1', '--shadow-max-lag', '1',
+      'run', '--once', '--watch', inbox, '--champion', DEMO_CHAMPION, '--shadow', slowShadow, '--workers', '2', '--shadow-max-lag', '1',
       '--host', fake.url, '--organization', fake.state.organization.name, '--deployment', fake.state.deployment.name,
       '--state-dir', join(dir, 'state'), '--stable-ms', '20', '--log-format', 'json',
     ],

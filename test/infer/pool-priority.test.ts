@@ -12,11 +12,11 @@ const SHADOW_NICENESS = existsSync('/proc/thread-self') ? 19 : 0;
 
 test('with a slow shadow: champion jobs submitted after shadow jobs start before them and complete while a shadow job runs; cancel', async (t) => {
   const slow = await writeSlowModelFolder(await tempDir(t));
-  const pool = await ModelPool.start([{ dir: DEMO_CHAMPION }, { dir: slow }], { workers: 1, backend: 'wasm' });
+  const pool = await ModelPool.start([{ dir: DEMO_CHAMPION }, { dir: slow }], { workers: 2, backend: 'wasm' });
   t.after(() => pool.close());
   const [champion, shadow] = pool.models as [NonNullable<(typeof pool.models)[0]>, NonNullable<(typeof pool.models)[1]>];
   assert.equal(shadow.info.name, 'slow-shadow');
-  const before = await pool.memory();
+  const before = (await pool.memory()).map((m) => m.numTensors);
   const c = await shapeInput('circle', 5, champion.info.input);
   const s = await shapeInput('square', 6, shadow.info.input);
 
@@ -42,16 +42,15 @@ test('with a slow shadow: champion jobs submitted after shadow jobs start before
   await Promise.all([running.result, next.result, last.result]);
   assert.deepEqual(shadowDone, [running, next, last], 'shadow jobs run in submission order');
   assert.equal(cancelled.startedAt, undefined, 'the cancelled job never ran');
-  assert.deepEqual(await pool.memory(), before, 'no tensor leaked in any host');
+  assert.deepEqual((await pool.memory()).map((m) => m.numTensors), before, 'no tensor leaked in any host');
 });
 
-test('wasm: every host reports wasm, champion hosts hold the champion only, shadow hosts the shadow only at low priority', async (t) => {
+test('wasm: every host reports wasm, champion hosts hold the champion only, half as many shadow hosts the shadow only at low priority', async (t) => {
   const pool = await ModelPool.start([{ dir: DEMO_CHAMPION }, { dir: DEMO_SHADOW }], { workers: 2, backend: 'wasm' });
   t.after(() => pool.close());
   assert.deepEqual(pool.hosts, [
     { models: [0], backend: 'wasm', niceness: 0 },
     { models: [0], backend: 'wasm', niceness: 0 },
-    { models: [1], backend: 'wasm', niceness: SHADOW_NICENESS },
     { models: [1], backend: 'wasm', niceness: SHADOW_NICENESS },
   ]);
   assert.equal(pool.note, undefined);
@@ -64,4 +63,21 @@ test('wasm: every host reports wasm, champion hosts hold the champion only, shad
     'no shadow: champion hosts only',
   );
   assert.ok(alone.hosts.every((h) => h.backend === alone.hosts[0]!.backend && h.niceness === 0), 'auto resolved once, the same backend everywhere');
+});
+
+test('workers 1 with a shadow: one wasm host holds both models (the low-memory mode), a champion job submitted after shadow jobs runs next', async (t) => {
+  const pool = await ModelPool.start([{ dir: DEMO_CHAMPION }, { dir: DEMO_SHADOW }], { workers: 1, backend: 'wasm' });
+  t.after(() => pool.close());
+  assert.deepEqual(pool.hosts, [{ models: [0, 1], backend: 'wasm', niceness: 0 }]);
+  assert.match(pool.note ?? '', /workers: 1: one model host holds the champion and the shadow/);
+  const [champion, shadow] = pool.models as [NonNullable<(typeof pool.models)[0]>, NonNullable<(typeof pool.models)[1]>];
+  assert.equal(shadow.info.name, 'demo-shadow');
+  const { input, original } = await shapeInput('cross', 8, champion.info.input);
+  const before = (await pool.memory()).map((m) => m.numTensors);
+  const shadows = [0, 1, 2].map(() => shadow.submit(input, original));
+  const late = champion.submit(input, original);
+  await Promise.all([...shadows, late].map((j) => j.result));
+  const order = [...shadows, late].sort((a, b) => (a.startedAt as number) - (b.startedAt as number));
+  assert.deepEqual(order, [shadows[0], late, shadows[1], shadows[2]]);
+  assert.deepEqual((await pool.memory()).map((m) => m.numTensors), before);
 });
