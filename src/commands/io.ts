@@ -1,5 +1,6 @@
 /** What every command shares: its streams and environment (`Io`), signal handling and the one way errors are reported. */
 import { EXIT, isEdgewatchError, type ErrorCode } from '../errors.js';
+import { escapeControl } from '../log.js';
 
 /** Where a command writes and the environment it reads (the CLI passes the process's; tests pass their own). */
 export interface Io {
@@ -21,7 +22,7 @@ const RUNTIME_FAILURES: ReadonlySet<ErrorCode> = new Set(['EW_PULL_FAILED', 'EW_
  */
 export function reportError(err: unknown, io: Io): number {
   if (isEdgewatchError(err)) {
-    io.err.write(`edgewatch: ${err.code}: ${err.message}\n`);
+    io.err.write(`edgewatch: ${err.code}: ${escapeControl(err.message)}\n`);
     return RUNTIME_FAILURES.has(err.code) ? EXIT.FAILURES : EXIT.CONFIG;
   }
   io.err.write(`edgewatch: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`);

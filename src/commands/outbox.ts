@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { loadConfig, helpText } from '../config/load.js';
 import { EdgewatchError, EXIT } from '../errors.js';
+import { escapeControl } from '../log.js';
 import { openStateDb } from '../state/state-db.js';
 import { Ledger } from '../state/ledger.js';
 import { Outbox } from '../state/outbox.js';
@@ -39,7 +40,7 @@ export async function outboxCommand(argv: string[], io: Io): Promise<number> {
         const lateLine = late.queued + late.delivered + late.dead > 0 ? `; late shadows: queued ${late.queued}, delivered ${late.delivered}, dead ${late.dead}` : '';
         io.out.write(`queued ${counts.queued}, delivered ${counts.delivered}, dead ${counts.dead}${lateLine}\n`);
         for (const d of dead) {
-          io.out.write(`${d.imageId.slice(0, 16)}  ${new Date(d.diedAt * 1000).toISOString()}  ${d.status ?? '-'} ${d.code}  ${d.path ?? '?'}  ${d.message}\n`);
+          io.out.write(`${d.imageId.slice(0, 16)}  ${new Date(d.diedAt * 1000).toISOString()}  ${d.status ?? '-'} ${d.code}  ${escapeControl(`${d.path ?? '?'}  ${d.message}`)}\n`);
         }
       }
       return EXIT.OK;
