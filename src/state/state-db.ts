@@ -1,5 +1,5 @@
 /** Opens the agent's state database (SQLite, WAL, synchronous NORMAL) and applies its schema. */
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { EdgewatchError } from '../errors.js';
@@ -94,12 +94,19 @@ export function storeError(cause: unknown, what: string): EdgewatchError {
   return new EdgewatchError('EW_STORE_OPEN', `State database error while trying to ${what}: ${(cause as Error).message}.`, { cause });
 }
 
-/** Opens (creating if needed) `<stateDir>/edgewatch.db`. */
+/**
+ * Opens (creating if needed) `<stateDir>/edgewatch.db`. The database holds request bodies (images,
+ * metadata): a folder this creates is 0700, the database 0600 (SQLite gives its -wal and -shm files the
+ * database's mode), also when an earlier version created it 0644.
+ */
 export function openStateDb(stateDir: string): StateDb {
   let db: StateDb;
   try {
-    mkdirSync(stateDir, { recursive: true });
-    db = new Database(join(stateDir, 'edgewatch.db'));
+    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    const file = join(stateDir, 'edgewatch.db');
+    closeSync(openSync(file, 'a', 0o600));
+    chmodSync(file, 0o600);
+    db = new Database(file);
     db.pragma('journal_mode = WAL');
     // NORMAL in WAL mode: a commit survives a crash of the process (SIGKILL) at once and a power cut
     // once checkpointed. A power cut may lose only the last commits, which is safe here because the
