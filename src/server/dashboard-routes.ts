@@ -5,7 +5,7 @@ import { deploymentOr404, requireReader, sessionCookie, type ServerContext } fro
 import { randomBytes } from 'node:crypto';
 import { HttpError, allow, decodeSegment, malformedSegment, parseJson, readBody } from './http-util.js';
 import { safeEqual } from './safe-equal.js';
-import { computeStats, edgewatchNames } from './stats.js';
+import { computeDashboardStats, edgewatchNames } from './stats.js';
 import type { PredictionFilter, StoredPrediction } from './store.js';
 import type { StaticFile } from './static-files.js';
 
@@ -62,18 +62,16 @@ function filterOf(url: URL, deploymentId: string): PredictionFilter {
   return f;
 }
 
-function stats(ctx: ServerContext, url: URL, id: string): DashboardReply {
+async function stats(ctx: ServerContext, url: URL, id: string): Promise<DashboardReply> {
   const d = deploymentOr404(ctx, id);
   const filter = filterOf(url, d.id);
   const bucketSeconds = bucketParam(url);
   const driftWindow = intParam(url, 'drift_window', 200, 10, 100_000);
-  const body = computeStats(ctx.store.statsRows(filter), {
-    labels: d.labels,
-    driftWindow,
-    ...(bucketSeconds === undefined ? {} : { bucketSeconds }),
-    ...(filter.fromS === undefined ? {} : { fromS: filter.fromS }),
-    ...(filter.toS === undefined ? {} : { toS: filter.toS }),
-  });
+  const body = await computeDashboardStats(
+    ctx.store.aggregates,
+    { deploymentId: d.id, fromS: filter.fromS, toS: filter.toS, source: filter.source, tags: filter.tag === undefined ? undefined : [filter.tag] },
+    { labels: d.labels, driftWindow, bucketSeconds },
+  );
   return {
     status: 200,
     body: {

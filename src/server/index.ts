@@ -3,4 +3,4 @@ export { serveConfigSchema, resolveOrganizations, stableUuid, type ServeConfig, 
 export { startServer, type RunningServer } from './start-server.js';
 export type { ServerLogger } from './context.js';
 export { PredictionStore, type StoredPrediction } from './store.js';
-export { computeStats, populationStabilityIndex, percentile, PSI_EPSILON, PSI_THRESHOLDS, type Stats } from './stats.js';
+export { computeDashboardStats, populationStabilityIndex, percentile, PSI_EPSILON, PSI_THRESHOLDS, LATENCY_RELATIVE_ERROR, type DashboardStats } from './stats.js';

@@ -157,6 +157,8 @@ async function storeRow(
     customMetadata: body.custom_metadata ?? null,
     timestampS: body.timestamp ?? receivedS,
     receivedS,
+    championVersionId: deployment.championVersionId ?? null,
+    shadowVersionId: shadow === null ? null : (deployment.shadowVersionId ?? null),
   };
   const result = await storeOr503(() => ctx.store.insert(row), 'the prediction');
   if (!result.inserted) throw conflict(result.existingId);
@@ -178,7 +180,7 @@ async function lateShadow(ctx: ServerContext, req: IncomingMessage, rawPredictio
   if (outOfRange.length > 0) throw unprocessable('shadow prediction', outOfRange);
   if (prediction.shadow !== null) throw new HttpError(409, `Prediction ${predictionId} already has a shadow prediction.`, { id: predictionId });
   const top = topOne(parsed.data.shadow_raw_predictions);
-  if (!(await storeOr503(() => ctx.store.setShadow(predictionId, parsed.data.shadow_raw_predictions, top.classId, top.score, parsed.data.shadow_latency), 'the shadow prediction'))) {
+  if (!(await storeOr503(() => ctx.store.setShadow(predictionId, parsed.data.shadow_raw_predictions, top.classId, top.score, parsed.data.shadow_latency, deployment.shadowVersionId ?? null), 'the shadow prediction'))) {
     throw new HttpError(409, `Prediction ${predictionId} already has a shadow prediction.`, { id: predictionId });
   }
   return { status: 201, body: { id: predictionId } };

@@ -2,6 +2,11 @@
 import Database from 'better-sqlite3';
 import { EdgewatchError } from '../errors.js';
 import { cachedStatement } from '../sqlite-statements.js';
+import { contributionOf } from './aggregates/contribution.js';
+import type { AggregateReader } from './aggregates/reader.js';
+import { AGGREGATES_SCHEMA } from './aggregates/schema.js';
+import { SqliteAggregateReader } from './aggregates/sqlite-reader.js';
+import { SqliteAggregateWriter } from './aggregates/sqlite-writer.js';
 
 /** A prediction as stored. Times are epoch seconds, latencies seconds. */
 export interface StoredPrediction {
@@ -29,31 +34,18 @@ export interface StoredPrediction {
   customMetadata: Record<string, unknown> | null;
   timestampS: number;
   receivedS: number;
+  /** Model versions the deployment named when the prediction (for the shadow: the shadow prediction) arrived; null when none. */
+  championVersionId?: string | null;
+  shadowVersionId?: string | null;
 }
 
-/** Filters shared by stats and gallery queries. */
+/** Filters of gallery queries. */
 export interface PredictionFilter {
   deploymentId: string;
   fromS?: number;
   toS?: number;
   source?: string;
   tag?: string;
-}
-
-/** The columns the statistics need, one row per prediction, oldest first. */
-export interface StatsRow {
-  t: number;
-  cc: number | null;
-  cs: number | null;
-  lat: number;
-  sc: number | null;
-  ss: number | null;
-  slat: number | null;
-  hasShadow: 0 | 1;
-  source: string;
-  cm: string | null;
-  /** JSON array of tags. */
-  tags: string;
 }
 
 interface Row {
@@ -80,6 +72,8 @@ interface Row {
   custom_metadata_json: string | null;
   timestamp_s: number;
   received_s: number;
+  champion_version_id: string | null;
+  shadow_version_id: string | null;
 }
 
 const SCHEMA = `
@@ -151,6 +145,8 @@ function fromRow(r: Row): StoredPrediction {
     customMetadata: r.custom_metadata_json === null ? null : (JSON.parse(r.custom_metadata_json) as Record<string, unknown>),
     timestampS: r.timestamp_s,
     receivedS: r.received_s,
+    championVersionId: r.champion_version_id,
+    shadowVersionId: r.shadow_version_id,
   };
 }
 
@@ -167,10 +163,36 @@ function whereOf(f: PredictionFilter): { sql: string; params: unknown[] } {
 /** Result of an insert: the stored id, or the id of the prediction that already holds this image key. */
 export type InsertResult = { inserted: true; id: string } | { inserted: false; existingId: string };
 
-/** The predictions database (WAL, busy timeout). All methods are synchronous; `close()` is idempotent. */
+/** Schema version kept in `PRAGMA user_version`: 1 = model-version columns and the aggregate tables. */
+export const STORE_SCHEMA_VERSION = 1;
+
+const INSERT_SQL = `INSERT INTO predictions (id, deployment_id, image_key, filename, content_type, width, height, image_path, image_bytes,
+    champion_json, champion_class, champion_score, latency_s, shadow_json, shadow_class, shadow_score, shadow_latency_s,
+    source, tags_json, metadata_json, custom_metadata_json, timestamp_s, received_s, champion_version_id, shadow_version_id)
+   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+   ON CONFLICT (deployment_id, image_key) DO NOTHING`;
+
+function insertParams(p: StoredPrediction): unknown[] {
+  return [
+    p.id, p.deploymentId, p.imageKey, p.filename, p.contentType, p.width, p.height, p.imagePath, p.imageBytes,
+    JSON.stringify(p.champion), p.championClass, p.championScore, p.latencyS,
+    p.shadow === null ? null : JSON.stringify(p.shadow), p.shadowClass, p.shadowScore, p.shadowLatencyS,
+    p.source, JSON.stringify(p.tags), p.metadata === null ? null : JSON.stringify(p.metadata),
+    p.customMetadata === null ? null : JSON.stringify(p.customMetadata), p.timestampS, p.receivedS,
+    p.championVersionId ?? null, p.shadow === null ? null : (p.shadowVersionId ?? null),
+  ];
+}
+
+/**
+ * The predictions database (WAL, busy timeout). Every stored prediction is also added to the aggregates (in the same
+ * transaction), which the statistics read through `aggregates`. All methods are synchronous; `close()` is idempotent.
+ */
 export class PredictionStore {
   #db: Database.Database;
   #closed = false;
+  #writer: SqliteAggregateWriter;
+  /** The statistics' read side (merged buckets; never reads predictions). */
+  readonly aggregates: AggregateReader;
 
   constructor(file: string) {
     try {
@@ -183,9 +205,36 @@ export class PredictionStore {
       if (this.#db.prepare('SELECT 1 FROM datalake_usage WHERE id = 1').get() === undefined) {
         this.#db.exec('INSERT INTO datalake_usage (id, bytes) SELECT 1, COALESCE(SUM(image_bytes), 0) FROM predictions');
       }
+      this.#writer = new SqliteAggregateWriter(this.#db);
+      this.#migrate();
+      this.aggregates = new SqliteAggregateReader(this.#db);
     } catch (cause) {
       throw new EdgewatchError('EW_STORE_OPEN', `Cannot open the monitoring database ${file}: ${(cause as Error).message}.`, { cause, details: { path: file } });
     }
+  }
+
+  /**
+   * Version 0 → 1: model-version columns, the aggregate tables, and the aggregates of the predictions already stored
+   * (read in rowid order, 5,000 at a time), all in one transaction: a database is either migrated or untouched.
+   */
+  #migrate(): void {
+    const version = this.#db.pragma('user_version', { simple: true }) as number;
+    if (version >= STORE_SCHEMA_VERSION) return;
+    this.#db.transaction(() => {
+      const columns = new Set((this.#db.prepare('PRAGMA table_info(predictions)').all() as { name: string }[]).map((c) => c.name));
+      if (!columns.has('champion_version_id')) this.#db.exec('ALTER TABLE predictions ADD COLUMN champion_version_id TEXT');
+      if (!columns.has('shadow_version_id')) this.#db.exec('ALTER TABLE predictions ADD COLUMN shadow_version_id TEXT');
+      this.#db.exec(AGGREGATES_SCHEMA);
+      const page = this.#db.prepare('SELECT rowid AS rid, * FROM predictions WHERE rowid > ? ORDER BY rowid LIMIT 5000');
+      let after = -Infinity;
+      for (;;) {
+        const rows = page.all(after) as (Row & { rid: number })[];
+        if (rows.length === 0) break;
+        this.#writer.apply(rows.map((r) => contributionOf(fromRow(r))));
+        after = (rows[rows.length - 1] as { rid: number }).rid;
+      }
+      this.#db.pragma(`user_version = ${STORE_SCHEMA_VERSION}`);
+    })();
   }
 
   /** The id of the prediction holding `imageKey` for that deployment, if any. */
@@ -194,25 +243,29 @@ export class PredictionStore {
     return row?.id;
   }
 
-  /** Inserts a prediction unless its image key is already stored for that deployment. */
+  /** Inserts a prediction (and its aggregates) unless its image key is already stored for that deployment. */
   insert(p: StoredPrediction): InsertResult {
-    const info = cachedStatement(
-      this.#db,
-        `INSERT INTO predictions (id, deployment_id, image_key, filename, content_type, width, height, image_path, image_bytes,
-          champion_json, champion_class, champion_score, latency_s, shadow_json, shadow_class, shadow_score, shadow_latency_s,
-          source, tags_json, metadata_json, custom_metadata_json, timestamp_s, received_s)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (deployment_id, image_key) DO NOTHING`,
-    )
-      .run(
-        p.id, p.deploymentId, p.imageKey, p.filename, p.contentType, p.width, p.height, p.imagePath, p.imageBytes,
-        JSON.stringify(p.champion), p.championClass, p.championScore, p.latencyS,
-        p.shadow === null ? null : JSON.stringify(p.shadow), p.shadowClass, p.shadowScore, p.shadowLatencyS,
-        p.source, JSON.stringify(p.tags), p.metadata === null ? null : JSON.stringify(p.metadata),
-        p.customMetadata === null ? null : JSON.stringify(p.customMetadata), p.timestampS, p.receivedS,
-      );
-    if (info.changes === 1) return { inserted: true, id: p.id };
+    const stmt = cachedStatement(this.#db, INSERT_SQL);
+    const inserted = this.#db.transaction(() => {
+      if (stmt.run(...insertParams(p)).changes !== 1) return false;
+      this.#writer.apply([contributionOf(p)]);
+      return true;
+    })();
+    if (inserted) return { inserted: true, id: p.id };
     return { inserted: false, existingId: this.findByImageKey(p.deploymentId, p.imageKey) ?? '' };
+  }
+
+  /**
+   * Inserts many predictions in one transaction, their aggregates merged before they are written (one upsert per
+   * touched bucket row): the fast path for imports and the service bench. Returns how many were new.
+   */
+  insertMany(ps: readonly StoredPrediction[]): number {
+    const stmt = cachedStatement(this.#db, INSERT_SQL);
+    return this.#db.transaction(() => {
+      const added = ps.filter((p) => stmt.run(...insertParams(p)).changes === 1);
+      this.#writer.apply(added.map((p) => contributionOf(p)));
+      return added.length;
+    })();
   }
 
   /** One prediction by id. */
@@ -221,28 +274,27 @@ export class PredictionStore {
     return row && fromRow(row);
   }
 
-  /** Adds a late shadow prediction; false when the prediction already has one (or does not exist). */
-  setShadow(id: string, shadow: unknown, shadowClass: number | null, shadowScore: number | null, shadowLatencyS: number): boolean {
-    const info = cachedStatement(this.#db, 'UPDATE predictions SET shadow_json = ?, shadow_class = ?, shadow_score = ?, shadow_latency_s = ? WHERE id = ? AND shadow_json IS NULL')
-      .run(JSON.stringify(shadow), shadowClass, shadowScore, shadowLatencyS, id);
-    return info.changes === 1;
+  /**
+   * Adds a late shadow prediction, credited to `shadowVersionId` (the shadow the deployment names now); false when the
+   * prediction already has one (or does not exist). Its aggregates move in the same transaction: the prediction's
+   * contribution without a shadow is taken out and added back with it.
+   */
+  setShadow(id: string, shadow: unknown, shadowClass: number | null, shadowScore: number | null, shadowLatencyS: number, shadowVersionId: string | null = null): boolean {
+    return this.#db.transaction(() => {
+      const before = this.get(id);
+      if (before === undefined || before.shadow !== null) return false;
+      const info = cachedStatement(this.#db, 'UPDATE predictions SET shadow_json = ?, shadow_class = ?, shadow_score = ?, shadow_latency_s = ?, shadow_version_id = ? WHERE id = ? AND shadow_json IS NULL')
+        .run(JSON.stringify(shadow), shadowClass, shadowScore, shadowLatencyS, shadowVersionId, id);
+      if (info.changes !== 1) return false;
+      const after: StoredPrediction = { ...before, shadow, shadowClass, shadowScore, shadowLatencyS, shadowVersionId };
+      this.#writer.apply([contributionOf(before, -1), contributionOf(after)]);
+      return true;
+    })();
   }
 
   /** Number of predictions of a deployment. */
   count(deploymentId: string): number {
     return (cachedStatement(this.#db, 'SELECT COUNT(*) AS n FROM predictions WHERE deployment_id = ?').get(deploymentId) as { n: number }).n;
-  }
-
-  /** Columns needed by the statistics, oldest first. */
-  statsRows(f: PredictionFilter): StatsRow[] {
-    const w = whereOf(f);
-    return cachedStatement(
-      this.#db,
-        `SELECT timestamp_s AS t, champion_class AS cc, champion_score AS cs, latency_s AS lat, shadow_class AS sc, shadow_score AS ss,
-          shadow_latency_s AS slat, (shadow_json IS NOT NULL) AS hasShadow, source, json_extract(custom_metadata_json, '$.edgewatch') AS cm, tags_json AS tags
-         FROM predictions WHERE ${w.sql} ORDER BY timestamp_s, received_s`,
-    )
-      .all(...w.params) as StatsRow[];
   }
 
   /**
