@@ -52,6 +52,7 @@ export const serveConfigSchema = z
     retainGb: z.number().positive().optional().describe('Cap on the datalake (stored image bytes, 1 GB = 10^9 bytes): beyond it the predictions captured first are deleted with their images; at start and every hour. Default: no cap.'),
     minFreeGb: z.number().min(0).default(0.5).describe('Free space the data folder\'s disk must keep: below it, monitor calls are answered 503 with Retry-After (agents keep the prediction and retry) instead of failing a write. 0 turns the check off.'),
     shutdownTimeoutMs: z.number().int().min(0).default(5000).describe('On close: how long in-flight requests may take before connections are cut.'),
+    maxModelFileBytes: z.number().int().min(1024).default(256 * 1024 * 1024).describe('Largest model file accepted by a presigned upload (`ModelVersion.store`, `edgewatch models push`), in bytes; one POST per file, no multipart upload.'),
   })
   .strict();
 

@@ -6,6 +6,7 @@ import type { DiskGuard } from './disk-guard.js';
 import { HttpError, bearerOf, cookieOf } from './http-util.js';
 import { signJwt, verifyJwt, type JwtClaims } from './jwt.js';
 import { safeEqual } from './safe-equal.js';
+import type { RegistryServices } from './registry/services.js';
 import type { PredictionStore } from './store.js';
 
 /** pino-compatible logger subset used by the service. Never given tokens. */
@@ -41,6 +42,8 @@ export interface ServerContext {
   logger: ServerLogger;
   /** URL the server listens on, e.g. `http://127.0.0.1:8321`. */
   url: string;
+  /** Model registry, champion/shadow history, reviews and presigned storage URLs (issue 11). */
+  registry: RegistryServices;
 }
 
 /** Platform calls: `Authorization: Bearer <api token>`, else 401. */
@@ -92,10 +95,11 @@ export function issueOracleJwt(ctx: ServerContext, deploymentId: string): { jwt:
   return { jwt: signJwt({ sub: deploymentId, scope: 'oracle', iat: now, exp: now + ctx.config.jwtTtlSeconds }, ctx.jwtSecret), expires: ctx.config.jwtTtlSeconds };
 }
 
-/** `Set-Cookie` value of a new dashboard session. */
-export function sessionCookie(ctx: ServerContext): string {
+/** `Set-Cookie` value of a new dashboard session (`write`: opened with the API token). */
+export function sessionCookie(ctx: ServerContext, write = false): string {
   const now = Math.floor(Date.now() / 1000);
-  const value = signJwt({ sub: 'dashboard', scope: 'dashboard', iat: now, exp: now + SESSION_TTL_S }, ctx.jwtSecret);
+  // A session opened with the API token may review and promote (registry/write-access.ts); one opened with the link reads only.
+  const value = signJwt({ sub: write ? 'dashboard:write' : 'dashboard', scope: 'dashboard', iat: now, exp: now + SESSION_TTL_S }, ctx.jwtSecret);
   // Secure when clients reach the service over https (behind a proxy); over plain http a browser would drop it.
   const secure = ctx.config.publicUrl?.startsWith('https:') === true ? '; Secure' : '';
   return `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${SESSION_TTL_S}${secure}`;

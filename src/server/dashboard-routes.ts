@@ -151,7 +151,7 @@ async function signIn(ctx: ServerContext, req: IncomingMessage): Promise<Dashboa
   if (!byToken && !byKey) throw new HttpError(401, 'Wrong token or expired link.');
   // The login link signs in once: a link left in a terminal's scroll-back or a browser history is worth nothing after.
   if (byKey) ctx.dashboardKey = randomBytes(18).toString('base64url');
-  return { status: 200, body: { ok: true }, headers: { 'set-cookie': sessionCookie(ctx) } };
+  return { status: 200, body: { ok: true, write: byToken }, headers: { 'set-cookie': sessionCookie(ctx, byToken) } };
 }
 
 /** Handles a dashboard route or static file, or returns null. */

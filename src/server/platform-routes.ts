@@ -3,15 +3,16 @@ import type { IncomingMessage } from 'node:http';
 import type { DeploymentInfo, OrganizationInfo } from './config.js';
 import { ORACLE_PREFIX, requireApiToken, type ServerContext } from './context.js';
 import { HttpError, allow, bearerOf, decodedSegment } from './http-util.js';
+import { connectorIdOf } from './registry/registry-json.js';
 import { safeEqual } from './safe-equal.js';
 
 /** `sdk_version` answered by ping: old enough that no SDK warns about a newer version. */
 export const PING_SDK_VERSION = '6.0.0';
 
 /**
- * JSON of a deployment as the SDK reads it (`DeploymentSchema`, then `sync()`, `get_tags()`...);
- * `oracle_host` is this service's monitoring prefix. The embedded service has no model registry:
- * no model version, no shadow, no tags.
+ * JSON of a deployment as the SDK reads it (`DeploymentSchema`, then `sync()`, `get_tags()`, `get_model_version()`,
+ * `get_shadow_model()`); `oracle_host` is this service's monitoring prefix; `model_version_id` and
+ * `shadow_model_version_id` are the registry's champion and shadow (null until set; agents poll them to follow a promotion).
  */
 export function deploymentJson(ctx: ServerContext, d: DeploymentInfo, req: IncomingMessage) {
   return {
@@ -21,8 +22,8 @@ export function deploymentJson(ctx: ServerContext, d: DeploymentInfo, req: Incom
     oracle_host: `${baseUrl(ctx, req)}${ORACLE_PREFIX}`,
     serving_host: null,
     review_campaign_id: null,
-    model_version_id: null,
-    shadow_model_version_id: null,
+    model_version_id: d.championVersionId ?? null,
+    shadow_model_version_id: d.shadowVersionId ?? null,
     tags: [],
     organization_id: d.organizationId,
     labels: d.labels,
@@ -30,7 +31,7 @@ export function deploymentJson(ctx: ServerContext, d: DeploymentInfo, req: Incom
 }
 
 /** `publicUrl`, else the scheme-less Host the client used (so a client reaching us by another name is sent back to it). */
-function baseUrl(ctx: ServerContext, req: IncomingMessage): string {
+export function baseUrl(ctx: ServerContext, req: IncomingMessage): string {
   if (ctx.config.publicUrl !== undefined) return ctx.config.publicUrl.replace(/\/+$/, '');
   const host = req.headers.host;
   return typeof host === 'string' && /^[A-Za-z0-9.\-:[\]]+$/.test(host) ? `http://${host}` : ctx.url;
@@ -63,7 +64,8 @@ export function handlePlatform(ctx: ServerContext, req: IncomingMessage, url: UR
     allow(req, 'GET');
     requireApiToken(ctx, req);
     const org = organizationOr404(ctx, decodedSegment(m[1] as string));
-    return { status: 200, body: { id: org.id, name: org.name, default_connector_id: null } };
+    // The connector is this service's datalake folder (model files, presigned URLs): see registry/storage-routes.ts.
+    return { status: 200, body: { id: org.id, name: org.name, default_connector_id: connectorIdOf(org) } };
   }
   m = /^\/api\/organization\/([^/]+)\/deployments\/find$/.exec(path);
   if (m) {

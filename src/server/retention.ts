@@ -43,6 +43,11 @@ export interface RetentionOptions {
   intervalMs?: number;
   /** Clock in epoch milliseconds (tests). */
   now?: () => number;
+  /**
+   * The deletable predictions captured first (before `beforeS` when given); default `store.oldest`. The service passes
+   * the review store's `oldestUnreviewed`: a reviewed prediction is never a candidate (and a trigger refuses its delete).
+   */
+  candidates?: (limit: number, beforeS?: number) => RetentionCandidate[];
 }
 
 /** The oldest of `rows` whose bytes cover `excess` (all of them if they do not). */
@@ -55,17 +60,20 @@ function coveringPrefix(rows: RetentionCandidate[], excess: number): RetentionCa
 
 /**
  * Runs retention passes. Files go before rows: a pass cut short (crash, close) leaves rows whose
- * files are gone, which the next pass deletes, never files no row points to. Retention never looks
- * at reviews: the store has none (the embedded service has no review API yet).
+ * files are gone, which the next pass deletes, never files no row points to. Reviewed predictions
+ * (the verdict's ground truth) are never deleted: they are not candidates, and they still count in the datalake's size.
  */
 export class Retention {
-  readonly #o: Required<Omit<RetentionOptions, 'policy'>> & { policy: RetentionPolicy };
+  readonly #o: Required<Omit<RetentionOptions, 'policy' | 'candidates'>> & { policy: RetentionPolicy };
+  readonly #candidates: (limit: number, beforeS?: number) => RetentionCandidate[];
   #timer: NodeJS.Timeout | null = null;
   #running: Promise<RetentionResult> | null = null;
   #closed = false;
 
   constructor(options: RetentionOptions) {
-    this.#o = { batchRows: RETENTION_BATCH_ROWS, intervalMs: RETENTION_INTERVAL_MS, now: Date.now, ...options };
+    const { candidates, ...rest } = options;
+    this.#o = { batchRows: RETENTION_BATCH_ROWS, intervalMs: RETENTION_INTERVAL_MS, now: Date.now, ...rest };
+    this.#candidates = candidates ?? ((limit, beforeS) => options.store.oldest(limit, beforeS));
   }
 
   /** True when a limit is set; otherwise `start` does nothing. */
@@ -112,10 +120,10 @@ export class Retention {
         const t0 = performance.now();
         let batch: RetentionCandidate[] = [];
         let bySize = false;
-        if (policy.retainDays !== undefined) batch = store.oldest(batchRows, this.#o.now() / 1000 - policy.retainDays * 86_400);
+        if (policy.retainDays !== undefined) batch = this.#candidates(batchRows, this.#o.now() / 1000 - policy.retainDays * 86_400);
         if (batch.length === 0 && policy.retainBytes !== undefined) {
           const excess = store.datalakeBytes() - policy.retainBytes;
-          if (excess > 0) batch = coveringPrefix(store.oldest(batchRows), excess);
+          if (excess > 0) batch = coveringPrefix(this.#candidates(batchRows), excess);
           bySize = true;
         }
         let syncMs = performance.now() - t0;

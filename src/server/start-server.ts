@@ -14,6 +14,8 @@ import { Retention, type RetentionResult } from './retention.js';
 import { routeRequest } from './routes.js';
 import { loadJwtSecret, loadToken, makePrivateFile } from './secret-files.js';
 import { loadStaticFiles, type StaticFile } from './static-files.js';
+import { loadDeploymentModels } from './registry/deployment-models.js';
+import { openRegistryServices, type RegistryServices } from './registry/services.js';
 import { PredictionStore } from './store.js';
 
 /** A running service. `close()` is idempotent and returns the same promise every time. */
@@ -63,6 +65,15 @@ export async function startServer(config: ServeConfig, options: { logger?: Serve
   const { token, created: tokenCreated } = loadToken(dataDir, config.token);
   makePrivateFile(join(dataDir, 'monitoring.db'));
   const store = new PredictionStore(join(dataDir, 'monitoring.db'));
+  const jwtSecret = loadJwtSecret(dataDir, token);
+  let registry: RegistryServices;
+  try {
+    registry = openRegistryServices(join(dataDir, 'monitoring.db'), jwtSecret);
+  } catch (err) {
+    store.close();
+    throw err;
+  }
+  loadDeploymentModels(registry, deployments.values());
   const datalake = new Datalake(join(dataDir, 'datalake'));
   const disk = new DiskGuard({ folder: dataDir, minFreeBytes: config.minFreeGb * 1e9, logger });
   await disk.measure();
@@ -71,6 +82,7 @@ export async function startServer(config: ServeConfig, options: { logger?: Serve
     datalake,
     logger,
     policy: { retainDays: config.retainDays, retainBytes: config.retainGb === undefined ? undefined : config.retainGb * 1e9 },
+    candidates: (limit, beforeS) => registry.reviews.oldestUnreviewed(limit, beforeS),
   });
   const ctx: ServerContext = {
     config,
@@ -80,10 +92,11 @@ export async function startServer(config: ServeConfig, options: { logger?: Serve
     datalake,
     disk,
     token,
-    jwtSecret: loadJwtSecret(dataDir, token),
+    jwtSecret,
     dashboardKey: randomBytes(18).toString('base64url'),
     logger,
     url: '',
+    registry,
   };
 
   let closing = false;
@@ -108,6 +121,7 @@ export async function startServer(config: ServeConfig, options: { logger?: Serve
 
   await new Promise<void>((resolveListen, reject) => {
     server.once('error', (cause: NodeJS.ErrnoException) => {
+      registry.close();
       store.close();
       reject(new EdgewatchError('EW_SERVER_LISTEN', `Cannot listen on ${config.host}:${config.port}: ${cause.code ?? cause.message}. Choose another --port or --host.`, { cause, details: { host: config.host, port: config.port } }));
     });
@@ -135,6 +149,7 @@ export async function startServer(config: ServeConfig, options: { logger?: Serve
       server.closeAllConnections();
       await stopped;
       await retentionStopped;
+      registry.close();
       store.close();
       logger.info({}, 'monitoring service stopped');
     })();
@@ -162,7 +177,16 @@ async function handle(ctx: ServerContext, files: ReadonlyMap<string, StaticFile>
     const url = new URL(req.url ?? '/', 'http://localhost');
     const reply = await routeRequest(ctx, req, url, files);
     if (reply === null) throw new HttpError(404, `No route for ${req.method ?? ''} ${url.pathname}.`);
-    if ('raw' in reply) {
+    if ('stream' in reply) {
+      // A presigned download: streamed from its file with Content-Length (the SDK refuses a body without it).
+      res.writeHead(reply.status, { 'content-type': reply.contentType, 'content-length': reply.contentLength, ...(reply.headers ?? {}) });
+      if (reply.stream === null) res.end();
+      else {
+        reply.stream.once('error', () => res.destroy());
+        reply.stream.pipe(res);
+        res.once('close', () => reply.stream?.destroy());
+      }
+    } else if ('raw' in reply) {
       res.writeHead(reply.status, { 'content-type': reply.contentType, 'content-length': reply.raw.length, ...(reply.headers ?? {}) });
       res.end(req.method === 'HEAD' ? undefined : reply.raw);
     } else {

@@ -45,7 +45,8 @@ test('full SDK sequence: ping, organization, deployment, login with json.dumps s
   assert.match(org.json.id, UUID);
   assert.equal(ping.json.default_organization, org.json.id);
   const orgInfo = await httpRequest(`${server.url}/api/organization/${org.json.id}`, { headers: auth });
-  assert.deepEqual(orgInfo.json, { id: org.json.id, name: 'edge', default_connector_id: null });
+  assert.deepEqual(orgInfo.json, { id: org.json.id, name: 'edge', default_connector_id: orgInfo.json.default_connector_id });
+  assert.match(orgInfo.json.default_connector_id, UUID, 'the connector of the model registry (its datalake folder)');
 
   const dep = await httpRequest(`${server.url}/api/organization/${org.json.id}/deployments/find?name=demo`, { headers: auth });
   assert.equal(dep.status, 200);

@@ -1,0 +1,171 @@
+/**
+ * Predicted assets and reviews of the platform (`Deployment.list_predicted_assets/find_predicted_asset`,
+ * `PredictedAsset.sync/add_review`) and the verdict (`GET /api/deployment/{id}/verdict`, edgewatch's own).
+ * Reads take any reader credential (API token, oracle JWT of the deployment, dashboard session); a review takes the
+ * API token or a writing dashboard session.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { DeploymentInfo } from '../config.js';
+import { deploymentOr404, requireReader, type ServerContext } from '../context.js';
+import { HttpError, allow, parseJson, readBody } from '../http-util.js';
+import { baseUrl } from '../platform-routes.js';
+import { segment } from '../registry/registry-routes.js';
+import { requireWriter } from '../registry/write-access.js';
+import type { StoredPrediction } from '../store.js';
+import { countReviews, labelName } from '../verdict/verdict-counts.js';
+import { computeVerdict } from '../verdict/verdict.js';
+import { assetJson } from './asset-json.js';
+import { checkReview } from './review-body.js';
+import type { AssetQuery } from './review-store.js';
+
+type Reply = { status: number; body: unknown };
+
+const ORDERS: Record<string, AssetQuery['order']> = { created_at: 'created_at', '-created_at': '-created_at', disagreements_first: 'disagreements_first' };
+
+function intQuery(url: URL, name: string, def: number, max: number): number {
+  const raw = url.searchParams.get(name);
+  if (raw === null || raw === '') return def;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > max) throw new HttpError(422, `Invalid query: ${name} must be an integer from 0 to ${max}.`, { field: name });
+  return n;
+}
+
+function boolQuery(url: URL, name: string): boolean | undefined {
+  const raw = url.searchParams.get(name);
+  if (raw === null || raw === '') return undefined;
+  if (raw !== 'true' && raw !== 'false') throw new HttpError(422, `Invalid query: ${name} must be true or false.`, { field: name });
+  return raw === 'true';
+}
+
+function labelsLookup(ctx: ServerContext): (id: string | null | undefined) => Record<string, string> | null {
+  const cache = new Map<string, Record<string, string> | null>();
+  return (id) => {
+    if (id == null) return null;
+    if (!cache.has(id)) cache.set(id, ctx.registry.models.getVersion(id)?.labels ?? null);
+    return cache.get(id) ?? null;
+  };
+}
+
+function assetsJson(ctx: ServerContext, req: IncomingMessage, d: DeploymentInfo, predictions: StoredPrediction[]) {
+  const periods = ctx.registry.models.periods(d.id);
+  const labelsOf = labelsLookup(ctx);
+  const base = baseUrl(ctx, req);
+  return predictions.map((p) => assetJson(p, { deployment: d, periods, review: ctx.registry.reviews.get(p.id), presignedUrl: ctx.registry.signer.downloadUrl(base, p.imagePath), labelsOf }));
+}
+
+function list(ctx: ServerContext, req: IncomingMessage, url: URL, d: DeploymentInfo): Reply {
+  const orderRaw = url.searchParams.getAll('order_by')[0] ?? '-created_at';
+  const order = ORDERS[orderRaw];
+  if (order === undefined) throw new HttpError(422, `Invalid query: order_by must be one of ${Object.keys(ORDERS).join(', ')}.`, { field: 'order_by' });
+  const status = url.searchParams.get('review_status');
+  if (status !== null && status !== 'REVIEWED' && status !== 'TO_REVIEW') throw new HttpError(422, 'Invalid query: review_status must be REVIEWED or TO_REVIEW.', { field: 'review_status' });
+  const period = url.searchParams.get('period');
+  if (period !== null && period !== 'current' && period !== 'all') throw new HttpError(422, 'Invalid query: period must be current or all.', { field: 'period' });
+  const agreement = boolQuery(url, 'agreement');
+  const q = url.searchParams.get('q');
+  const { ids, count } = ctx.registry.reviews.listIds({
+    deploymentId: d.id,
+    sinceS: period === 'current' ? (ctx.registry.models.currentPeriod(d.id)?.sinceS ?? 0) : undefined,
+    reviewed: status === null ? undefined : status === 'REVIEWED',
+    disagreement: agreement === undefined ? undefined : !agreement,
+    search: q === null || q === '' ? undefined : q,
+    order,
+    limit: intQuery(url, 'limit', 100, 1000),
+    offset: intQuery(url, 'offset', 0, 1_000_000_000),
+  });
+  const predictions = ids.map((id) => ctx.store.get(id)).filter((p): p is StoredPrediction => p !== undefined);
+  return { status: 200, body: { items: assetsJson(ctx, req, d, predictions), count } };
+}
+
+function find(ctx: ServerContext, req: IncomingMessage, url: URL, d: DeploymentInfo): Reply {
+  const byId = url.searchParams.get('id') ?? url.searchParams.get('oracle_prediction_id') ?? url.searchParams.get('data_id');
+  const filename = url.searchParams.get('filename');
+  const objectName = url.searchParams.get('object_name');
+  let p: StoredPrediction | undefined;
+  if (byId !== null) p = ctx.store.get(byId);
+  else if (filename !== null || objectName !== null) {
+    const { ids } = ctx.registry.reviews.listIds({ deploymentId: d.id, filename: filename ?? undefined, order: '-created_at', limit: 1000, offset: 0 });
+    p = ids.map((id) => ctx.store.get(id)).find((x) => x !== undefined && (objectName === null || x.imagePath === objectName));
+  } else throw new HttpError(400, 'Give ?id=, ?oracle_prediction_id=, ?data_id=, ?filename= or ?object_name=.');
+  if (p === undefined || p.deploymentId !== d.id) throw new HttpError(404, `No predicted asset of deployment ${d.name} matches.`);
+  return { status: 200, body: assetsJson(ctx, req, d, [p])[0] };
+}
+
+/** Label names a review may use: the deployment's, and those of its champion and shadow versions. */
+export function allowedLabels(ctx: ServerContext, d: DeploymentInfo): string[] {
+  const names = new Set(d.labels);
+  for (const id of [d.championVersionId, d.shadowVersionId]) {
+    const labels = id == null ? null : ctx.registry.models.getVersion(id)?.labels;
+    for (const name of Object.values(labels ?? {})) names.add(name);
+  }
+  return [...names];
+}
+
+async function review(ctx: ServerContext, req: IncomingMessage, p: StoredPrediction, d: DeploymentInfo): Promise<Reply> {
+  const checked = checkReview(parseJson(await readBody(req, 1024 * 1024)), allowedLabels(ctx, d), p);
+  if (!checked.ok) {
+    const first = checked.problems[0] as { field: string };
+    throw new HttpError(422, `Invalid review: ${checked.problems.map((x) => `${x.field} ${x.message}`).join('; ')}`, { field: first.field, errors: checked.problems });
+  }
+  const body = Object.fromEntries(Object.entries(checked.body).filter(([, v]) => v !== undefined));
+  const stored = ctx.registry.reviews.add(p.id, d.id, body, checked.labels);
+  if (stored === undefined) {
+    if (ctx.store.get(p.id) === undefined) throw new HttpError(404, `Predicted asset ${p.id} does not exist any more.`);
+    throw new HttpError(409, `Predicted asset ${p.id} is already reviewed: a review cannot be changed.`);
+  }
+  return { status: 201, body: { id: stored.id, predicted_asset_id: p.id, created_at: new Date(stored.createdS * 1000).toISOString(), ...body } };
+}
+
+/** The verdict of the current comparison period (since the last champion/shadow change). */
+export function verdictOf(ctx: ServerContext, d: DeploymentInfo) {
+  const period = ctx.registry.models.currentPeriod(d.id);
+  const sinceS = period?.sinceS ?? 0;
+  const labelsOf = labelsLookup(ctx);
+  const maps = [labelsOf(d.championVersionId), labelsOf(d.shadowVersionId)];
+  const reviewed = ctx.registry.reviews.reviewedPairs(d.id, sinceS).map((r) => ({
+    champion: labelName(r.championClass, d.labels, maps),
+    shadow: labelName(r.shadowClass, d.labels, maps),
+    truth: r.labels,
+  }));
+  const verdict = computeVerdict(countReviews(ctx.registry.reviews.pairedCounts(d.id, sinceS), reviewed));
+  const describe = (id: string | null | undefined) => {
+    const v = id == null ? undefined : ctx.registry.models.getVersion(id);
+    return v === undefined ? null : { id: v.id, model: v.modelName, name: v.name, version: v.version };
+  };
+  return {
+    deployment: { id: d.id, name: d.name, type: d.type },
+    period: { since: sinceS, reason: period?.reason ?? null, champion: describe(d.championVersionId), shadow: describe(d.shadowVersionId) },
+    supported: d.type === 'CLASSIFICATION',
+    ...verdict,
+  };
+}
+
+/** Handles a predicted-asset, review or verdict route, or returns null. */
+export async function handleReviews(ctx: ServerContext, req: IncomingMessage, url: URL): Promise<Reply | null> {
+  const path = url.pathname;
+  let m = /^\/api\/deployment\/([^/]+)\/(predictedassets|predictedassets\/find|verdict)$/.exec(path);
+  if (m) {
+    allow(req, 'GET');
+    const id = segment(m[1]);
+    requireReader(ctx, req, id);
+    const d = deploymentOr404(ctx, id);
+    if (m[2] === 'verdict') return { status: 200, body: verdictOf(ctx, d) };
+    return m[2] === 'predictedassets' ? list(ctx, req, url, d) : find(ctx, req, url, d);
+  }
+  m = /^\/api\/predicted\/asset\/([^/]+)(\/reviews)?$/.exec(path);
+  if (m) {
+    if (m[2] === undefined) allow(req, 'GET');
+    else allow(req, 'POST');
+    const p = ctx.store.get(segment(m[1]));
+    if (m[2] === undefined) {
+      requireReader(ctx, req, p?.deploymentId ?? null);
+      if (p === undefined) throw new HttpError(404, `Predicted asset ${m[1]} does not exist.`);
+      const d = deploymentOr404(ctx, p.deploymentId);
+      return { status: 200, body: assetsJson(ctx, req, d, [p])[0] };
+    }
+    requireWriter(ctx, req);
+    if (p === undefined) throw new HttpError(404, `Predicted asset ${m[1]} does not exist.`);
+    return review(ctx, req, p, deploymentOr404(ctx, p.deploymentId));
+  }
+  return null;
+}

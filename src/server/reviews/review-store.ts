@@ -1,0 +1,147 @@
+/**
+ * Reviews of predicted assets (one per stored prediction, the ground truth of both champion and shadow) and the
+ * queries over the `predictions` table the predicted-asset API, the review queue and the verdict need.
+ */
+import { randomUUID } from 'node:crypto';
+import type Database from 'better-sqlite3';
+import { cachedStatement } from '../../sqlite-statements.js';
+
+/** A stored review. `labels` are the label names of its classifications, rectangles and polygons. */
+export interface ReviewRow {
+  id: string;
+  predictionId: string;
+  deploymentId: string;
+  body: { classifications?: { label: string }[]; rectangles?: unknown[]; polygons?: unknown[] };
+  labels: string[];
+  createdS: number;
+}
+
+/** Filters of a predicted-asset listing. */
+export interface AssetQuery {
+  deploymentId: string;
+  /** Only predictions received at or after this time (a comparison period). */
+  sinceS?: number | undefined;
+  reviewed?: boolean | undefined;
+  /** Only predictions with a shadow whose top-1 differs from (true) or equals (false) the champion's. */
+  disagreement?: boolean | undefined;
+  filename?: string | undefined;
+  /** Substring of the filename (`q`). */
+  search?: string | undefined;
+  /** `created_at` ascending/descending (reception time), or disagreements first then newest. */
+  order: 'created_at' | '-created_at' | 'disagreements_first';
+  limit: number;
+  offset: number;
+}
+
+/** A reviewed paired prediction, as the verdict reads it. */
+export interface ReviewedPair {
+  championClass: number | null;
+  shadowClass: number | null;
+  labels: string[];
+}
+
+const DISAGREE = '(p.shadow_json IS NOT NULL AND p.champion_class IS NOT p.shadow_class)';
+const ORDER: Record<AssetQuery['order'], string> = {
+  created_at: 'p.received_s ASC, p.id',
+  '-created_at': 'p.received_s DESC, p.id',
+  disagreements_first: `${DISAGREE} DESC, p.received_s DESC, p.id`,
+};
+
+interface ReviewDbRow {
+  id: string;
+  prediction_id: string;
+  deployment_id: string;
+  body_json: string;
+  labels_json: string;
+  created_s: number;
+}
+
+function reviewOf(r: ReviewDbRow): ReviewRow {
+  return { id: r.id, predictionId: r.prediction_id, deploymentId: r.deployment_id, body: JSON.parse(r.body_json) as ReviewRow['body'], labels: JSON.parse(r.labels_json) as string[], createdS: r.created_s };
+}
+
+function whereOf(q: Omit<AssetQuery, 'order' | 'limit' | 'offset'>): { sql: string; params: unknown[] } {
+  const parts = ['p.deployment_id = ?'];
+  const params: unknown[] = [q.deploymentId];
+  if (q.sinceS !== undefined) (parts.push('p.received_s >= ?'), params.push(q.sinceS));
+  if (q.reviewed !== undefined) parts.push(`${q.reviewed ? '' : 'NOT '}EXISTS (SELECT 1 FROM prediction_reviews r WHERE r.prediction_id = p.id)`);
+  if (q.disagreement !== undefined) parts.push(q.disagreement ? DISAGREE : '(p.shadow_json IS NOT NULL AND p.champion_class IS p.shadow_class)');
+  if (q.filename !== undefined) (parts.push('p.filename = ?'), params.push(q.filename));
+  if (q.search !== undefined) (parts.push("instr(lower(p.filename), lower(?)) > 0"), params.push(q.search));
+  return { sql: parts.join(' AND '), params };
+}
+
+/** Synchronous queries of reviews and predicted assets. */
+export class ReviewStore {
+  readonly #db: Database.Database;
+
+  constructor(db: Database.Database) {
+    this.#db = db;
+  }
+
+  /** Ids of the predictions matching `q` (one page) and how many match in all. */
+  listIds(q: AssetQuery): { ids: string[]; count: number } {
+    const w = whereOf(q);
+    const ids = (cachedStatement(this.#db, `SELECT p.id FROM predictions p WHERE ${w.sql} ORDER BY ${ORDER[q.order]} LIMIT ? OFFSET ?`).all(...w.params, q.limit, q.offset) as { id: string }[]).map((r) => r.id);
+    const count = (cachedStatement(this.#db, `SELECT COUNT(*) AS n FROM predictions p WHERE ${w.sql}`).get(...w.params) as { n: number }).n;
+    return { ids, count };
+  }
+
+  /** The review of a prediction, if any. */
+  get(predictionId: string): ReviewRow | undefined {
+    const r = cachedStatement(this.#db, 'SELECT * FROM prediction_reviews WHERE prediction_id = ?').get(predictionId) as ReviewDbRow | undefined;
+    return r && reviewOf(r);
+  }
+
+  /** Stores the review of a prediction; undefined when it already has one (a review cannot be changed). */
+  add(predictionId: string, deploymentId: string, body: ReviewRow['body'], labels: string[]): ReviewRow | undefined {
+    const row: ReviewRow = { id: randomUUID(), predictionId, deploymentId, body, labels, createdS: Date.now() / 1000 };
+    // The prediction must still exist when the review lands (retention may have deleted it since it was read).
+    const info = cachedStatement(
+      this.#db,
+      `INSERT INTO prediction_reviews (prediction_id, id, deployment_id, body_json, labels_json, created_s)
+       SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM predictions WHERE id = ?) ON CONFLICT DO NOTHING`,
+    ).run(predictionId, row.id, deploymentId, JSON.stringify(body), JSON.stringify(labels), row.createdS, predictionId);
+    return info.changes === 1 ? row : undefined;
+  }
+
+  /** Which of `ids` are reviewed. */
+  reviewedAmong(ids: readonly string[]): Set<string> {
+    const found = new Set<string>();
+    const one = cachedStatement(this.#db, 'SELECT 1 AS x FROM prediction_reviews WHERE prediction_id = ?');
+    for (const id of ids) if (one.get(id) !== undefined) found.add(id);
+    return found;
+  }
+
+  /** Paired predictions (with a shadow) of a deployment since `sinceS`: how many agree and disagree on top-1. */
+  pairedCounts(deploymentId: string, sinceS: number): { agreements: number; disagreements: number } {
+    const r = cachedStatement(
+      this.#db,
+      `SELECT COALESCE(SUM(p.champion_class IS p.shadow_class), 0) AS agreements, COALESCE(SUM(p.champion_class IS NOT p.shadow_class), 0) AS disagreements
+       FROM predictions p WHERE p.deployment_id = ? AND p.received_s >= ? AND p.shadow_json IS NOT NULL`,
+    ).get(deploymentId, sinceS) as { agreements: number; disagreements: number };
+    return r;
+  }
+
+  /** Reviewed paired predictions of a deployment since `sinceS`. */
+  reviewedPairs(deploymentId: string, sinceS: number): ReviewedPair[] {
+    return (cachedStatement(
+      this.#db,
+      `SELECT p.champion_class AS championClass, p.shadow_class AS shadowClass, r.labels_json AS labels
+       FROM prediction_reviews r JOIN predictions p ON p.id = r.prediction_id
+       WHERE r.deployment_id = ? AND p.received_s >= ? AND p.shadow_json IS NOT NULL`,
+    ).all(deploymentId, sinceS) as { championClass: number | null; shadowClass: number | null; labels: string }[]).map((r) => ({ ...r, labels: JSON.parse(r.labels) as string[] }));
+  }
+
+  /**
+   * Retention candidates that are not reviewed: the `limit` predictions captured first (before `beforeS` when given).
+   * Same shape as `PredictionStore.oldest`, so that retention skips reviewed predictions without looping on them.
+   */
+  oldestUnreviewed(limit: number, beforeS?: number): { id: string; imagePath: string; imageBytes: number; timestampS: number }[] {
+    const columns = `SELECT id, image_path AS imagePath, image_bytes AS imageBytes, timestamp_s AS timestampS FROM predictions p
+      WHERE NOT EXISTS (SELECT 1 FROM prediction_reviews r WHERE r.prediction_id = p.id)`;
+    return (beforeS === undefined
+      ? cachedStatement(this.#db, `${columns} ORDER BY timestamp_s LIMIT ?`).all(limit)
+      : cachedStatement(this.#db, `${columns} AND timestamp_s < ? ORDER BY timestamp_s LIMIT ?`).all(beforeS, limit)) as { id: string; imagePath: string; imageBytes: number; timestampS: number }[];
+  }
+}
