@@ -46,9 +46,10 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { REGISTRY_ROUTES, startFakeRegistry, type FakeRegistry, type RegistryKind } from './fake-model-registry.js';
 
 /** The request kinds a fake recognises (the `script` keys). */
-export type RouteKind = 'ping' | 'organizationsFind' | 'organization' | 'deploymentsFind' | 'login' | 'predictions' | 'shadow';
+export type RouteKind = 'ping' | 'organizationsFind' | 'organization' | 'deploymentsFind' | 'login' | 'predictions' | 'shadow' | RegistryKind;
 
 /** A canned answer for `script()`. */
 export type ScriptedResponse =
@@ -103,7 +104,7 @@ export interface FakePicselliaOptions {
 export interface FakeState {
   organization: { id: string; name: string; defaultConnectorId: string | null };
   defaultOrganization: string | null;
-  deployment: { id: string; name: string; type: string; oracleHost: string | null };
+  deployment: { id: string; name: string; type: string; oracleHost: string | null; modelVersionId: string | null; shadowModelVersionId: string | null };
 }
 
 /** Handle of a running fake. */
@@ -128,6 +129,8 @@ export interface FakePicsellia {
   requestsOf(kind: RouteKind): RecordedRequest[];
   /** Resolves once `condition()` is true, checked now and after every request; rejects after `timeoutMs` (default 10 s). */
   waitFor(condition: () => boolean, timeoutMs?: number): Promise<void>;
+  /** Model versions, files, object storage (fake-model-registry.ts). */
+  registry: FakeRegistry;
   /** Stops the server, destroying open connections (held requests included). Idempotent. */
   close(): Promise<void>;
 }
@@ -207,8 +210,9 @@ interface Route {
   params: string[];
 }
 
-function route(path: string): Route | null {
+function route(path: string, method: string): Route | null {
   const table: Array<[RegExp, RouteKind, 'GET' | 'POST']> = [
+    ...REGISTRY_ROUTES,
     [/^\/api\/home\/ping$/, 'ping', 'GET'],
     [/^\/api\/organizations\/find$/, 'organizationsFind', 'GET'],
     [/^\/api\/organization\/([^/]+)$/, 'organization', 'GET'],
@@ -217,11 +221,15 @@ function route(path: string): Route | null {
     [/^\/api\/deployment\/([^/]+)\/predictions$/, 'predictions', 'POST'],
     [/^\/api\/prediction\/([^/]+)\/shadow$/, 'shadow', 'POST'],
   ];
-  for (const [re, kind, method] of table) {
-    const m = re.exec(path);
-    if (m) return { kind, method, params: m.slice(1).map((p) => decodeURIComponent(p)) };
+  let found: Route | null = null;
+  for (const [re, kind, m] of table) {
+    const match = re.exec(path);
+    if (!match) continue;
+    const r = { kind, method: m, params: match.slice(1).map((p) => decodeURIComponent(p)) };
+    if (m === method) return r;
+    found ??= r;
   }
-  return null;
+  return found;
 }
 
 /** Starts a fake on 127.0.0.1:0. */
@@ -261,12 +269,22 @@ export async function startFakePicsellia(options: FakePicselliaOptions = {}): Pr
       name: options.deployment?.name ?? 'line-3',
       type: options.deployment?.type ?? 'CLASSIFICATION',
       oracleHost,
+      modelVersionId: null,
+      shadowModelVersionId: null,
     },
   };
+  const registry = await startFakeRegistry(
+    (message) => violations.push(message),
+    () => {
+      const next = scripts.get('storage')?.shift();
+      return next !== undefined && 'status' in next ? { status: next.status } : undefined;
+    },
+    notify,
+  );
 
   async function handle(req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<void> {
     const u = new URL(req.url ?? '/', url);
-    const r = route(u.pathname);
+    const r = route(u.pathname, req.method ?? '');
     const rec: RecordedRequest = {
       kind: r?.kind ?? 'unknown',
       method: req.method ?? '',
@@ -294,7 +312,8 @@ export async function startFakePicsellia(options: FakePicselliaOptions = {}): Pr
     const auth = req.headers.authorization;
     const bearer = typeof auth === 'string' && auth.startsWith('Bearer ') ? auth.slice(7) : null;
     const echo = (secret: string): string => (options.echoSecrets ? ` (received "${secret}")` : '');
-    const isPlatform = ['ping', 'organizationsFind', 'organization', 'deploymentsFind'].includes(r.kind);
+    const isRegistry = REGISTRY_ROUTES.some(([, kind]) => kind === r.kind);
+    const isPlatform = ['ping', 'organizationsFind', 'organization', 'deploymentsFind'].includes(r.kind) || isRegistry;
     if (isPlatform || r.kind === 'predictions' || r.kind === 'shadow') {
       if (bearer === null) return violation(400, 'missing or malformed Authorization: Bearer header');
       if (isPlatform && bearer !== apiToken) return send(401, { message: `Invalid API token${echo(bearer)}` });
@@ -349,6 +368,18 @@ export async function startFakePicsellia(options: FakePicselliaOptions = {}): Pr
 
     // Normal answers.
     const org = state.organization;
+    if (isRegistry) {
+      return registry.handle({
+        kind: r.kind as RegistryKind,
+        params: r.params,
+        query: rec.query,
+        json,
+        send,
+        violation,
+        deployment: { id: dep.id, get modelVersionId() { return dep.modelVersionId; }, set modelVersionId(v) { dep.modelVersionId = v; }, get shadowModelVersionId() { return dep.shadowModelVersionId; }, set shadowModelVersionId(v) { dep.shadowModelVersionId = v; } },
+        organization: { id: org.id, defaultConnectorId: org.defaultConnectorId },
+      });
+    }
     switch (r.kind) {
       case 'ping':
         return send(200, { sdk_version: '6.28.1', username: 'edge', default_organization: state.defaultOrganization });
@@ -410,6 +441,7 @@ export async function startFakePicsellia(options: FakePicselliaOptions = {}): Pr
     predictions,
     violations,
     issuedJwts,
+    registry,
     script: enqueue,
     gate(kind, then) {
       let release!: () => void;
@@ -456,10 +488,13 @@ export async function startFakePicsellia(options: FakePicselliaOptions = {}): Pr
       });
     },
     close() {
-      closed ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      closed ??= Promise.all([
+        new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        }),
+        registry.close(),
+      ]).then(() => undefined);
       return closed;
     },
   };
