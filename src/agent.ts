@@ -36,6 +36,10 @@ export interface AgentOptions {
   onSent?: (imageId: string, result: 'delivered' | 'duplicate' | 'dead') => void;
   /** Called once per shadow prediction that did not go out with its champion's: sent late (acknowledged) or shed. */
   onShadowSettled?: (imageId: string, result: 'late' | 'shed') => void;
+  /** Called once per champion prediction sent alone because the shadow was behind (its prediction follows late, or is shed). */
+  onShadowDeferred?: (imageId: string) => void;
+  /** Called once with the agent before it starts (metrics hook into `agent.metrics` here and read the rest when scraped). */
+  observer?: (agent: Agent) => void;
   /** Where the start-up backlog progress bar is drawn when it is a TTY (the CLI passes stderr); otherwise progress is logged. */
   progressStream?: NodeJS.WritableStream;
 }
@@ -62,12 +66,14 @@ export class Agent {
   #loops: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
   #final: RunSummary | undefined;
+  #modelLoadSeconds: number | undefined;
 
   private constructor(config: AgentConfig, options: AgentOptions) {
     this.config = config;
     this.#options = options;
     this.logger = options.logger ?? silentLogger();
     this.#tally = new RunTally(this.metrics.addedMs, { onSent: options.onSent, onShadowSettled: options.onShadowSettled });
+    options.observer?.(this);
   }
 
   /**
@@ -112,13 +118,20 @@ export class Agent {
     return this.#outbox;
   }
 
+  /** What metrics and health checks read: the state database (read-only use), the watcher, the models' load time, whether `close()` was called. */
+  get inspection(): { db: StateDb | undefined; watcher: FolderWatcher | undefined; modelLoadSeconds: number | undefined; closing: boolean } {
+    return { db: this.#db, watcher: this.#watcher, modelLoadSeconds: this.#modelLoadSeconds, closing: this.#closing !== undefined };
+  }
+
   async #start(): Promise<void> {
     const { config, logger } = this;
     const key = deploymentKey(config);
     const db = (this.#db = openStateDb(config.stateDir));
     const ledger = new Ledger(db);
     const outbox = (this.#outbox = new Outbox(db, { maxEntries: config.outboxMaxEntries, maxBytes: config.outboxMaxBytes }));
+    const loadStarted = performance.now();
     const models = (this.#models = await startModels(config, logger, this.#abort.signal));
+    this.#modelLoadSeconds = (performance.now() - loadStarted) / 1000;
     await writePidFile(config.stateDir).catch((err: Error) => logger.warn({ err: err.message }, 'could not write the pid file: edgewatch reload will not find this agent (SIGHUP still works)'));
 
     const monitoring = await startMonitoring(config, {
@@ -194,7 +207,10 @@ export class Agent {
         this.#sender?.wake();
       },
       shadowBacklog: this.#backlog,
-      onShadowBehind: (imageId, outcome) => this.#tally.shadowBehind(imageId, outcome),
+      onShadowBehind: (imageId, outcome) => {
+        this.#tally.shadowBehind(imageId, outcome);
+        if (outcome === 'deferred') this.#options.onShadowDeferred?.(imageId);
+      },
       watcher,
       gate: this.#gate,
       onOutcome: (outcome, path) => {

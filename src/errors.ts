@@ -60,6 +60,8 @@ export const ERROR_CODES = {
   EW_SERVER_CONFIG: 'The embedded service configuration is invalid.',
   EW_SERVER_DISK_LOW: 'The disk of the embedded service\'s data folder has less free space than minFreeGb (or is full): monitor calls are answered 503 with Retry-After until space is freed.',
   EW_SERVER_RETENTION: 'A retention pass of the embedded service could not delete a datalake file or finish (logged; the next pass, within the hour, tries again).',
+  // metrics and health
+  EW_METRICS_LISTEN: 'The metrics port (--metrics-port, --metrics-host) cannot be bound: choose another port or host, or leave --metrics-port unset.',
   // models pull
   EW_PULL_FAILED: 'Fetching or extracting a pretrained model package failed.',
   EW_PULL_VERIFY: 'A pulled model failed its size or hash verification.',

@@ -5,6 +5,7 @@ import { EXIT } from '../errors.js';
 import { createLogger } from '../log.js';
 import { AGENT_VERSION } from '../version.js';
 import type { Agent, RunSummary } from '../agent.js';
+import type { AgentMetricsPort } from '../metrics/start-agent-metrics.js';
 import { onSignals, wantsHelp, type Io } from './io.js';
 
 /**
@@ -37,11 +38,16 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
   };
   process.on('SIGHUP', onHangUp);
   logger.info({ version: AGENT_VERSION, pid: process.pid }, 'starting');
+  let metricsPort: AgentMetricsPort | undefined;
   try {
+    // Listening before the models load: /healthz answers and /readyz says "starting" meanwhile.
+    metricsPort = await (await import('../metrics/start-agent-metrics.js')).startAgentMetrics(config, logger);
     // Loaded here, not at the top: TF.js, sharp and SQLite are only needed once the agent starts.
     const { Agent: AgentClass } = await import('../agent.js');
-    const agent = await AgentClass.start(config, { logger, progressStream: io.err });
+    const options = { logger, progressStream: io.err };
+    const agent = await AgentClass.start(config, metricsPort ? metricsPort.metrics.agentOptions(options) : options);
     state.agent = agent;
+    metricsPort?.metrics.started();
     if (state.stopRequested) {
       await agent.close();
       resolveStopped();
@@ -61,6 +67,7 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
   } finally {
     removeHandlers();
     process.off('SIGHUP', onHangUp);
+    await metricsPort?.server.close();
   }
 }
 

@@ -16,6 +16,7 @@ export async function serveCommand(argv: string[], io: Io): Promise<number> {
   const logger = createLogger({ level: 'info', format: 'pretty', destination: io.err, name: 'serve' });
   const server = await startServer(config, { logger });
   io.out.write(`edgewatch serve: listening on ${server.url}\nedgewatch serve: dashboard ${server.dashboardUrl}\n`);
+  if (server.metricsUrl) io.out.write(`edgewatch serve: metrics ${server.metricsUrl}/metrics, health ${server.metricsUrl}/readyz\n`);
   if (server.tokenCreated) io.out.write(`edgewatch serve: API token created (shown once, stored in ${config.dataDir}): ${server.token}\n`);
   await new Promise<void>((resolve) => onSignals(io, () => server.close().then(resolve)));
   return EXIT.OK;

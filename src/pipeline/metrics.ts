@@ -6,6 +6,8 @@ export class Samples {
   readonly #capacity: number;
   #next = 0;
   count = 0;
+  /** Called with every sample added (e.g. a Prometheus histogram fed from here). */
+  observer: ((value: number) => void) | undefined;
 
   constructor(capacity = 2048) {
     this.#capacity = capacity;
@@ -17,6 +19,7 @@ export class Samples {
     else this.#values[this.#next] = value;
     this.#next = (this.#next + 1) % this.#capacity;
     this.count += 1;
+    this.observer?.(value);
   }
 
   /** The q-quantile (0..1) of the window, by nearest rank; NaN when empty. */

@@ -52,6 +52,14 @@ export const serveConfigSchema = z
     retainGb: z.number().positive().optional().describe('Cap on the datalake (stored image bytes, 1 GB = 10^9 bytes): beyond it the predictions captured first are deleted with their images; at start and every hour. Default: no cap.'),
     minFreeGb: z.number().min(0).default(0.5).describe('Free space the data folder\'s disk must keep: below it, monitor calls are answered 503 with Retry-After (agents keep the prediction and retry) instead of failing a write. 0 turns the check off.'),
     shutdownTimeoutMs: z.number().int().min(0).default(5000).describe('On close: how long in-flight requests may take before connections are cut.'),
+    metricsPort: z
+      .number()
+      .int()
+      .min(0)
+      .max(65535)
+      .optional()
+      .describe('Also serve Prometheus /metrics, /healthz and /readyz on this port, unauthenticated (0 picks a free one). Default: off; /metrics on the main port answers with the API token either way.'),
+    metricsHost: z.string().min(1).default('127.0.0.1').describe('Address the metrics port binds (127.0.0.1 keeps it local).'),
     maxModelFileBytes: z.number().int().min(1024).default(256 * 1024 * 1024).describe('Largest model file accepted by a presigned upload (`ModelVersion.store`, `edgewatch models push`), in bytes; one POST per file, no multipart upload.'),
   })
   .strict();
