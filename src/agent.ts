@@ -24,6 +24,9 @@ import { MetaStore } from './state/meta.js';
 import { ShadowPendingStore } from './state/shadow-pending.js';
 import { Outbox } from './state/outbox.js';
 import { openStateDb, type StateDb } from './state/state-db.js';
+import { samplePolicy } from './sample/policy.js';
+import { Sampler } from './sample/sampler.js';
+import { startSinks, type StartedSinks } from './sinks/start-sinks.js';
 import type { FolderWatcher } from './watch/index.js';
 
 export type { RunSummary } from './pipeline/run-summary.js';
@@ -58,6 +61,7 @@ export class Agent {
   #follower: ModelFollower | undefined;
   #monitoring: { client: PicselliaClient; resolver: DeploymentResolver } | undefined;
   #sender: Sender | undefined;
+  #sinks: StartedSinks | undefined;
   #gate: IntakeGate | undefined;
   #watcher: FolderWatcher | undefined;
   #progress: { tick(): void; close(): void } | undefined;
@@ -113,6 +117,11 @@ export class Agent {
     return this.#follower?.poll() ?? Promise.resolve('skipped');
   }
 
+  /** The result sinks, when configured (inspection). */
+  get sinks(): StartedSinks | undefined {
+    return this.#sinks;
+  }
+
   /** The outbox (inspection). */
   get outbox(): Outbox | undefined {
     return this.#outbox;
@@ -129,6 +138,7 @@ export class Agent {
     const db = (this.#db = openStateDb(config.stateDir));
     const ledger = new Ledger(db);
     const outbox = (this.#outbox = new Outbox(db, { maxEntries: config.outboxMaxEntries, maxBytes: config.outboxMaxBytes }));
+    const sinks = (this.#sinks = startSinks(config, db, { logger, signal: this.#abort.signal }));
     const loadStarted = performance.now();
     const models = (this.#models = await startModels(config, logger, this.#abort.signal));
     this.#modelLoadSeconds = (performance.now() - loadStarted) / 1000;
@@ -207,6 +217,8 @@ export class Agent {
         this.#sender?.wake();
       },
       shadowBacklog: this.#backlog,
+      sampler: config.sample === undefined ? undefined : new Sampler(samplePolicy(config.sample)),
+      sinks,
       onShadowBehind: (imageId, outcome) => {
         this.#tally.shadowBehind(imageId, outcome);
         if (outcome === 'deferred') this.#options.onShadowDeferred?.(imageId);
@@ -247,7 +259,7 @@ export class Agent {
   async runOnce(): Promise<RunSummary> {
     await this.processed();
     const sender = this.#sender as Sender;
-    const drained = await withDeadline(Promise.resolve(this.#backlog?.idle()).then(() => sender.idle()), this.config.onceTimeoutMs);
+    const drained = await withDeadline(Promise.resolve(this.#backlog?.idle()).then(() => sender.idle()).then(() => this.#sinks?.settled()), this.config.onceTimeoutMs);
     if (!drained) this.logger.warn({ onceTimeoutMs: this.config.onceTimeoutMs }, 'gave up waiting for delivery; undelivered predictions stay in the outbox for the next run');
     return this.summary();
   }
@@ -279,6 +291,7 @@ export class Agent {
     if (this.#loops) await withDeadline(this.#loops, deadline);
     this.#backlog?.close();
     await this.#sender?.close(Math.min(deadline, 5_000));
+    await this.#sinks?.close(Math.min(deadline, 5_000));
     this.#abort.abort();
     await Promise.allSettled([this.#models?.live.close(), this.#models?.sources.close(), this.#monitoring?.client.close()]);
     if (this.#db) await removePidFile(this.config.stateDir).catch(() => undefined);

@@ -56,7 +56,7 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
       const summary = await agent.runOnce();
       await agent.close();
       io.out.write(
-        `edgewatch: ${summary.monitored} monitored, ${summary.alreadyMonitored} already monitored, ${summary.rejected} rejected, ${summary.failed} failed, ${summary.skipped} skipped, ${summary.pending} pending${shadowCounts(config.shadow, summary)}\n`,
+        `edgewatch: ${summary.monitored} monitored, ${summary.alreadyMonitored} already monitored, ${summary.rejected} rejected, ${summary.failed} failed, ${summary.skipped} skipped, ${summary.pending} pending${sampledOut(config.sample, summary)}${shadowCounts(config.shadow, summary)}\n`,
       );
       return summary.failed > 0 || summary.pending > 0 || state.stopRequested ? EXIT.FAILURES : EXIT.OK;
     }
@@ -69,6 +69,11 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
     process.off('SIGHUP', onHangUp);
     await metricsPort?.server.close();
   }
+}
+
+/** With `--sample`: how many images were predicted but not sent to monitoring. */
+function sampledOut(sample: string | undefined, s: RunSummary): string {
+  return sample === undefined ? '' : `, ${s.sampledOut} sampled out`;
 }
 
 /** The shadow's part of the summary line, when there is a shadow: how many of its predictions went out late or were shed. */

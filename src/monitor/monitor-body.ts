@@ -30,6 +30,12 @@ export interface EdgewatchMetadata {
   capturedAt: number;
   /** Name of the machine that ran the models. */
   host?: string;
+  /**
+   * With `--sample`: the probability p with which this prediction was sent and the rule that set it
+   * (`rate`, `class:<label>`, `disagreement`, `+cap` when the cap scaled it). The embedded service
+   * weights the prediction by 1/p; absent means p = 1 (everything sent).
+   */
+  sampling?: { probability: number; policy: string };
 }
 
 /** The predictions body without its image: what `encodeMonitorBody` puts before it. */
@@ -109,6 +115,13 @@ export function normalizePrediction(prediction: RawPrediction, label = 'raw_pred
 /** True when `bytes` start with the magic number of `contentType` (kept under this name for the monitor stage's public surface). */
 export const magicMatches: (bytes: Uint8Array, contentType: WireContentType) => boolean = hasWireMagic;
 
+function checkSampling(sampling: { probability: number; policy: string }): { probability: number; policy: string } {
+  const { probability, policy } = sampling;
+  if (!isFiniteNumber(probability) || probability <= 0 || probability > 1) throw invalid('edgewatch.sampling.probability must be in (0, 1]', { probability });
+  if (typeof policy !== 'string' || policy === '') throw invalid('edgewatch.sampling.policy must be a non-empty string');
+  return { probability, policy };
+}
+
 function checkLatency(value: unknown, key: string): number {
   if (!isFiniteNumber(value) || value < 0) throw invalid(`${key} must be a finite number of seconds ≥ 0`, { key });
   return value;
@@ -163,6 +176,7 @@ export function buildMonitorFields(input: MonitorBodyInput): MonitorFields {
     agentVersion: e.agentVersion,
     capturedAt: e.capturedAt,
     ...(e.host === undefined ? {} : { host: e.host }),
+    ...(e.sampling === undefined ? {} : { sampling: checkSampling(e.sampling) }),
   };
   const fields: MonitorFields = {
     filename,

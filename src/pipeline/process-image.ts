@@ -12,7 +12,9 @@ import type { Outbox } from '../state/outbox.js';
 import { inputSpecKey, type DecodedInput, type InputSpec } from '../types.js';
 import { AGENT_VERSION } from '../version.js';
 import type { WatchedFile } from '../watch/index.js';
-import { rejectedDirFor } from './file-destinations.js';
+import type { Sampler } from '../sample/sampler.js';
+import { afterDelivery, rejectedDirFor } from './file-destinations.js';
+import { decideResults, type ResultSinks } from './sampling.js';
 import { imageIdOf } from './image-id.js';
 import type { PipelineMetrics } from './metrics.js';
 import type { PendingShadow } from '../state/shadow-pending.js';
@@ -33,9 +35,10 @@ export interface PredictorLease {
  * What happened to one file: `queued` (in the outbox), `known` (the ledger had it done already),
  * `duplicate` (same bytes as a monitored file, skipped), `rejected` (bad file, set aside),
  * `vanished` (gone before it could be read or moved), `changed` (still being written: back to
- * the watcher), `failed` (inference failed; the file is tried again at the next start).
+ * the watcher), `failed` (inference failed; the file is tried again at the next start), `sampled`
+ * (predicted and written to the sinks, not sent to monitoring by `--sample`).
  */
-export type ProcessOutcome = 'queued' | 'known' | 'duplicate' | 'rejected' | 'vanished' | 'changed' | 'failed';
+export type ProcessOutcome = 'queued' | 'known' | 'duplicate' | 'rejected' | 'vanished' | 'changed' | 'failed' | 'sampled';
 
 export interface ProcessContext {
   config: AgentConfig;
@@ -55,6 +58,10 @@ export interface ProcessContext {
   recheck: (file: WatchedFile) => void;
   /** Where the shadow's work goes when it is behind (present when there is a shadow). */
   shadowBacklog: ShadowBacklog | undefined;
+  /** `--sample`: which predictions go to monitoring (absent: all of them). */
+  sampler?: Sampler | undefined;
+  /** The result sinks' queues (absent: no sink configured). */
+  sinks?: ResultSinks | undefined;
   /** The champion went out alone: the shadow's prediction follows as a late shadow, or was shed (`shed`). */
   onShadowBehind: (imageId: string, outcome: 'deferred' | 'shed', code?: string) => void;
 }
@@ -65,6 +72,7 @@ type Verdict =
   | { outcome: 'vanished' | 'rejected'; code: ErrorCode; reason: string }
   | { outcome: 'failed'; code: ErrorCode; reason: string; sha256: string }
   | { outcome: 'duplicate'; reason: string; sha256: string; imageId: string }
+  | { outcome: 'sampled'; sha256: string; imageId: string; record: string | undefined; reason: 'sampled' | 'cap' }
   | {
       outcome: 'queued';
       sha256: string;
@@ -76,6 +84,8 @@ type Verdict =
       shadow: TimedPrediction | undefined;
       /** The shadow is behind: its job continues in the background, or is not started yet (a late shadow either way). */
       behind: ModelJob | 'not-started' | undefined;
+      /** The sinks' record, committed with the outbox entry. */
+      record: string | undefined;
     };
 
 /** Failures that a file still being written also produces: on an eager (unsettled) read they mean "not yet". */
@@ -98,6 +108,9 @@ async function processWith(ctx: ProcessContext, file: WatchedFile, fileId: numbe
   const record = { id: fileId };
   const verdict = await examine(ctx, file, record.id);
   const deferred = commit(ctx, record.id, file, verdict);
+  if (verdict.outcome === 'queued' || verdict.outcome === 'sampled') ctx.sinks?.wake();
+  // A sampled-out image is done with: `afterDelivery` applies to it as to a delivered one.
+  if (verdict.outcome === 'sampled' && ctx.config.afterDelivery !== 'keep') void afterDelivery(ctx.config, { path: file.path, folder: file.folder.path }, ctx.logger);
   if (verdict.outcome === 'queued' && verdict.behind) {
     const job = verdict.behind === 'not-started' ? undefined : verdict.behind;
     if (deferred) {
@@ -140,9 +153,16 @@ function commit(ctx: ProcessContext, fileId: number, file: WatchedFile, v: Verdi
       ctx.outbox.enqueue({ imageId: v.imageId, fileId, body: v.body, capturedAt: v.capturedAt }, () => {
         ledger.mark(fileId, 'queued', { sha256: v.sha256, imageId: v.imageId });
         if (deferred) backlog?.record(deferred);
+        if (v.record !== undefined) ctx.sinks?.add(v.imageId, v.record);
       });
       return deferred;
     }
+    case 'sampled':
+      ledger.transaction(() => {
+        ledger.mark(fileId, 'sampled', { code: v.reason, sha256: v.sha256, imageId: v.imageId });
+        if (v.record !== undefined) ctx.sinks?.add(v.imageId, v.record);
+      });
+      return;
     case 'duplicate':
       ledger.mark(fileId, 'skipped', { code: 'duplicate', reason: v.reason, sha256: v.sha256, imageId: v.imageId });
       return;
@@ -229,6 +249,21 @@ async function examine(ctx: ProcessContext, file: WatchedFile, fileId: number): 
   }
 
   const startedAt = performance.now();
+  const results = decideResults(ctx.sampler, ctx.sinks, {
+    imageId,
+    path: file.path,
+    capturedAt: file.mtimeMs / 1000,
+    width: image.width,
+    height: image.height,
+    deployment: config.deployment,
+    champion: { model: ctx.champion, result: champion },
+    shadow: shadow && ctx.shadow ? { model: ctx.shadow, result: shadow } : undefined,
+  });
+  if (!results.decision.send) {
+    // Not monitored: a shadow still running for it has no one to report to.
+    if (behind !== undefined && behind !== 'not-started') behind.cancel();
+    return { outcome: 'sampled', sha256: image.sha256, imageId, record: results.record, reason: results.decision.reason };
+  }
   const fields = buildMonitorFields({
     filename: image.uploadFilename,
     contentType: image.contentType,
@@ -247,10 +282,11 @@ async function examine(ctx: ProcessContext, file: WatchedFile, fileId: number): 
       backend: ctx.champion.backend,
       agentVersion: AGENT_VERSION,
       capturedAt: file.mtimeMs / 1000,
+      ...(ctx.sampler?.sendsAll === false ? { sampling: { probability: results.decision.probability, policy: results.decision.policy } } : {}),
     },
   });
   const body = encodeMonitorBody(fields, imageBase64);
-  return { outcome: 'queued', sha256: image.sha256, imageId, body, capturedAt: file.mtimeMs / 1000, startedAt, champion, shadow, behind };
+  return { outcome: 'queued', sha256: image.sha256, imageId, body, capturedAt: file.mtimeMs / 1000, startedAt, champion, shadow, behind, record: results.record };
 }
 
 /** A read that failed: the file vanished, is still being written, or is bad (set aside). */

@@ -14,6 +14,8 @@ export interface RunSummary {
   failed: number;
   /** Files not sent: same bytes as a monitored one (`duplicates: skip`), or gone before they could be read. */
   skipped: number;
+  /** Files predicted (and written to the sinks) but not sent to monitoring by `--sample`. */
+  sampledOut: number;
   /** Predictions still in the outbox. */
   pending: number;
   /** Dead letters in the state database (this run and earlier ones). */
@@ -45,6 +47,7 @@ export class RunTally {
   rejected = 0;
   failed = 0;
   skipped = 0;
+  sampledOut = 0;
   shadowDeferred = 0;
   shadowLate = 0;
   shadowShed = 0;
@@ -66,6 +69,7 @@ export class RunTally {
     if (outcome === 'rejected') this.rejected += 1;
     else if (outcome === 'failed') this.failed += 1;
     else if (outcome === 'duplicate' || outcome === 'vanished') this.skipped += 1;
+    else if (outcome === 'sampled') this.sampledOut += 1;
   }
 
   /** An image is in the outbox; `seenAt` is performance.now() when its file was complete (0: unknown). */
@@ -115,7 +119,7 @@ export class RunTally {
 
   /** The summary, with the outbox's counts. */
   summary(outbox: { queued: number; dead: number }): RunSummary {
-    const { monitored, alreadyMonitored, rejected, failed, skipped, shadowDeferred, shadowLate, shadowShed } = this;
-    return { monitored, alreadyMonitored, rejected, failed, skipped, pending: outbox.queued, dead: outbox.dead, shadowDeferred, shadowLate, shadowShed };
+    const { monitored, alreadyMonitored, rejected, failed, skipped, sampledOut, shadowDeferred, shadowLate, shadowShed } = this;
+    return { monitored, alreadyMonitored, rejected, failed, skipped, sampledOut, pending: outbox.queued, dead: outbox.dead, shadowDeferred, shadowLate, shadowShed };
   }
 }

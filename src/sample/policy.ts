@@ -1,4 +1,5 @@
 /** `--sample`: the policy text (`rate=0.25,disagreement,class:cat=1,cap=600`) parsed into rules. */
+import { EdgewatchError } from '../errors.js';
 
 /** What decides whether a prediction is sent to the monitoring service. */
 export interface SamplePolicy {
@@ -48,4 +49,11 @@ export function parseSamplePolicy(text: string): { policy: SamplePolicy } | { pr
     } else return { problem: `unknown term "${term}": use rate=R, disagreement, class:NAME=R or cap=N` };
   }
   return { policy: { rate: rate ?? 0, disagreement, classes, capPerMinute } };
+}
+
+/** The policy of a `--sample` value the configuration schema accepted; throws EW_CONFIG_INVALID otherwise. */
+export function samplePolicy(text: string): SamplePolicy {
+  const parsed = parseSamplePolicy(text);
+  if ('problem' in parsed) throw new EdgewatchError('EW_CONFIG_INVALID', `sample (--sample, EDGEWATCH_SAMPLE): ${parsed.problem}`);
+  return parsed.policy;
 }

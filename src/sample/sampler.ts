@@ -40,7 +40,6 @@ export function topClass(prediction: RawPrediction): number {
 
 export class Sampler {
   readonly #policy: SamplePolicy;
-  readonly #labels: readonly string[];
   readonly #random: () => number;
   readonly #now: () => number;
   #minute = -1;
@@ -49,10 +48,9 @@ export class Sampler {
   #lastDemand = 0;
   #sentThisMinute = 0;
 
-  /** `labels`: the champion's, to match `class:NAME`; `now` in ms (tests pass a clock). */
-  constructor(policy: SamplePolicy = SEND_ALL, labels: readonly string[] = [], random: () => number = Math.random, now: () => number = Date.now) {
+  /** `now` in ms (tests pass a clock and a random source). */
+  constructor(policy: SamplePolicy = SEND_ALL, random: () => number = Math.random, now: () => number = Date.now) {
     this.#policy = policy;
-    this.#labels = labels;
     this.#random = random;
     this.#now = now;
   }
@@ -62,8 +60,11 @@ export class Sampler {
     return this.#policy === SEND_ALL;
   }
 
-  /** Decides for one image; `shadow` is undefined when the shadow's prediction is not there (yet). */
-  decide(champion: RawPrediction, shadow: RawPrediction | undefined): SampleDecision {
+  /**
+   * Decides for one image; `shadow` is undefined when the shadow's prediction is not there (yet).
+   * `labels`: the champion's, to match `class:NAME`.
+   */
+  decide(champion: RawPrediction, shadow: RawPrediction | undefined, labels: readonly string[] = []): SampleDecision {
     if (this.sendsAll) return { send: true, probability: 1, policy: 'all' };
     const policy = this.#policy;
     const minute = Math.floor(this.#now() / 60_000);
@@ -77,10 +78,10 @@ export class Sampler {
     const top = topClass(champion);
     let p1 = policy.rate;
     let rule = 'rate';
-    const classRate = top >= 0 ? (policy.classes.get(this.#labels[top] ?? '') ?? policy.classes.get(String(top))) : undefined;
+    const classRate = top >= 0 ? (policy.classes.get(labels[top] ?? '') ?? policy.classes.get(String(top))) : undefined;
     if (classRate !== undefined) {
       p1 = classRate;
-      rule = `class:${this.#labels[top] ?? top}`;
+      rule = `class:${labels[top] ?? top}`;
     }
     if (policy.disagreement && shadow !== undefined && topClass(shadow) !== top) {
       p1 = 1;

@@ -3,11 +3,14 @@ import type { StateDb } from './state-db.js';
 import { storeError } from './state-db.js';
 import { cachedStatement } from '../sqlite-statements.js';
 
-/** Life of a file: seen → read → (predicted →) queued → delivered, or rejected / dead / skipped / failed. */
-export type FileState = 'seen' | 'queued' | 'delivered' | 'rejected' | 'dead' | 'skipped' | 'failed';
+/**
+ * Life of a file: seen → read → (predicted →) queued → delivered, or rejected / dead / skipped / failed,
+ * or `sampled`: predicted (and written to the sinks) but not sent to monitoring by `--sample`.
+ */
+export type FileState = 'seen' | 'queued' | 'delivered' | 'rejected' | 'dead' | 'skipped' | 'failed' | 'sampled';
 
 /** States after which a file is never processed again (unless its bytes change). */
-export const FINAL_STATES: ReadonlySet<FileState> = new Set(['queued', 'delivered', 'rejected', 'dead', 'skipped']);
+export const FINAL_STATES: ReadonlySet<FileState> = new Set(['queued', 'delivered', 'rejected', 'dead', 'skipped', 'sampled']);
 
 export interface FileRecord {
   id: number;
@@ -67,7 +70,7 @@ export class Ledger {
       'UPDATE files SET state = @state, code = @code, reason = @reason, sha256 = COALESCE(@sha256, sha256), image_id = COALESCE(@imageId, image_id), updated_at = @now WHERE id = @id',
     );
     this.#bySha = db.prepare<[string, number], Row>(
-      "SELECT * FROM files WHERE sha256 = ? AND id != ? AND state IN ('queued', 'delivered', 'dead') ORDER BY id LIMIT 1",
+      "SELECT * FROM files WHERE sha256 = ? AND id != ? AND state IN ('queued', 'delivered', 'dead', 'sampled') ORDER BY id LIMIT 1",
     );
     this.#counts = db.prepare<[], { state: FileState; n: number }>('SELECT state, COUNT(*) AS n FROM files GROUP BY state');
   }
@@ -114,6 +117,15 @@ export class Ledger {
   sameBytes(sha256: string, exceptId: number): FileRecord | undefined {
     const row = this.#bySha.get(sha256, exceptId);
     return row ? toRecord(row) : undefined;
+  }
+
+  /** Runs `fn` in one transaction of the state database. */
+  transaction<T>(fn: () => T): T {
+    try {
+      return this.#db.transaction(fn)();
+    } catch (cause) {
+      throw (cause as { code?: string }).code?.startsWith('EW_') ? cause : storeError(cause, 'update the ledger');
+    }
   }
 
   /** Number of files per state. */

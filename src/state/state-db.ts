@@ -6,7 +6,7 @@ import { EdgewatchError } from '../errors.js';
 
 export type StateDb = Database.Database;
 
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS files (
@@ -74,15 +74,42 @@ CREATE TABLE IF NOT EXISTS shadow_pending (
   deferred_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS shadow_pending_order ON shadow_pending (captured_at);
+CREATE TABLE IF NOT EXISTS sink_pending (
+  id INTEGER PRIMARY KEY,
+  sink TEXT NOT NULL,
+  image_id TEXT NOT NULL,
+  record TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at REAL NOT NULL,
+  last_error TEXT,
+  created_at REAL NOT NULL,
+  UNIQUE (sink, image_id)
+);
+CREATE INDEX IF NOT EXISTS sink_pending_due ON sink_pending (sink, next_attempt_at, id);
+CREATE TABLE IF NOT EXISTS sink_dead (
+  id INTEGER PRIMARY KEY,
+  sink TEXT NOT NULL,
+  image_id TEXT NOT NULL,
+  record TEXT NOT NULL,
+  attempts INTEGER NOT NULL,
+  code TEXT NOT NULL,
+  message TEXT NOT NULL,
+  died_at REAL NOT NULL,
+  UNIQUE (sink, image_id)
+);
 `;
 
 /**
  * What brings a database of version N-1 to version N. Version 2: a late shadow prediction is an
  * outbox entry whose `parent_id` is the image id of the champion's prediction (sent once that one
  * is delivered); `shadow_pending` (created by SCHEMA) holds shadow work deferred behind the champion.
+ * Version 3: `sink_pending` and `sink_dead` (created by SCHEMA) hold each result sink's records, and
+ * a file may be in the new ledger state `sampled` (predicted, not sent to monitoring): no change to
+ * existing tables.
  */
 const MIGRATIONS: Record<number, string> = {
   2: 'ALTER TABLE outbox ADD COLUMN parent_id TEXT; ALTER TABLE dead_letter ADD COLUMN parent_id TEXT; ALTER TABLE delivered ADD COLUMN parent_id TEXT;',
+  3: '',
 };
 
 /** Maps SQLite failures to typed errors: a full disk is its own code. */
