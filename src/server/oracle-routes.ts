@@ -5,6 +5,9 @@ import type { DeploymentInfo } from './config.js';
 import { deploymentOr404, issueOracleJwt, requireJwt, requireReader, requireSameDeployment, type ServerContext } from './context.js';
 import { diskLowError, isDiskFull } from './disk-guard.js';
 import { HttpError, allow, decodeSegment, decodedSegment, malformedSegment, parseJson, readBody } from './http-util.js';
+import { samplingProbability } from './aggregates/contribution.js';
+import { computeSdkStats } from './aggregates/sdk-stats.js';
+import { parseSdkQuery } from './aggregates/sdk-query.js';
 import { checkImage } from './image-check.js';
 import { parseMonitorJson } from './monitor-json.js';
 import { predictionBoundsProblems, type PredictionLimits } from './prediction-bounds.js';
@@ -94,6 +97,8 @@ async function monitor(ctx: ServerContext, req: IncomingMessage, deployment: Dep
   const body = parsed.data;
   const outOfRange = boundsProblems(deployment, body, { raw_predictions: body.raw_predictions, shadow_raw_predictions: body.shadow_raw_predictions });
   if (outOfRange.length > 0) throw unprocessable('prediction', outOfRange);
+  const sampling = samplingProbability(body.custom_metadata);
+  if ('problem' in sampling) throw unprocessable('prediction', [{ field: 'custom_metadata.edgewatch.sampling.probability', message: sampling.problem }]);
   const bytes = body.image;
   if (bytes.length === 0) throw unprocessable('prediction', [{ field: 'image', message: 'decodes to zero bytes' }]);
   const imageKey = imageKeyOf(body.custom_metadata, bytes);
@@ -205,6 +210,17 @@ export async function handleOracle(ctx: ServerContext, req: IncomingMessage, url
   if (m) {
     allow(req, 'POST');
     return lateShadow(ctx, req, m[1] as string);
+  }
+  // The SDK's get_stats: `…/predictions/stats`, and `…/stats` when it names a `service` (without one, `…/stats` is the dashboard's document).
+  m = /^\/api\/deployment\/([^/]+)\/(stats|predictions\/stats)$/.exec(path);
+  if (m && (m[2] === 'predictions/stats' || url.searchParams.has('service'))) {
+    allow(req, 'GET');
+    const id = decodeSegment(m[1] as string);
+    requireReader(ctx, req, id);
+    if (id === null) throw malformedSegment();
+    const d = deploymentOr404(ctx, id);
+    const query = parseSdkQuery(url, m[2] === 'stats' ? 'aggregated' : 'predictions', Date.now() / 1000);
+    return { status: 200, body: await computeSdkStats(ctx.store.aggregates, d, query) };
   }
   m = /^\/api\/deployment\/([^/]+)$/.exec(path);
   if (m) {
