@@ -38,6 +38,10 @@ export const agentConfigSchema = z
     source: z.string().min(1).default('edgewatch').describe('Default datalake source of predictions.'),
     tags: z.array(z.string().min(1)).default([]).describe('Default tags on predictions; repeat the flag for several.'),
     recursive: z.boolean().default(false).describe('Watch sub-folders too.'),
+    followSymlinks: z
+      .boolean()
+      .default(false)
+      .describe('Read symbolic links to files found in watched folders (links to folders are never entered). Off: links are skipped, so whoever can write to a watched folder cannot make the agent read and upload a file from elsewhere on the box.'),
     extensions: z
       .array(extension)
       .default(['.jpg', '.jpeg', '.png', '.webp', '.tif', '.tiff', '.gif', '.avif'])
@@ -134,14 +138,16 @@ export interface WatchFolder {
   source: string;
   tags: string[];
   recursive: boolean;
+  /** Symbolic links to files are candidates (the top-level followSymlinks); absent or false: they are skipped. */
+  followSymlinks?: boolean;
 }
 
 /** Applies the top-level defaults to each watched folder. */
 export function watchFolders(config: AgentConfig): WatchFolder[] {
   return config.watch.map((w) =>
     typeof w === 'string'
-      ? { path: w, source: config.source, tags: [...config.tags], recursive: config.recursive }
-      : { path: w.path, source: w.source ?? config.source, tags: [...(w.tags ?? config.tags)], recursive: w.recursive ?? config.recursive },
+      ? { path: w, source: config.source, tags: [...config.tags], recursive: config.recursive, followSymlinks: config.followSymlinks }
+      : { path: w.path, source: w.source ?? config.source, tags: [...(w.tags ?? config.tags)], recursive: w.recursive ?? config.recursive, followSymlinks: config.followSymlinks },
   );
 }
 

@@ -30,6 +30,12 @@ export async function startWatcher(config: AgentConfig, ledger: Ledger, logger: 
   });
   watcher.on('folderError', (err) => logger.error({ code: err.code, folder: err.details.path }, err.message));
   watcher.on('folderRestored', ({ path }) => logger.info({ folder: path }, 'watched folder is back: watching it again'));
+  let linkSkipped = false;
+  watcher.on('skipped', ({ path, reason }) => {
+    if (reason !== 'symlink' || linkSkipped) return;
+    linkSkipped = true; // once per run: a folder of links would otherwise log every one
+    logger.warn({ file: path }, 'a symbolic link in a watched folder was skipped (and any later ones will be, silently); set --follow-symlinks to read links to files');
+  });
   try {
     await watcher.start();
   } catch (err) {

@@ -1,9 +1,8 @@
 /** The stability checks: files followed until their size and mtime stay unchanged for `stableMs` (or, eagerly, until first seen with content). */
 import type { Stats } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import type { WatchFolder } from '../config/schema.js';
 import type { Closers, Release } from './closers.js';
-import { statFailureReason, type SkipReason } from './ignore.js';
+import { notAFileReason, statEntry, statFailureReason, type SkipReason } from './ignore.js';
 import type { WatchedFile } from './watched-file.js';
 
 /**
@@ -190,14 +189,14 @@ export class Candidates {
     candidate.changed = false;
     let stats: Stats;
     try {
-      stats = await stat(candidate.path);
+      stats = await statEntry(candidate.path, candidate.folder.followSymlinks);
     } catch (err) {
       if (this.#pending.get(candidate.path) === candidate) this.#remove(candidate, statFailureReason(err));
       return;
     }
     if (this.#pending.get(candidate.path) !== candidate) return;
     if (!stats.isFile()) {
-      this.#remove(candidate, 'not-a-file');
+      this.#remove(candidate, notAFileReason(stats));
       return;
     }
     if (stats.size !== candidate.sizeBytes || stats.mtimeMs !== candidate.mtimeMs) {

@@ -1,6 +1,6 @@
 /** The backlog count for the progress bar: the files of the watched folders still to process, found by the watcher's own scan. */
-import { stat } from 'node:fs/promises';
 import type { WatchFolder } from '../config/schema.js';
+import { statEntry } from './ignore.js';
 import { scanFolder, scanRules } from './scan.js';
 
 /**
@@ -16,9 +16,10 @@ export async function countBacklog(
 ): Promise<number> {
   let count = 0;
   for (const folder of folders) {
-    for await (const file of scanFolder(scanRules(folder, extensions, ignorePaths))) {
+    const rules = scanRules(folder, extensions, ignorePaths);
+    for await (const file of scanFolder(rules)) {
       if (file.skip !== undefined) continue;
-      const stats = await stat(file.path).catch(() => undefined);
+      const stats = await statEntry(file.path, rules.followSymlinks).catch(() => undefined);
       if (stats?.isFile() && !isDone(file.path, stats.size, stats.mtimeMs)) count += 1;
     }
   }

@@ -191,6 +191,8 @@ export class FolderSource {
       persistent: true,
       awaitWriteFinish: false,
       ignorePermissionErrors: true,
+      // Links are reported, never entered (as scans do): whether a link to a file is read is the intake's call.
+      followSymlinks: false,
       ignored: (path: string, stats?: Stats) => watchIgnores(this.rules, path, stats),
     });
     const ready = new Promise<void>((resolve) => fsw.once('ready', resolve));

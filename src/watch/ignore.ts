@@ -1,8 +1,20 @@
-/** Which paths the watcher ignores: hidden, temporary, other extensions, and anything under an ignored folder. */
+/** Which paths the watcher ignores: hidden, temporary, other extensions, anything under an ignored folder, and symbolic links unless followed. */
+import type { Stats } from 'node:fs';
+import { lstat, stat } from 'node:fs/promises';
 import { basename, extname, isAbsolute, relative, sep } from 'node:path';
 
 /** Why a path was not queued. */
-export type SkipReason = 'hidden' | 'temporary' | 'extension' | 'ignored-path' | 'vanished' | 'unreadable' | 'not-a-file' | 'done' | 'unchanged';
+export type SkipReason = 'hidden' | 'temporary' | 'extension' | 'ignored-path' | 'vanished' | 'unreadable' | 'not-a-file' | 'symlink' | 'done' | 'unchanged';
+
+/** The stats of `path`: of the file a link points to when following links, else of the link itself (then `isSymbolicLink()`). */
+export function statEntry(path: string, followSymlinks: boolean | undefined): Promise<Stats> {
+  return followSymlinks === true ? stat(path) : lstat(path);
+}
+
+/** Why an entry that is not a regular file is passed over. */
+export function notAFileReason(stats: Stats): 'symlink' | 'not-a-file' {
+  return stats.isSymbolicLink() ? 'symlink' : 'not-a-file';
+}
 
 /** Suffixes of files still being written by browsers, downloaders, copy tools and editors. */
 const TEMPORARY_SUFFIXES = ['.tmp', '.temp', '.part', '.partial', '.crdownload', '.download', '.swp', '~'];

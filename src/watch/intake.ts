@@ -1,11 +1,10 @@
 /** What file-system events and scanned files become: skipped, a change of a followed file, a new candidate, or (no room) a later scan of their folder. */
 import type { Stats } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import type { Candidates } from './candidates.js';
 import type { Closers } from './closers.js';
 import type { FolderSource } from './folder-source.js';
 import type { HandedOut } from './handed-out.js';
-import { statFailureReason, type SkipReason } from './ignore.js';
+import { statEntry, statFailureReason, type SkipReason } from './ignore.js';
 import type { ReadyQueue } from './ready-queue.js';
 import { fileSkipReason, type ScannedFile } from './scan.js';
 
@@ -89,13 +88,17 @@ export class Intake {
     }
     let stats: Stats;
     try {
-      stats = await stat(path);
+      stats = await statEntry(path, source.rules.followSymlinks);
     } catch (err) {
       if (statFailureReason(err) === 'vanished') this.removed(path);
       else this.changed(source, path);
       return;
     }
-    if (closers.closed || !stats.isFile()) return;
+    if (closers.closed) return;
+    if (!stats.isFile()) {
+      if (stats.isSymbolicLink()) this.#parts.skipped(path, 'symlink');
+      return;
+    }
     if (forGenericHandling()) {
       this.changed(source, path);
       return;
@@ -157,13 +160,16 @@ export class Intake {
     if (queue.has(path)) return;
     let stats: Stats;
     try {
-      stats = await stat(path);
+      stats = await statEntry(path, source.rules.followSymlinks);
     } catch (err) {
       this.#parts.skipped(path, statFailureReason(err));
       return;
     }
     if (closers.closed || candidates.has(path) || queue.has(path)) return;
-    if (!stats.isFile()) return;
+    if (!stats.isFile()) {
+      if (stats.isSymbolicLink()) this.#parts.skipped(path, 'symlink');
+      return;
+    }
     const handled = handedOut.alreadyHandled(source.folder, path, stats.size, stats.mtimeMs);
     if (handled) {
       if (handled === 'done') this.#parts.skipped(path, handled);

@@ -14,6 +14,8 @@ export interface ScanRules {
   extensions: ReadonlySet<string>;
   /** Folders whose contents are never candidates, absolute and resolved. */
   ignorePaths: readonly string[];
+  /** Symbolic links to files are candidates; false: they are skipped with reason `symlink`. */
+  followSymlinks: boolean;
 }
 
 /** A file found by a scan, with why it is not a candidate (`skip` undefined when it is one). */
@@ -29,6 +31,7 @@ export function scanRules(folder: WatchFolder, extensions: Iterable<string>, ign
     recursive: folder.recursive,
     extensions: new Set([...extensions].map((e) => (e.startsWith('.') ? e : `.${e}`).toLowerCase())),
     ignorePaths: ignorePaths.map((p) => resolve(p)),
+    followSymlinks: folder.followSymlinks === true,
   };
 }
 

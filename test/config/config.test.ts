@@ -38,8 +38,8 @@ test('flags override environment which overrides the config file', async (t) => 
   assert.equal(config.concurrency, 3);
   assert.equal(config.apiToken, 'from-file');
   const folders = watchFolders(config);
-  assert.deepEqual(folders[0], { path: '/cam1', source: 'camera-1', tags: ['line-3'], recursive: false });
-  assert.deepEqual(folders[1], { path: '/cam2', source: 'edgewatch', tags: [], recursive: false });
+  assert.deepEqual(folders[0], { path: '/cam1', source: 'camera-1', tags: ['line-3'], recursive: false, followSymlinks: false });
+  assert.deepEqual(folders[1], { path: '/cam2', source: 'edgewatch', tags: [], recursive: false, followSymlinks: false });
 });
 
 test('invalid configuration: EW_CONFIG_INVALID with one line per problem naming the key, never the token', () => {
