@@ -5,12 +5,14 @@
 import type { Registry } from 'prom-client';
 import type { Agent, AgentOptions } from '../agent.js';
 import { watchFolders, type AgentConfig } from '../config/schema.js';
-import type { PooledModel } from '../infer/index.js';
 import type { ProcessOutcome } from '../pipeline/process-image.js';
 import { cachedStatement } from '../sqlite-statements.js';
 import { AGENT_METRICS } from './catalog.js';
 import type { Readiness } from './metrics-server.js';
 import { newRegistry, registerMetrics, type MetricsOf } from './registry.js';
+
+/** A model as the agent reports it (a swap replaces the object: its labels follow). */
+type ModelView = { readonly info: { name: string; hash: string; format: string; execution?: { mode: string } | undefined }; readonly backend: string };
 
 type Listeners = Required<Pick<AgentOptions, 'observer' | 'onOutcome' | 'onSent' | 'onShadowSettled' | 'onShadowDeferred'>>;
 
@@ -20,7 +22,7 @@ export class AgentMetrics {
   readonly metrics: MetricsOf<typeof AGENT_METRICS>;
   readonly #folders: number;
   readonly #foldersDown = new Set<string>();
-  readonly #modelLabels = new WeakMap<PooledModel, { role: string; model: string; version: string }>();
+  readonly #modelLabels = new WeakMap<ModelView, { role: string; model: string; version: string }>();
   #agent: Agent | undefined;
   #watching = false;
 
@@ -144,7 +146,7 @@ export class AgentMetrics {
     if (pooled) this.metrics.inferenceSeconds.observe(this.#labelsOf(pooled, role), seconds);
   }
 
-  #labelsOf(pooled: PooledModel, role: string): { role: string; model: string; version: string } {
+  #labelsOf(pooled: ModelView, role: string): { role: string; model: string; version: string } {
     let labels = this.#modelLabels.get(pooled);
     if (!labels) {
       labels = { role, model: pooled.info.name, version: pooled.info.hash.slice(0, 12) };
@@ -153,7 +155,7 @@ export class AgentMetrics {
     return labels;
   }
 
-  #models(): { role: 'champion' | 'shadow'; pooled: PooledModel }[] {
+  #models(): { role: 'champion' | 'shadow'; pooled: ModelView }[] {
     const models = this.#agent?.models;
     return (['champion', 'shadow'] as const).flatMap((role) => (models?.[role] ? [{ role, pooled: models[role] }] : []));
   }
