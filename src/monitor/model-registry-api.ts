@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { EdgewatchError, isEdgewatchError } from '../errors.js';
 import { HttpExchange, type MonitorLogger } from './http-exchange.js';
 import { PlatformApi } from './platform-api.js';
-import { organizationSchema } from './protocol-schemas.js';
+import { organizationFindSchema, organizationSchema, pingResponseSchema } from './protocol-schemas.js';
 import { Redactor } from './redactor.js';
 import { lookUpTarget, type TargetQuery } from './target-lookup.js';
 
@@ -81,6 +81,21 @@ export class ModelRegistryApi {
     return { organizationId: target.organizationId, deploymentId: target.deploymentId, type: target.type };
   }
 
+  /** The organization id as the SDK finds it (by id, else by name, else the ping's default organization). */
+  async findOrganization(query: Omit<TargetQuery, 'deployment'>): Promise<string> {
+    const ping = await this.#platform.get('ping', '/api/home/ping', pingResponseSchema);
+    let id = query.organizationId;
+    if (id === undefined && query.organization !== undefined) {
+      id = (await this.#platform.get('organization look-up', '/api/organizations/find', organizationFindSchema, { query: { name: query.organization }, missingIdIsNotFound: true })).id;
+    }
+    id ??= ping.default_organization ?? undefined;
+    if (id === undefined) throw new EdgewatchError('EW_MONITOR_NOT_FOUND', 'No organization given and the platform user has no default organization: set organization or organizationId.');
+    const org = await this.#platform.get('organization', `/api/organization/${encodeURIComponent(id)}`, organizationSchema);
+    this.#platform.useOrganization(org.default_connector_id ? id : null);
+    if (org.default_connector_id) this.#connector = { organizationId: id, connectorId: org.default_connector_id };
+    return id;
+  }
+
   /** `GET /api/deployment/{id}`: which versions are champion and shadow now. */
   async deploymentModels(deploymentId: string): Promise<DeploymentModels> {
     const d = await this.#platform.get('deployment', `/api/deployment/${encodeURIComponent(deploymentId)}`, platformDeploymentSchema);
@@ -133,9 +148,9 @@ export class ModelRegistryApi {
     }
   }
 
-  /** `POST /api/organization/{org}/model` `{name}` (edgewatch's serve; the SDK's create_model call). */
+  /** `POST /api/organization/{org}/models` `{name}` (the SDK's create_model; edgewatch serve answers it too). */
   createModel(organizationId: string, name: string): Promise<{ id: string }> {
-    return this.#platform.post('model creation', `/api/organization/${encodeURIComponent(organizationId)}/model`, { name }, modelSchema);
+    return this.#platform.post('model creation', `/api/organization/${encodeURIComponent(organizationId)}/models`, { name }, modelSchema);
   }
 
   /** `POST /api/model/{id}/versions` with the version's name, labels, type and framework. */

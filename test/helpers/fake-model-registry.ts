@@ -41,7 +41,7 @@ export const REGISTRY_ROUTES: Array<[RegExp, RegistryKind, 'GET' | 'POST']> = [
   [/^\/api\/object-storage\/([^/]+)\/generate_presigned_url$/, 'generatePresignedUrl', 'POST'],
   [/^\/api\/organization\/([^/]+)\/connector\/([^/]+)\/generate_object_name$/, 'generateObjectName', 'POST'],
   [/^\/api\/organization\/([^/]+)\/models\/find$/, 'modelFind', 'GET'],
-  [/^\/api\/organization\/([^/]+)\/model$/, 'modelCreate', 'POST'],
+  [/^\/api\/organization\/([^/]+)\/models$/, 'modelCreate', 'POST'],
   [/^\/api\/model\/([^/]+)\/versions$/, 'versionCreate', 'POST'],
 ];
 
