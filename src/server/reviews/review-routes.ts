@@ -6,11 +6,13 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { DeploymentInfo } from '../config.js';
-import { deploymentOr404, requireReader, type ServerContext } from '../context.js';
-import { HttpError, allow, parseJson, readBody } from '../http-util.js';
+import { SESSION_COOKIE, deploymentOr404, requireReader, type ServerContext } from '../context.js';
+import { HttpError, allow, bearerOf, cookieOf, parseJson, readBody } from '../http-util.js';
+import { verifyJwt } from '../jwt.js';
 import { baseUrl } from '../platform-routes.js';
 import { segment } from '../registry/registry-routes.js';
-import { requireWriter } from '../registry/write-access.js';
+import { WRITER_SESSION_SUB, requireWriter } from '../registry/write-access.js';
+import { safeEqual } from '../safe-equal.js';
 import type { StoredPrediction } from '../store.js';
 import { countReviews, labelName } from '../verdict/verdict-counts.js';
 import { computeVerdict } from '../verdict/verdict.js';
@@ -136,13 +138,28 @@ export function verdictOf(ctx: ServerContext, d: DeploymentInfo) {
     deployment: { id: d.id, name: d.name, type: d.type },
     period: { since: sinceS, reason: period?.reason ?? null, champion: describe(d.championVersionId), shadow: describe(d.shadowVersionId) },
     supported: d.type === 'CLASSIFICATION',
+    /** Label names a review may use, in key order (1–9 in the dashboard). */
+    labels: allowedLabels(ctx, d),
     ...verdict,
   };
+}
+
+/** Whether the caller may write: the API token, or a dashboard session opened with it (the page shows or hides its actions). */
+function access(ctx: ServerContext, req: IncomingMessage): Reply {
+  requireReader(ctx, req, null);
+  const bearer = bearerOf(req);
+  const session = cookieOf(req, SESSION_COOKIE);
+  const write = bearer !== null ? safeEqual(bearer, ctx.token) : session !== null && verifyJwt(session, ctx.jwtSecret)?.sub === WRITER_SESSION_SUB;
+  return { status: 200, body: { write } };
 }
 
 /** Handles a predicted-asset, review or verdict route, or returns null. */
 export async function handleReviews(ctx: ServerContext, req: IncomingMessage, url: URL): Promise<Reply | null> {
   const path = url.pathname;
+  if (path === '/api/dashboard/access') {
+    allow(req, 'GET');
+    return access(ctx, req);
+  }
   let m = /^\/api\/deployment\/([^/]+)\/(predictedassets|predictedassets\/find|verdict)$/.exec(path);
   if (m) {
     allow(req, 'GET');
