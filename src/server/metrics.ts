@@ -4,6 +4,7 @@ import { SERVICE_METRICS } from '../metrics/catalog.js';
 import { newRegistry, registerMetrics, type MetricsOf } from '../metrics/registry.js';
 import type { DeploymentInfo } from './config.js';
 import type { DiskGuard } from './disk-guard.js';
+import { decodeSegment } from './http-util.js';
 import { INGEST_CALLS, routeTemplate } from './metrics-routes.js';
 import type { PredictionStore } from './store.js';
 
@@ -60,7 +61,9 @@ export class ServiceMetrics {
     m.ingestSeconds.observe({ call }, seconds);
     if (call !== 'monitor') return;
     const id = /\/api\/deployment\/([^/]+)\/predictions$/.exec(pathname)?.[1];
-    const deployment = id === undefined ? undefined : this.#sources.deployments.get(decodeURIComponent(id));
+    // A malformed %-encoding was answered 400 already: it must not throw here (this runs on 'close', outside any catch).
+    const decoded = id === undefined ? null : decodeSegment(id);
+    const deployment = decoded === null ? undefined : this.#sources.deployments.get(decoded);
     if (deployment) m.predictionsReceived.inc({ deployment: deployment.name, result: resultOf(status) });
   }
 
