@@ -48,7 +48,8 @@ export async function readmeSections(): Promise<Record<string, string>> {
   const { serveConfigSchema } = await import('../src/server/config.js');
   const { demoConfigSchema } = await import('../src/commands/demo.js');
   const { outboxConfigSchema } = await import('../src/commands/outbox.js');
-  const { modelsListConfigSchema, modelsPullConfigSchema, MODELS_ENV_PREFIX } = await import('../src/commands/models.js');
+  const { modelsListConfigSchema, modelsPullConfigSchema, modelsPushConfigSchema, MODELS_ENV_PREFIX } = await import('../src/commands/models.js');
+  const { reloadConfigSchema } = await import('../src/commands/reload.js');
   return {
     'config-run': configTable(agentConfigSchema, undefined, ENV_ALIASES),
     'config-serve': configTable(serveConfigSchema),
@@ -56,6 +57,8 @@ export async function readmeSections(): Promise<Record<string, string>> {
     'config-outbox': configTable(outboxConfigSchema),
     'config-models-pull': configTable(modelsPullConfigSchema, MODELS_ENV_PREFIX),
     'config-models-list': configTable(modelsListConfigSchema, MODELS_ENV_PREFIX),
+    'config-models-push': configTable(modelsPushConfigSchema, MODELS_ENV_PREFIX, ENV_ALIASES),
+    'config-reload': configTable(reloadConfigSchema),
     'exit-codes': exitCodeTable(exitCodes()),
     'error-codes': errorTable(),
     'demo-models': demoModelsTable(),
