@@ -22,7 +22,8 @@ const RUNTIME_FAILURES: ReadonlySet<ErrorCode> = new Set(['EW_PULL_FAILED', 'EW_
  */
 export function reportError(err: unknown, io: Io): number {
   if (isEdgewatchError(err)) {
-    io.err.write(`edgewatch: ${err.code}: ${escapeControl(err.message)}\n`);
+    // Line breaks kept (configuration errors list one problem per line); any other control character escaped.
+    io.err.write(`edgewatch: ${err.code}: ${err.message.split('\n').map(escapeControl).join('\n')}\n`);
     return RUNTIME_FAILURES.has(err.code) ? EXIT.FAILURES : EXIT.CONFIG;
   }
   io.err.write(`edgewatch: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`);
