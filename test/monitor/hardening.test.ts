@@ -102,3 +102,21 @@ test('item 10: a redirect on predictions pauses sending, logs once with EW_MONIT
   assert.ok(!JSON.stringify(lines).includes('token=secret'), 'the Location query is not logged');
   assert.ok(lines.some((l) => String(l.msg).includes('sending again')), 'the recovery is logged');
 });
+
+test('item 10 at start: a redirect from the platform or at login fails the resolution with EW_MONITOR_REDIRECT (a start-up error, not "unreachable")', async (t) => {
+  for (const kind of ['ping', 'login'] as const) {
+    const fake = await startFakePicsellia();
+    const client = clientFor(fake);
+    t.after(async () => {
+      await client.close();
+      await fake.close();
+    });
+    fake.script(kind, { status: 308, headers: { location: 'https://elsewhere.example.com/' }, body: {} });
+    await assert.rejects(client.resolve(), (err: unknown) => {
+      assert.ok(isEdgewatchError(err));
+      assert.equal(err.code, 'EW_MONITOR_REDIRECT', kind);
+      assert.match(err.message, /HTTP 308 \(redirect to https:\/\/elsewhere\.example\.com\/\)/);
+      return true;
+    });
+  }
+});
