@@ -2,7 +2,7 @@
 import { mkdir, open, rename, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { SinkRow } from '../state/sink-queue.js';
-import type { DeliveryOutcome, SinkTarget } from './sink.js';
+import { diskDown, type DeliveryOutcome, type SinkTarget } from './sink.js';
 
 export interface JsonlOptions {
   path: string;
@@ -64,7 +64,7 @@ export class JsonlSink implements SinkTarget {
       return rows.map(() => ({ kind: 'delivered' }));
     } catch (err) {
       this.#size = undefined;
-      return rows.map(() => ({ kind: 'retry', code: 'EW_SINK_WRITE', message: `cannot append to ${this.#o.path}: ${(err as Error).message}` }));
+      return rows.map(() => ({ kind: 'retry', code: 'EW_SINK_WRITE', message: `cannot append to ${this.#o.path}: ${(err as Error).message}`, unreachable: diskDown(err) }));
     }
   }
 

@@ -49,7 +49,12 @@ export class MqttSink implements SinkTarget {
 
   async deliver(rows: readonly SinkRow[]): Promise<DeliveryOutcome[]> {
     if (!this.#client.connected) {
-      const first: DeliveryOutcome = { kind: 'retry', code: 'EW_SINK_MQTT', message: `the MQTT broker ${loggableUrl(this.#o.url)} is not connected${this.#lastError ? ` (${this.#lastError})` : ''}` };
+      const first: DeliveryOutcome = {
+        kind: 'retry',
+        code: 'EW_SINK_MQTT',
+        message: `the MQTT broker ${loggableUrl(this.#o.url)} is not connected${this.#lastError ? ` (${this.#lastError})` : ''}`,
+        unreachable: true,
+      };
       return [first, ...rows.slice(1).map((): DeliveryOutcome => ({ kind: 'untried' }))];
     }
     return Promise.all(rows.map((row) => this.#publish(row)));

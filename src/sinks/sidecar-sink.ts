@@ -4,7 +4,7 @@ import { basename, join } from 'node:path';
 import { writeFileAtomic } from '../fs-atomic.js';
 import type { SinkRow } from '../state/sink-queue.js';
 import type { SinkRecord } from './record.js';
-import type { DeliveryOutcome, SinkTarget } from './sink.js';
+import { diskDown, type DeliveryOutcome, type SinkTarget } from './sink.js';
 
 /** `beside`: next to the image; anything else is the results folder. */
 export const BESIDE = 'beside';
@@ -38,7 +38,7 @@ export class SidecarSink implements SinkTarget {
         out.push({ kind: 'delivered' });
       } catch (err) {
         this.#folderReady = false;
-        out.push({ kind: 'retry', code: 'EW_SINK_WRITE', message: `cannot write the sidecar: ${(err as Error).message}` });
+        out.push({ kind: 'retry', code: 'EW_SINK_WRITE', message: `cannot write the sidecar: ${(err as Error).message}`, unreachable: diskDown(err) });
         // The next ones would fail the same way (disk full, folder gone): they wait for the retry.
         while (out.length < rows.length) out.push({ kind: 'untried' });
       }

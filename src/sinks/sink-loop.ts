@@ -30,6 +30,8 @@ export class SinkLoop {
   /** Epoch ms before which no delivery starts: after a failure the whole sink waits (the next record would fail the same way). */
   #pausedUntilMs = 0;
   #settledWaiters: (() => void)[] = [];
+  /** Rounds in a row with a failure: the sink's own backoff (a record's attempts count only failures where the sink was reached). */
+  #failedRounds = 0;
   #closing: Promise<void> | undefined;
 
   constructor(options: SinkLoopOptions) {
@@ -116,7 +118,7 @@ export class SinkLoop {
       outcomes = rows.map(() => ({ kind: 'retry', code: 'EW_SINK_WRITE', message: (err as Error).message }) as const);
     }
     const delivered: string[] = [];
-    const retry: { imageId: string; delaySeconds: number; message: string }[] = [];
+    const retry: { imageId: string; delaySeconds: number; message: string; counted: boolean }[] = [];
     const dead: { imageId: string; code: string; message: string }[] = [];
     let pauseMs = 0;
     rows.forEach((row, i) => {
@@ -124,15 +126,19 @@ export class SinkLoop {
       if (outcome.kind === 'delivered') delivered.push(row.imageId);
       else if (outcome.kind === 'refused') dead.push({ imageId: row.imageId, code: outcome.code, message: outcome.message });
       else if (outcome.kind === 'retry') {
-        const attempt = row.attempts + 1;
-        if (attempt >= maxAttempts) {
+        const counted = outcome.unreachable !== true;
+        const attempt = row.attempts + (counted ? 1 : 0);
+        if (counted && attempt >= maxAttempts) {
           dead.push({ imageId: row.imageId, code: outcome.code, message: `gave up after ${attempt} attempts: ${outcome.message}` });
           return;
         }
-        const delayMs = Math.max(this.#o.backoffMs(attempt), outcome.retryAfterMs ?? 0);
-        retry.push({ imageId: row.imageId, delaySeconds: delayMs / 1000, message: outcome.message });
+        const delayMs = Math.max(this.#o.backoffMs(Math.max(attempt, this.#failedRounds + 1)), outcome.retryAfterMs ?? 0);
+        retry.push({ imageId: row.imageId, delaySeconds: delayMs / 1000, message: outcome.message, counted });
         pauseMs = Math.max(pauseMs, delayMs);
-        if (retry.length === 1) logger.warn({ sink: target.name, code: outcome.code, imageId: row.imageId.slice(0, 12), attempt, retryInMs: Math.round(delayMs) }, `sink delivery failed, will retry: ${outcome.message}`);
+        // One line per failing round while the sink is reached; once per outage while it is down.
+        if (retry.length === 1 && (counted || this.#failedRounds === 0)) {
+          logger.warn({ sink: target.name, code: outcome.code, imageId: row.imageId.slice(0, 12), attempt, retryInMs: Math.round(delayMs) }, `sink delivery failed, will retry: ${outcome.message}`);
+        }
       }
     });
     try {
@@ -146,6 +152,11 @@ export class SinkLoop {
     this.stats.retries += retry.length;
     this.stats.dead += dead.length;
     for (const d of dead) logger.error({ sink: target.name, code: 'EW_SINK_DEAD', reason: d.code, imageId: d.imageId.slice(0, 12) }, `sink record moved to dead letters: ${d.message}`);
+    if (retry.length > 0) this.#failedRounds += 1;
+    else if (this.#failedRounds > 0) {
+      logger.info({ sink: target.name, failedRounds: this.#failedRounds }, 'sink delivering again');
+      this.#failedRounds = 0;
+    }
     if (pauseMs > 0) this.#pausedUntilMs = Math.max(this.#pausedUntilMs, Date.now() + pauseMs + 1);
   }
 

@@ -2,10 +2,14 @@
 import type { ErrorCode } from '../errors.js';
 import type { SinkRow } from '../state/sink-queue.js';
 
-/** The outcome of delivering one record: done, failed (retry later or give up now), or not tried in this round. */
+/**
+ * The outcome of delivering one record: done, failed (retry later or give up now), or not tried in
+ * this round. A retry with `unreachable` (connection refused, broker not connected, disk full) says
+ * the sink is down, not that this record fails: it does not count toward `--sink-max-attempts`.
+ */
 export type DeliveryOutcome =
   | { kind: 'delivered' }
-  | { kind: 'retry'; code: ErrorCode; message: string; retryAfterMs?: number }
+  | { kind: 'retry'; code: ErrorCode; message: string; retryAfterMs?: number; unreachable?: boolean }
   | { kind: 'refused'; code: ErrorCode; message: string }
   | { kind: 'untried' };
 
@@ -28,4 +32,9 @@ export function loggableUrl(url: string): string {
   } catch {
     return '(invalid URL)';
   }
+}
+
+/** A file-system failure that is the disk's, not the record's (full, quota, read-only, I/O): the local sink is down. */
+export function diskDown(err: unknown): boolean {
+  return ['ENOSPC', 'EDQUOT', 'EROFS', 'EIO'].includes((err as { code?: string }).code ?? '');
 }

@@ -14,6 +14,9 @@ export interface WebhookOptions {
 
 const RETRIED_STATUSES = new Set([408, 425, 429]);
 
+/** Transport failures that mean the endpoint was not reached (it is down or unknown): they do not use up a record's attempts. */
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
+
 export class WebhookSink implements SinkTarget {
   readonly name = 'webhook';
   readonly batchSize = 16;
@@ -58,7 +61,7 @@ export class WebhookSink implements SinkTarget {
       return { kind: 'refused', code: 'EW_SINK_HTTP', message: `${message}: refused for good (fix the endpoint, then resend from the sink's dead letters)` };
     } catch (err) {
       const code = (err as { code?: string }).code;
-      return { kind: 'retry', code: 'EW_SINK_HTTP', message: `cannot reach the webhook ${where}: ${code ?? (err as Error).name}` };
+      return { kind: 'retry', code: 'EW_SINK_HTTP', message: `cannot reach the webhook ${where}: ${code ?? (err as Error).name}`, unreachable: code !== undefined && UNREACHABLE.has(code) };
     }
   }
 

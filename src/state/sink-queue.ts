@@ -78,15 +78,15 @@ export class SinkQueue {
   }
 
   /** Records the outcome of one delivery round in one transaction. */
-  settle(sink: string, outcome: { delivered: readonly string[]; retry: readonly { imageId: string; delaySeconds: number; message: string }[]; dead: readonly { imageId: string; code: string; message: string }[] }): void {
+  settle(sink: string, outcome: { delivered: readonly string[]; retry: readonly { imageId: string; delaySeconds: number; message: string; counted: boolean }[]; dead: readonly { imageId: string; code: string; message: string }[] }): void {
     const now = Date.now() / 1000;
     try {
       this.#db.transaction(() => {
         const remove = cachedStatement(this.#db, 'DELETE FROM sink_pending WHERE sink = ? AND image_id = ?');
         for (const id of outcome.delivered) remove.run(sink, id);
         for (const r of outcome.retry) {
-          cachedStatement(this.#db, 'UPDATE sink_pending SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE sink = ? AND image_id = ?')
-            .run(now + r.delaySeconds, r.message.slice(0, 1000), sink, r.imageId);
+          cachedStatement(this.#db, 'UPDATE sink_pending SET attempts = attempts + ?, next_attempt_at = ?, last_error = ? WHERE sink = ? AND image_id = ?')
+            .run(r.counted ? 1 : 0, now + r.delaySeconds, r.message.slice(0, 1000), sink, r.imageId);
         }
         for (const d of outcome.dead) {
           cachedStatement(

@@ -1,0 +1,125 @@
+/** Webhook sink end to end: every champion prediction POSTed with its image id, retried after a 503; a dead or refusing webhook leaves monitoring untouched. */
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test, type TestContext } from 'node:test';
+import type { SinkRecord } from '../../src/sinks/record.js';
+import { agentArgs, distinctJpegs, startAgent, startService, stateDbQuery, tempFolder } from '../helpers/service.js';
+import { rawOf, storedByImageId } from './stored.js';
+
+interface Received {
+  key: string | undefined;
+  record: SinkRecord;
+}
+
+/** An HTTP server on 127.0.0.1:0 answering each POST with `statusFor(n)` (n counts from 0); closed at the end. */
+async function webhook(t: TestContext, statusFor: (n: number) => number): Promise<{ url: string; received: Received[]; requests: () => number }> {
+  const received: Received[] = [];
+  let n = 0;
+  const server: Server = createServer((req: IncomingMessage, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const status = statusFor(n);
+      n += 1;
+      if (status >= 200 && status < 300) received.push({ key: req.headers['idempotency-key'] as string | undefined, record: JSON.parse(Buffer.concat(chunks).toString('utf8')) as SinkRecord });
+      res.writeHead(status, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook?token=s3cret`, received, requests: () => n };
+}
+
+async function inboxWith(t: TestContext, count: number, offset: number): Promise<{ dir: string; inbox: string }> {
+  const dir = await tempFolder(t);
+  const inbox = join(dir, 'inbox');
+  await mkdir(inbox);
+  for (const [i, bytes] of (await distinctJpegs(count, { offset })).entries()) await writeFile(join(inbox, `img-${i}.jpg`), bytes);
+  return { dir, inbox };
+}
+
+test('webhook: each champion prediction POSTed once acknowledged, Idempotency-Key = image id, a 503 retried', async (t) => {
+  const service = await startService(t);
+  const hook = await webhook(t, (n) => (n === 0 ? 503 : 201));
+  const { dir, inbox } = await inboxWith(t, 5, 0);
+  const { agent, logs } = await startAgent(t, agentArgs({ host: service.url, inbox, stateDir: join(dir, 'state') }, ['--once', '--sink-webhook', hook.url]), {
+    PICSELLIA_API_TOKEN: service.token,
+  });
+  const summary = await agent.runOnce();
+  assert.equal(summary.monitored, 5);
+  // --once waits for what can be delivered now: the 503's record may still wait for its retry.
+  await waitFor(() => agent.sinks?.status().webhook?.pending === 0);
+  assert.equal(hook.requests(), 6, 'five records, one of them twice (after the 503)');
+  const stored = storedByImageId(service.dataDir);
+  assert.deepEqual(new Set(hook.received.map((r) => r.record.imageId)), new Set(stored.keys()), 'exactly the monitored images');
+  for (const { key, record } of hook.received) {
+    assert.equal(key, record.imageId);
+    const s = stored.get(record.imageId);
+    assert.ok(s);
+    assert.deepEqual(rawOf(record), { classes: s.champion.detection_classes, scores: s.champion.detection_scores });
+  }
+  const warning = logs.find((l) => l.code === 'EW_SINK_HTTP');
+  assert.ok(warning, 'the failure is logged with its code');
+  assert.ok(!JSON.stringify(logs).includes('s3cret'), 'the URL query (a token) is never logged');
+});
+
+test('a dead webhook (connection refused) and a refusing one (400) leave monitoring untouched; refused records are dead letters, unreachable ones wait', async (t) => {
+  const service = await startService(t);
+  const refusing = await webhook(t, () => 400);
+  const closedPort = await new Promise<number>((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+  for (const [i, url] of [`http://127.0.0.1:${closedPort}/hook`, refusing.url].entries()) {
+    const { dir, inbox } = await inboxWith(t, 4, 100 * (i + 1));
+    const stateDir = join(dir, 'state');
+    const before = service.count();
+    const { agent } = await startAgent(t, agentArgs({ host: service.url, inbox, stateDir }, ['--once', '--sink-webhook', url, '--sink-max-attempts', '3']), {
+      PICSELLIA_API_TOKEN: service.token,
+    });
+    const summary = await agent.runOnce();
+    assert.equal(summary.monitored, 4, url);
+    assert.equal(summary.pending, 0, url);
+    assert.equal(service.count(), before + 4, 'every prediction stored by the monitoring service');
+    const unreachable = i === 0;
+    if (unreachable) {
+      // Down, not refusing: the records wait (the backlog bound applies), however many rounds fail.
+      await waitFor(() => (agent.sinks?.loops[0]?.stats.retries ?? 0) >= 8);
+      assert.deepEqual(agent.sinks?.status().webhook, { pending: 4, dead: 0, delivered: 0, dropped: 0 });
+    } else {
+      await waitFor(() => agent.sinks?.status().webhook?.dead === 4);
+    }
+    await agent.close();
+    const pending = stateDbQuery(stateDir, (db) => db.prepare("SELECT attempts, last_error FROM sink_pending WHERE sink = 'webhook' ORDER BY id").all() as { attempts: number; last_error: string | null }[]);
+    const dead = stateDbQuery(stateDir, (db) => db.prepare("SELECT code, attempts, message FROM sink_dead WHERE sink = 'webhook'").all() as { code: string; attempts: number; message: string }[]);
+    if (unreachable) {
+      assert.equal(pending.length, 4);
+      for (const p of pending) assert.equal(p.attempts, 0, 'an unreachable endpoint uses up no attempt');
+      // While it is down only the oldest record is tried each round; the others wait untried.
+      assert.deepEqual(pending.map((p) => /ECONNREFUSED/.test(p.last_error ?? '')), [true, false, false, false]);
+    } else {
+      assert.equal(pending.length, 0);
+      assert.equal(dead.length, 4);
+      for (const d of dead) {
+        assert.equal(d.code, 'EW_SINK_HTTP');
+        assert.equal(d.attempts, 1, 'a 400 is given up at once');
+        assert.match(d.message, /answered 400/);
+        assert.ok(!d.message.includes('s3cret'));
+      }
+    }
+  }
+  assert.equal(refusing.requests(), 4, 'a 400 is not retried');
+});
+
+async function waitFor(condition: () => boolean): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in 20 s');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
