@@ -293,6 +293,7 @@ export class Agent {
     await this.#sender?.close(Math.min(deadline, 5_000));
     await this.#sinks?.close(Math.min(deadline, 5_000));
     this.#abort.abort();
+    await this.#follower?.settled();
     await Promise.allSettled([this.#models?.live.close(), this.#models?.sources.close(), this.#monitoring?.client.close()]);
     if (this.#db) await removePidFile(this.config.stateDir).catch(() => undefined);
     const summary = this.#db ? this.summary() : undefined;

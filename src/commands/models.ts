@@ -7,8 +7,6 @@ import { EdgewatchError, EXIT } from '../errors.js';
 import { silentLogger } from '../log.js';
 import { KNOWN_MODELS } from '../models/catalog.js';
 import { DEFAULT_PRETRAINED_DIR, pullModels, verifyPulledModel } from '../models/pull.js';
-import { pushModel } from '../models/push-model.js';
-import { ModelRegistryApi } from '../monitor/model-registry-api.js';
 import { AGENT_VERSION } from '../version.js';
 import { wantsHelp, type Io } from './io.js';
 
@@ -103,6 +101,9 @@ async function push(argv: string[], io: Io): Promise<number> {
   if ((config.deployment === undefined) !== (config.as === undefined)) {
     throw new EdgewatchError('EW_CONFIG_INVALID', '--deployment and --as go together: --deployment NAME --as champion|shadow.', { details: { key: config.as === undefined ? 'as' : 'deployment' } });
   }
+  // Loaded here: undici and the registry client are only needed by push.
+  const { pushModel } = await import('../models/push-model.js');
+  const { ModelRegistryApi } = await import('../monitor/model-registry-api.js');
   const api = new ModelRegistryApi({ host: config.host, apiToken: config.apiToken, requestTimeoutMs: config.requestTimeoutMs, userAgent: `edgewatch/${AGENT_VERSION}` });
   try {
     const r = await pushModel({

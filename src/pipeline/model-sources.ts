@@ -30,12 +30,14 @@ export class ModelSources {
   readonly #logger: Logger;
   readonly #registry: ModelRegistryApi | undefined;
   readonly #cacheDir: string;
+  readonly #signal: AbortSignal | undefined;
   #deployment: { organizationId: string; deploymentId: string; type: string } | undefined;
 
   constructor(config: AgentConfig, logger: Logger, signal?: AbortSignal) {
     this.#config = config;
     this.#logger = logger;
     this.#cacheDir = join(config.stateDir, 'models');
+    this.#signal = signal;
     this.#registry = followsDeployment(config)
       ? new ModelRegistryApi({ host: config.host, apiToken: config.apiToken, requestTimeoutMs: config.requestTimeoutMs, userAgent: `edgewatch/${AGENT_VERSION}`, signal, logger })
       : undefined;
@@ -71,6 +73,7 @@ export class ModelSources {
         cacheDir: this.#cacheDir,
         deploymentType: (this.#deployment as { type: string }).type,
         timeoutMs: Math.max(this.#config.requestTimeoutMs, 120_000),
+        signal: this.#signal,
       });
       this.#logger.info({ version: fetched.label, versionId, bytes: fetched.sizeBytes, sha256: fetched.sha256.slice(0, 12), cached: fetched.cached }, fetched.cached ? 'model version found in the cache' : 'model version downloaded');
       return { dir: fetched.dir, versionId };

@@ -68,6 +68,11 @@ export class ModelFollower {
     clearTimeout(this.#timer);
   }
 
+  /** Resolves once the change being checked or loaded (if any) has ended; its pool is closed by then unless it was swapped in. */
+  settled(): Promise<void> {
+    return this.#running.then(() => undefined);
+  }
+
   #schedule(): void {
     if (this.#closed) return;
     this.#timer = setTimeout(() => {

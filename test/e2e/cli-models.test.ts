@@ -17,8 +17,8 @@ const REPO = fileURLToPath(new URL('../../', import.meta.url));
 test('models: usage and configuration errors exit 2 in the CLI format `edgewatch: EW_CODE: message`', async (t) => {
   const root = await tempDir(t, 'edgewatch-cli-models-');
   const cases: [string[], RegExp][] = [
-    [[], /EW_USAGE: models needs one of pull, list\./],
-    [['frobnicate'], /EW_USAGE: models needs one of pull, list \(got "frobnicate"\)/],
+    [[], /EW_USAGE: models needs one of pull, list, push\./],
+    [['frobnicate'], /EW_USAGE: models needs one of pull, list, push \(got "frobnicate"\)/],
     [['pull', '--bogus'], /EW_USAGE: .*--bogus/],
     [['pull', '--dest'], /EW_USAGE: .*--dest/],
     [['pull', '--force=yes'], /EW_USAGE: .*--force/],
