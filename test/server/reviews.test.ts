@@ -8,7 +8,7 @@ const DAY_S = 86_400;
 let seed = 7000;
 
 /** Monitors one image with champion class `c` and shadow class `s`; returns the prediction id. */
-async function predict(h: Handshake, c: number, s: number | null, extra: { filename?: string; timestamp?: number } = {}): Promise<string> {
+async function predict(h: Handshake, c: number, s: number | null, extra: { filename?: string; timestamp?: number; customMetadata?: Record<string, unknown> } = {}): Promise<string> {
   const image = await makeJpeg(32, 24, (seed += 1));
   const res = await postMonitor(h, monitorBody({ image, width: 32, height: 24, champion: classification(c, 0.8), latencyS: 0.01, ...(s === null ? {} : { shadow: classification(s, 0.7) }), ...extra }));
   assert.equal(res.status, 201, res.text);
@@ -126,6 +126,24 @@ test('reviews: add_review bodies, labels by name checked against the deployment,
   const next = await predict(h, 1, null);
   const credited = await p.get(`/api/predicted/asset/${next}`);
   assert.equal(credited.json.predictions[0].model_version_id, v2, 'predictions after the promotion are credited to the new champion');
+});
+
+test("a prediction whose agent says other versions ran is credited to the deployment's pair but does not judge it", async (t) => {
+  const { server } = await startTestServer(t, { labels: ['cat', 'dog', 'bird'] });
+  const h = await sdkHandshake(server.url, server.token);
+  const p = platform(server.url, server.token, h.organizationId);
+  const { v1, v2 } = await champions(p, h.organizationId, h.deploymentId);
+  const ran = (champion: string, shadow: string) => ({ edgewatch: { champion: { name: 'm', hash: 'h', modelVersionId: champion }, shadow: { name: 'm', hash: 'h', modelVersionId: shadow } } });
+  const current = await predict(h, 0, 1, { customMetadata: ran(v1, v2) });
+  const plain = await predict(h, 0, 1);
+  const stale = await predict(h, 0, 1, { customMetadata: ran('0d3ff593-0000-4000-8000-000000000000', v2) });
+  const queue = await p.get(`/api/deployment/${h.deploymentId}/predictedassets?order_by=disagreements_first&review_status=TO_REVIEW&period=current`);
+  assert.deepEqual(queue.json.items.map((i: { id: string }) => i.id).sort(), [current, plain].sort());
+  for (const id of [current, plain, stale]) assert.equal((await p.post(`/api/predicted/asset/${id}/reviews`, { classifications: [{ label: 'dog' }] })).status, 201);
+  const verdict = await p.get(`/api/deployment/${h.deploymentId}/verdict`);
+  assert.deepEqual(verdict.json.traffic, { paired: 2, agreements: 0, disagreements: 2 });
+  assert.equal(verdict.json.paired.onlyShadowRight, 2);
+  assert.equal((await p.get(`/api/predicted/asset/${stale}`)).json.predictions[0].model_version_id, v1, 'credited as the protocol says');
 });
 
 test('retention never deletes a reviewed prediction (nor its image); others go as before', async (t) => {

@@ -68,6 +68,7 @@ function list(ctx: ServerContext, req: IncomingMessage, url: URL, d: DeploymentI
   const { ids, count } = ctx.registry.reviews.listIds({
     deploymentId: d.id,
     sinceS: period === 'current' ? (ctx.registry.models.currentPeriod(d.id)?.sinceS ?? 0) : undefined,
+    ranBy: period === 'current' ? { champion: d.championVersionId ?? null, shadow: d.shadowVersionId ?? null } : undefined,
     reviewed: status === null ? undefined : status === 'REVIEWED',
     disagreement: agreement === undefined ? undefined : !agreement,
     search: q === null || q === '' ? undefined : q,
@@ -124,12 +125,13 @@ export function verdictOf(ctx: ServerContext, d: DeploymentInfo) {
   const sinceS = period?.sinceS ?? 0;
   const labelsOf = labelsLookup(ctx);
   const maps = [labelsOf(d.championVersionId), labelsOf(d.shadowVersionId)];
-  const reviewed = ctx.registry.reviews.reviewedPairs(d.id, sinceS).map((r) => ({
+  const versions = { champion: d.championVersionId ?? null, shadow: d.shadowVersionId ?? null };
+  const reviewed = ctx.registry.reviews.reviewedPairs(d.id, sinceS, versions).map((r) => ({
     champion: labelName(r.championClass, d.labels, maps),
     shadow: labelName(r.shadowClass, d.labels, maps),
     truth: r.labels,
   }));
-  const verdict = computeVerdict(countReviews(ctx.registry.reviews.pairedCounts(d.id, sinceS), reviewed));
+  const verdict = computeVerdict(countReviews(ctx.registry.reviews.pairedCounts(d.id, sinceS, versions), reviewed));
   const describe = (id: string | null | undefined) => {
     const v = id == null ? undefined : ctx.registry.models.getVersion(id);
     return v === undefined ? null : { id: v.id, model: v.modelName, name: v.name, version: v.version };

@@ -27,10 +27,30 @@ export interface AssetQuery {
   filename?: string | undefined;
   /** Substring of the filename (`q`). */
   search?: string | undefined;
+  /** Only predictions that did not run other versions than these (see `RAN_BY`). */
+  ranBy?: PairVersions | undefined;
   /** `created_at` ascending/descending (reception time), or disagreements first then newest. */
   order: 'created_at' | '-created_at' | 'disagreements_first';
   limit: number;
   offset: number;
+}
+
+/** The champion and shadow model versions of a comparison period (null: none named). */
+export interface PairVersions {
+  champion: string | null;
+  shadow: string | null;
+}
+
+/**
+ * A prediction counts for a period's pair unless the agent says (`custom_metadata.edgewatch.<role>.modelVersionId`, sent
+ * by agents that take their models from the deployment) that another version ran: a box that had not yet followed a
+ * promotion is credited to the new pair by the protocol, but its predictions do not judge the new pair.
+ */
+const RAN_BY = `(? IS NULL OR COALESCE(json_extract(p.custom_metadata_json, '$.edgewatch.champion.modelVersionId'), ?) = ?)
+  AND (? IS NULL OR p.shadow_json IS NULL OR COALESCE(json_extract(p.custom_metadata_json, '$.edgewatch.shadow.modelVersionId'), ?) = ?)`;
+
+function ranByParams(v: PairVersions): unknown[] {
+  return [v.champion, v.champion, v.champion, v.shadow, v.shadow, v.shadow];
 }
 
 /** A reviewed paired prediction, as the verdict reads it. */
@@ -68,6 +88,7 @@ function whereOf(q: Omit<AssetQuery, 'order' | 'limit' | 'offset'>): { sql: stri
   if (q.disagreement !== undefined) parts.push(q.disagreement ? DISAGREE : '(p.shadow_json IS NOT NULL AND p.champion_class IS p.shadow_class)');
   if (q.filename !== undefined) (parts.push('p.filename = ?'), params.push(q.filename));
   if (q.search !== undefined) (parts.push("instr(lower(p.filename), lower(?)) > 0"), params.push(q.search));
+  if (q.ranBy !== undefined) (parts.push(RAN_BY), params.push(...ranByParams(q.ranBy)));
   return { sql: parts.join(' AND '), params };
 }
 
@@ -113,24 +134,24 @@ export class ReviewStore {
     return found;
   }
 
-  /** Paired predictions (with a shadow) of a deployment since `sinceS`: how many agree and disagree on top-1. */
-  pairedCounts(deploymentId: string, sinceS: number): { agreements: number; disagreements: number } {
+  /** Paired predictions (with a shadow) of a deployment since `sinceS` run by `versions`: how many agree and disagree on top-1. */
+  pairedCounts(deploymentId: string, sinceS: number, versions: PairVersions): { agreements: number; disagreements: number } {
     const r = cachedStatement(
       this.#db,
       `SELECT COALESCE(SUM(p.champion_class IS p.shadow_class), 0) AS agreements, COALESCE(SUM(p.champion_class IS NOT p.shadow_class), 0) AS disagreements
-       FROM predictions p WHERE p.deployment_id = ? AND p.received_s >= ? AND p.shadow_json IS NOT NULL`,
-    ).get(deploymentId, sinceS) as { agreements: number; disagreements: number };
+       FROM predictions p WHERE p.deployment_id = ? AND p.received_s >= ? AND p.shadow_json IS NOT NULL AND ${RAN_BY}`,
+    ).get(deploymentId, sinceS, ...ranByParams(versions)) as { agreements: number; disagreements: number };
     return r;
   }
 
-  /** Reviewed paired predictions of a deployment since `sinceS`. */
-  reviewedPairs(deploymentId: string, sinceS: number): ReviewedPair[] {
+  /** Reviewed paired predictions of a deployment since `sinceS` run by `versions`. */
+  reviewedPairs(deploymentId: string, sinceS: number, versions: PairVersions): ReviewedPair[] {
     return (cachedStatement(
       this.#db,
       `SELECT p.champion_class AS championClass, p.shadow_class AS shadowClass, r.labels_json AS labels
        FROM prediction_reviews r JOIN predictions p ON p.id = r.prediction_id
-       WHERE r.deployment_id = ? AND p.received_s >= ? AND p.shadow_json IS NOT NULL`,
-    ).all(deploymentId, sinceS) as { championClass: number | null; shadowClass: number | null; labels: string }[]).map((r) => ({ ...r, labels: JSON.parse(r.labels) as string[] }));
+       WHERE r.deployment_id = ? AND p.received_s >= ? AND p.shadow_json IS NOT NULL AND ${RAN_BY}`,
+    ).all(deploymentId, sinceS, ...ranByParams(versions)) as { championClass: number | null; shadowClass: number | null; labels: string }[]).map((r) => ({ ...r, labels: JSON.parse(r.labels) as string[] }));
   }
 
   /**
