@@ -50,6 +50,8 @@ export async function readmeSections(): Promise<Record<string, string>> {
   const { outboxConfigSchema } = await import('../src/commands/outbox.js');
   const { modelsListConfigSchema, modelsPullConfigSchema, modelsPushConfigSchema, MODELS_ENV_PREFIX } = await import('../src/commands/models.js');
   const { reloadConfigSchema } = await import('../src/commands/reload.js');
+  const { METRIC_CATALOGUE } = await import('../src/metrics/catalog.js');
+  const { metricsTable } = await import('../src/metrics/registry.js');
   return {
     'config-run': configTable(agentConfigSchema, undefined, ENV_ALIASES),
     'config-serve': configTable(serveConfigSchema),
@@ -62,5 +64,7 @@ export async function readmeSections(): Promise<Record<string, string>> {
     'exit-codes': exitCodeTable(exitCodes()),
     'error-codes': errorTable(),
     'demo-models': demoModelsTable(),
+    'metrics-agent': metricsTable(METRIC_CATALOGUE.agent),
+    'metrics-service': metricsTable(METRIC_CATALOGUE.service),
   };
 }
