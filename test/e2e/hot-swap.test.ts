@@ -194,3 +194,26 @@ test('a local champion folder changed on disk is swapped in on reload (SIGHUP) w
   assert.equal(agent.models.champion?.info.hash, b?.hash);
   assert.deepEqual(fake.violations, []);
 });
+
+test('restarted while the platform is unreachable, the agent starts with the deployment models of its last run; without them it refuses with a code', async (t) => {
+  const dir = await tempDir(t);
+  const fake = await startFakePicsellia({ organization: { defaultConnectorId: 'conn-1' } });
+  const { v1, v2 } = await twoVersions(fake);
+  const first = await startAgent(t, fake, dir);
+  await first.agent.close();
+  const url = fake.url;
+  await fake.close();
+
+  const config = agentConfigSchema.parse({
+    watch: [first.inbox], champion: 'deployment', shadow: 'deployment', host: url, apiToken: 'tok', deployment: 'line-3',
+    stateDir: join(dir, 'state'), workers: 1, requestTimeoutMs: 2_000,
+  });
+  const agent = await Agent.start(config);
+  t.after(() => agent.close());
+  assert.equal(agent.models.champion?.modelVersionId, v1);
+  assert.equal(agent.models.shadow?.modelVersionId, v2);
+  await agent.close();
+
+  const fresh = agentConfigSchema.parse({ ...config, stateDir: join(dir, 'other-state') });
+  await assert.rejects(Agent.start(fresh), (err: unknown) => (err as { code?: string }).code === 'EW_MODEL_DOWNLOAD' && /start once with the platform reachable/.test((err as Error).message));
+});

@@ -19,6 +19,11 @@
  * Routes (anything else: 404 and a violation "wrong path"; wrong method: 405 and a violation):
  * - platform, `Authorization: Bearer <apiToken>`, GET: `/api/home/ping`, `/api/organizations/find?name=`,
  *   `/api/organization/{id}`, `/api/organization/{id}/deployments/find?name=|?id=`
+ * - platform, models (fake-model-registry.ts): `GET /api/deployment/{id}` (`model_version_id`,
+ *   `shadow_model_version_id` from `state.deployment`), `POST .../model|shadow`, model versions and files,
+ *   `retrieve_presigned_url`, the upload chain, model/version creation; object storage is a second server
+ *   (`fake.registry.storageUrl`) that records a violation when the Authorization header reaches it;
+ *   `script('storage', {status: 403})` answers one storage request with 403.
  * - oracle, POST: `/api/auth/login` (body exactly `{api_token, deployment_id}`, answers 200 `{jwt, expires}`),
  *   `/api/deployment/{id}/predictions` and `/api/prediction/{id}/shadow` (`Authorization: Bearer <jwt>`).
  *
