@@ -111,7 +111,9 @@ export class ModelFollower {
     try {
       wanted = await sources.wanted(versions);
       if (!forced && this.#failed && sameModels(wanted, this.#failed)) return 'skipped';
-      if (!forced && sameModels(wanted, current.origins)) return 'unchanged';
+      // A downloaded version's folder never changes (a new file gets a new folder): only local folders need a load to compare.
+      const localFolder = wanted.champion.versionId === undefined || (wanted.shadow !== undefined && wanted.shadow.versionId === undefined);
+      if ((!forced || !localFolder) && sameModels(wanted, current.origins)) return 'unchanged';
       return await this.#swapTo(wanted, current);
     } catch (err) {
       this.#fail(err, wanted, versions);
