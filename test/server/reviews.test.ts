@@ -146,6 +146,21 @@ test("a prediction whose agent says other versions ran is credited to the deploy
   assert.equal((await p.get(`/api/predicted/asset/${stale}`)).json.predictions[0].model_version_id, v1, 'credited as the protocol says');
 });
 
+test('detection deployments: boxes and polygons reviews are accepted, no verdict is made of top-1 labels', async (t) => {
+  const { server } = await startTestServer(t, { deployment: ['cams:OBJECT_DETECTION'], labels: ['car', 'person'] });
+  const h = await sdkHandshake(server.url, server.token, 'edge', 'cams');
+  const p = platform(server.url, server.token, h.organizationId);
+  const box = (c: number) => ({ detection_classes: [c], detection_scores: [0.9], detection_texts: null, detection_boxes: [[2, 3, 10, 20]] });
+  const image = await makeJpeg(32, 24, 4242);
+  const res = await postMonitor(h, { ...monitorBody({ image, width: 32, height: 24, champion: box(0), latencyS: 0.01, shadow: box(1) }) });
+  assert.equal(res.status, 201, res.text);
+  const review = await p.post(`/api/predicted/asset/${res.json.id}/reviews`, { rectangles: [{ x: 3, y: 2, w: 17, h: 8, label: 'person' }], polygons: [{ polygon: [[1, 1], [5, 1], [5, 5]], label: 'car' }] });
+  assert.equal(review.status, 201, review.text);
+  const verdict = await p.get(`/api/deployment/${h.deploymentId}/verdict`);
+  assert.equal(verdict.json.supported, false);
+  assert.match(verdict.json.sentence, /^no verdict: reviews of OBJECT_DETECTION deployments are stored/);
+});
+
 test('retention never deletes a reviewed prediction (nor its image); others go as before', async (t) => {
   const { server, dataDir } = await startTestServer(t, { labels: ['cat', 'dog'], retainDays: 30 });
   const h = await sdkHandshake(server.url, server.token);

@@ -136,13 +136,16 @@ export function verdictOf(ctx: ServerContext, d: DeploymentInfo) {
     const v = id == null ? undefined : ctx.registry.models.getVersion(id);
     return v === undefined ? null : { id: v.id, model: v.modelName, name: v.name, version: v.version };
   };
+  const supported = d.type === 'CLASSIFICATION';
   return {
     deployment: { id: d.id, name: d.name, type: d.type },
     period: { since: sinceS, reason: period?.reason ?? null, champion: describe(d.championVersionId), shadow: describe(d.shadowVersionId) },
-    supported: d.type === 'CLASSIFICATION',
+    /** Top-1 labels only judge classification: other deployments' reviews are stored and served, not turned into a verdict. */
+    supported,
     /** Label names a review may use, in key order (1–9 in the dashboard). */
     labels: allowedLabels(ctx, d),
     ...verdict,
+    ...(supported ? {} : { settled: false, better: null, moreReviewsNeeded: null, sentence: `no verdict: reviews of ${d.type} deployments are stored, the verdict covers classification deployments only` }),
   };
 }
 
