@@ -25,6 +25,9 @@ const { values: args } = parseArgs({
     soak: { type: 'boolean', default: false },
     scale: { type: 'boolean', default: false },
     'shadow-priority': { type: 'boolean', default: false },
+    service: { type: 'boolean', default: false },
+    'service-n': { type: 'string', default: '10000000' },
+    rss: { type: 'boolean', default: false },
     set: { type: 'string', default: 'hd' },
     rounds: { type: 'string' },
     'per-round': { type: 'string' },
@@ -43,6 +46,11 @@ if (args.help) {
   --shadow-priority  champion MobileNetV2 with an InceptionV3 shadow: a burst of 48 images with and
                    without the shadow (last champion acknowledged), then a steady drip at half the
                    measured capacity (shadow coverage, share of images in one request)
+  --rss            peak RSS per configuration (champion alone, the MobileNetV2 pair, InceptionV3 as
+                   shadow; default workers and --workers 1), each on the built CLI with --once
+  --service        the monitoring service at scale (no models): fills --service-n predictions (default
+                   10,000,000) through the store, then stats latency (All / last day / last hour), monitor
+                   latency while 10 dashboards poll, RSS and insert rate at 100 k, 1 M and 10 M
   --scale          also measure naive and edgewatch on VGA, 1080p and 12 MP images, and 1 vs 4 folders
   --set NAME       image set for the main table: hd (1080p, default), vga, mp12, photos
   --rounds N       rounds per measurement;  --per-round N  images per round
@@ -100,6 +108,14 @@ interface EdgewatchRate {
   backend: string;
 }
 
+if (args.service) {
+  const n = Number(args['service-n']);
+  if (!Number.isInteger(n) || n < 1) throw new Error('--service-n must be a positive integer');
+  const { runServiceBench } = await import('./service-load.js');
+  await runServiceBench(n, (line) => void process.stderr.write(`${line}\n`));
+  process.exit(0);
+}
+
 const started = performance.now();
 log(`edgewatch bench${quick ? ' (quick)' : ''}${args.soak ? ' (soak)' : ''}: preparing models and images`);
 const pulled = await pullModels([CHAMPION, SHADOW], { destDir: MODELS_DIR });
@@ -129,6 +145,30 @@ if (args.soak) {
   const first = result.points[0];
   const last = result.points.at(-1);
   if (first && last) process.stdout.write(`RSS growth ${first.images} → ${last.images}: ${(((last.rssMB - first.rssMB) / first.rssMB) * 100).toFixed(1)}% (peak RSS ${peakRssMB.toFixed(0)} MB)\n`);
+  process.exit(0);
+}
+
+if (args.rss) {
+  const [inception] = await pullModels(['inception-v3'], { destDir: MODELS_DIR });
+  if (inception) log(`  model ${inception.name}: ${inception.status} (${(inception.totalBytes / 1e6).toFixed(1)} MB)`);
+  const inceptionDir = resolve(MODELS_DIR, 'inception-v3');
+  const { measureRss } = await import('./rss.js');
+  const rows = await measureRss(
+    [
+      { label: `${CHAMPION} alone`, champion: championDir },
+      { label: `${CHAMPION} alone, --workers 1`, champion: championDir, workers: 1 },
+      { label: `${CHAMPION} + ${SHADOW}`, champion: championDir, shadow: shadowDir },
+      { label: `${CHAMPION} + ${SHADOW}, --workers 1`, champion: championDir, shadow: shadowDir, workers: 1 },
+      { label: `${CHAMPION} + inception-v3`, champion: championDir, shadow: inceptionDir },
+      { label: `${CHAMPION} + inception-v3, --workers 1`, champion: championDir, shadow: inceptionDir, workers: 1 },
+    ],
+    files,
+    [...NSFWJS_LABELS],
+    log,
+  );
+  process.stdout.write(`\npeak RSS per configuration: edgewatch run --once (built CLI), ${files.length} × ${IMAGE_SETS[setName]?.label ?? setName}, ${availableParallelism()} cores\n`);
+  process.stdout.write(`${'configuration'.padEnd(44)} ${'hosts'.padStart(5)} ${'peak RSS MB'.padStart(11)} ${'images/s'.padStart(8)}\n`);
+  for (const r of rows) process.stdout.write(`${r.label.padEnd(44)} ${String(r.hosts).padStart(5)} ${String(r.peakRssMb).padStart(11)} ${r.imagesPerSecond.toFixed(1).padStart(8)}\n`);
   process.exit(0);
 }
 

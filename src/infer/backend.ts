@@ -3,8 +3,8 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import '@tensorflow/tfjs-backend-cpu';
 import { EdgewatchError } from '../errors.js';
+import { TFJS_NODE } from './native-module.js';
 
 /** What the configuration may ask for. */
 export type BackendPreference = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
@@ -18,8 +18,7 @@ export interface SelectBackendOptions {
   nativeModule?: string;
 }
 
-/** The optional native package; a variable so TypeScript does not require it to be installed. */
-export const TFJS_NODE = '@tensorflow/tfjs-node';
+export { TFJS_NODE };
 
 let wasmPathsSet = false;
 
@@ -66,6 +65,8 @@ async function tryWasm(): Promise<void> {
 }
 
 async function tryCpu(warn: (message: string) => void): Promise<void> {
+  // Registered only where it runs: a wasm host does not carry the pure-JavaScript kernels.
+  await import('@tensorflow/tfjs-backend-cpu');
   if (!(await tf.setBackend('cpu'))) throw new EdgewatchError('EW_BACKEND', 'the cpu backend failed to initialise');
   warn(
     'TF.js is running on the pure-JavaScript "cpu" backend: inference is about 20x slower than wasm. ' +

@@ -3,8 +3,8 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import * as tfconv from '@tensorflow/tfjs-converter';
-import * as tfl from '@tensorflow/tfjs-layers';
+import type * as tfconv from '@tensorflow/tfjs-converter';
+import type * as tfl from '@tensorflow/tfjs-layers';
 import { EdgewatchError } from '../errors.js';
 import type { InputSpec } from '../types.js';
 import { readManifest, type ModelManifest } from './manifest.js';
@@ -167,7 +167,8 @@ export async function loadModelFolder(dirInput: string, options: { name?: string
   let model: tfconv.GraphModel | tfl.LayersModel;
   try {
     const handler = tf.io.fromMemory(artifacts);
-    model = layers ? await tfl.loadLayersModel(handler) : await tfconv.loadGraphModel(handler);
+    // Each host loads the one TF.js model library its model needs (about 8 MB of code apiece).
+    model = layers ? await (await import('@tensorflow/tfjs-layers')).loadLayersModel(handler) : await (await import('@tensorflow/tfjs-converter')).loadGraphModel(handler);
   } catch (err) {
     throw loadError(jsonFile, `TF.js cannot build the ${layers ? 'layers' : 'graph'} model (${(err as Error).message})`, err);
   }

@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { EdgewatchError } from '../errors.js';
 import type { DecodedInput } from '../types.js';
-import { TFJS_NODE, type BackendPreference } from './backend.js';
+import type { BackendPreference } from './backend.js';
+import { TFJS_NODE } from './native-module.js';
 import type { ModelInfo, OriginalSize, TimedPrediction } from './model-runner.js';
 import { deserializeError, type WorkerMemoryReport, type WorkerReply, type WorkerRequest, type WorkerStartData } from './worker-protocol.js';
 

@@ -2,7 +2,8 @@
 import { availableParallelism } from 'node:os';
 import type { AgentConfig } from '../config/schema.js';
 import { EdgewatchError, isEdgewatchError } from '../errors.js';
-import { ModelPool, type PooledModel } from '../infer/index.js';
+// The pool alone: the barrel would load TF.js into the main thread, which never runs a model (about 45 MB).
+import { ModelPool, type PooledModel } from '../infer/model-pool.js';
 import type { Logger } from '../log.js';
 import { LiveModels } from './live-models.js';
 import { ModelSources, noModelsOffline, type WantedModels } from './model-sources.js';

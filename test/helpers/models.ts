@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'node:test';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { makeShapeImage, type ShapeLabel } from '../../src/demo/shapes.js';
 import type { DecodedInput, InputSpec } from '../../src/types.js';

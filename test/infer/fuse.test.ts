@@ -85,3 +85,21 @@ test('the demo models run fused and predict exactly as unfused; optimize: false 
     }
   }
 });
+
+test('a plan that fails its check is dropped and the layers model reloaded: same predictions as unfused, no tensor left behind', async (t) => {
+  await selectBackend('wasm');
+  const before = tf.memory().numTensors;
+  const rejected = await ModelRunner.load(DEMO_CHAMPION, { fusedTolerance: -1 });
+  const plain = await ModelRunner.load(DEMO_CHAMPION, { optimize: false });
+  t.after(() => {
+    rejected.dispose();
+    plain.dispose();
+  });
+  assert.equal(rejected.info.execution?.mode, 'layers');
+  assert.match(rejected.info.execution?.detail ?? '', /not fused: output differs by/);
+  const { input, original } = await shapeInput('circle', 3, rejected.info.input);
+  assert.deepEqual((await rejected.predict(input, original)).prediction, (await plain.predict(input, original)).prediction);
+  rejected.dispose();
+  plain.dispose();
+  assert.equal(tf.memory().numTensors, before);
+});
