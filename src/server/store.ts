@@ -4,7 +4,7 @@ import { EdgewatchError } from '../errors.js';
 import { cachedStatement } from '../sqlite-statements.js';
 import { contributionOf } from './aggregates/contribution.js';
 import type { AggregateReader } from './aggregates/reader.js';
-import { AGGREGATES_SCHEMA } from './aggregates/schema.js';
+import { AGGREGATE_TABLES, AGGREGATES_SCHEMA } from './aggregates/schema.js';
 import { SqliteAggregateReader } from './aggregates/sqlite-reader.js';
 import { SqliteAggregateWriter } from './aggregates/sqlite-writer.js';
 
@@ -163,8 +163,8 @@ function whereOf(f: PredictionFilter): { sql: string; params: unknown[] } {
 /** Result of an insert: the stored id, or the id of the prediction that already holds this image key. */
 export type InsertResult = { inserted: true; id: string } | { inserted: false; existingId: string };
 
-/** Schema version kept in `PRAGMA user_version`: 1 = model-version columns and the aggregate tables. */
-export const STORE_SCHEMA_VERSION = 1;
+/** Schema version kept in `PRAGMA user_version`: 2 = model-version columns and the aggregate tables with roll-ups. */
+export const STORE_SCHEMA_VERSION = 2;
 
 const INSERT_SQL = `INSERT INTO predictions (id, deployment_id, image_key, filename, content_type, width, height, image_path, image_bytes,
     champion_json, champion_class, champion_score, latency_s, shadow_json, shadow_class, shadow_score, shadow_latency_s,
@@ -214,8 +214,9 @@ export class PredictionStore {
   }
 
   /**
-   * Version 0 → 1: model-version columns, the aggregate tables, and the aggregates of the predictions already stored
-   * (read in rowid order, 5,000 at a time), all in one transaction: a database is either migrated or untouched.
+   * To version 2: model-version columns, the aggregate tables (rebuilt when an earlier layout exists), and the
+   * aggregates of the predictions already stored (read in rowid order, 5,000 at a time), all in one transaction: a
+   * database is either migrated or untouched.
    */
   #migrate(): void {
     const version = this.#db.pragma('user_version', { simple: true }) as number;
@@ -224,6 +225,7 @@ export class PredictionStore {
       const columns = new Set((this.#db.prepare('PRAGMA table_info(predictions)').all() as { name: string }[]).map((c) => c.name));
       if (!columns.has('champion_version_id')) this.#db.exec('ALTER TABLE predictions ADD COLUMN champion_version_id TEXT');
       if (!columns.has('shadow_version_id')) this.#db.exec('ALTER TABLE predictions ADD COLUMN shadow_version_id TEXT');
+      for (const table of AGGREGATE_TABLES) this.#db.exec(`DROP TABLE IF EXISTS ${table}`);
       this.#db.exec(AGGREGATES_SCHEMA);
       const page = this.#db.prepare('SELECT rowid AS rid, * FROM predictions WHERE rowid > ? ORDER BY rowid LIMIT 5000');
       let after = -Infinity;

@@ -23,7 +23,11 @@ export interface AggregateInput {
   shadowVersionId?: string | null | undefined;
 }
 
-/** Dimension of a prediction: what filters can select. '' = none. */
+/**
+ * Dimension of a prediction: what filters can select. '' = none. Every prediction also adds to its deployment's
+ * roll-up dimension for its model versions (`tagsJson` = `ROLLUP`, source and names '*'), which unfiltered reads use
+ * so that their cost does not grow with the number of sources and tag sets.
+ */
 export interface DimKey {
   deploymentId: string;
   championVersion: string;
@@ -42,6 +46,14 @@ export interface Contribution {
   latency: { role: number; bin: number; n: number; w: number }[];
   scores: { role: number; bin: number; n: number; w: number }[];
   objects: { role: number; classId: number; n: number; w: number; scoreW: number }[];
+}
+
+/** `tags_json` of a roll-up dimension (no JSON array is this). */
+export const ROLLUP = '*';
+
+/** The roll-up dimension of `d`: same deployment and model versions, every source, tag set and name. */
+export function rollupOf(d: DimKey): DimKey {
+  return { deploymentId: d.deploymentId, championVersion: d.championVersion, shadowVersion: d.shadowVersion, source: ROLLUP, tagsJson: ROLLUP, namesJson: ROLLUP };
 }
 
 /** The `custom_metadata.edgewatch.sampling.probability` of a prediction: absent → 1; otherwise it must be in (0, 1]. */

@@ -5,7 +5,7 @@ import { coverWindow, LEVELS_S, levelDividing, MAX_TIMELINE_POINTS, RESOLUTION_S
 import type { AggregateReader, CountsRow, Dim, PairRow } from './reader.js';
 import { NO_CLASS, NO_SHADOW, ROLE } from './schema.js';
 import { binValueMs, LATENCY_RELATIVE_ERROR } from './sketch.js';
-import { dimsOf, resolveWindow, type StatsFilter } from './window.js';
+import { exactDims, resolveWindow, selectDims, type StatsFilter } from './window.js';
 
 /** Buckets of the latency histograms. */
 export const HISTOGRAM_BINS = 20;
@@ -127,12 +127,19 @@ async function driftOf(reader: AggregateReader, ids: number[], startS: number, e
 
 /** Computes the dashboard's statistics for a filter. */
 export async function computeDashboardStats(reader: AggregateReader, filter: StatsFilter, options: DashboardStatsOptions) {
-  const dims: Dim[] = await dimsOf(reader, filter);
-  const ids = dims.map((d) => d.id);
+  const all = await reader.dims(filter.deploymentId);
+  const ids = selectDims(all, filter).map((d) => d.id);
+  // Sources, tags and reported names are tallied on the exact dimensions (their counts only).
+  const dims: Dim[] = exactDims(all, filter);
   const idSet = new Set(ids);
   const win = resolveWindow(filter);
-  const [counts, pairs, latency] = await Promise.all([reader.counts(ids, win.ranges), reader.pairs(ids, win.ranges), reader.latency(ids, win.ranges)]);
-  const byDim = new Map<number, CountsRow>(counts.map((c) => [c.dimId, c]));
+  const [counts, pairs, latency, exactCounts] = await Promise.all([
+    reader.counts(ids, win.ranges),
+    reader.pairs(ids, win.ranges),
+    reader.latency(ids, win.ranges),
+    reader.counts(dims.map((d) => d.id), win.ranges),
+  ]);
+  const byDim = new Map<number, CountsRow>(exactCounts.map((c) => [c.dimId, c]));
   const sum = (f: (c: CountsRow) => number) => counts.reduce((s, c) => s + f(c), 0);
   const n = sum((c) => c.n);
   const firstTimestamp = n === 0 ? null : Math.min(...counts.map((c) => c.tMin ?? Infinity));

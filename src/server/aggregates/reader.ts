@@ -7,6 +7,8 @@ import type { LevelRange } from './levels.js';
 /** One dimension row: what a set of buckets is keyed by. Versions and source are '' for none. */
 export interface Dim {
   id: number;
+  /** A roll-up (every source, tag set and name of its deployment and model versions): what unfiltered reads use. */
+  rollup: boolean;
   championVersion: string;
   shadowVersion: string;
   source: string;

@@ -60,6 +60,9 @@ CREATE TABLE IF NOT EXISTS agg_objects (
 );
 `;
 
+/** The aggregate tables (a migration that changes their layout drops and rebuilds them from the predictions). */
+export const AGGREGATE_TABLES = ['agg_dims', 'agg_counts', 'agg_pairs', 'agg_latency', 'agg_scores', 'agg_objects'] as const;
+
 const minOf = (c: string) => `${c} = CASE WHEN excluded.${c} IS NOT NULL AND (t.${c} IS NULL OR excluded.${c} < t.${c}) THEN excluded.${c} ELSE t.${c} END`;
 const maxOf = (c: string) => `${c} = CASE WHEN excluded.${c} IS NOT NULL AND (t.${c} IS NULL OR excluded.${c} > t.${c}) THEN excluded.${c} ELSE t.${c} END`;
 const sums = (...cs: string[]) => cs.map((c) => `${c} = t.${c} + excluded.${c}`).join(', ');

@@ -1,6 +1,7 @@
 /** `AggregateReader` on SQLite: each method runs one indexed range query per level range and adds the results up. */
 import type Database from 'better-sqlite3';
 import { cachedStatement } from '../../sqlite-statements.js';
+import { ROLLUP } from './contribution.js';
 import { RESOLUTION_S, type LevelRange } from './levels.js';
 import type { AggregateReader, BinRow, CountsRow, Dim, ObjectRow, PairRow, TimelinePairRow } from './reader.js';
 
@@ -42,7 +43,11 @@ export class SqliteAggregateReader implements AggregateReader {
     const rows = cachedStatement(this.#db, 'SELECT id, champion_version, shadow_version, source, tags_json, names_json FROM agg_dims WHERE deployment_id = ? ORDER BY id').all(deploymentId) as {
       id: number; champion_version: string; shadow_version: string; source: string; tags_json: string; names_json: string;
     }[];
-    return rows.map((r) => ({ id: r.id, championVersion: r.champion_version, shadowVersion: r.shadow_version, source: r.source, tags: JSON.parse(r.tags_json) as string[], names: JSON.parse(r.names_json) as Dim['names'] }));
+    return rows.map((r) => {
+      const rollup = r.tags_json === ROLLUP;
+      const names = rollup ? { champion: null, shadow: null, backend: null, agentVersion: null } : (JSON.parse(r.names_json) as Dim['names']);
+      return { id: r.id, rollup, championVersion: r.champion_version, shadowVersion: r.shadow_version, source: r.source, tags: rollup ? [] : (JSON.parse(r.tags_json) as string[]), names };
+    });
   }
 
   async counts(dimIds: readonly number[], ranges: readonly LevelRange[]): Promise<CountsRow[]> {

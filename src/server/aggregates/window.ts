@@ -36,9 +36,19 @@ export function resolveWindow(f: Pick<StatsFilter, 'fromS' | 'toS'>): ResolvedWi
   return { startS: s, endS: e, open, ranges: coverWindow(s, e, LEVELS_S) };
 }
 
-/** Dimensions matching the source and tags filters (the model filter is applied per role by the caller). */
+/** The exact dimensions (never the roll-ups) matching the source and tags filters. */
+export function exactDims(dims: readonly Dim[], f: StatsFilter): Dim[] {
+  return dims.filter((d) => !d.rollup && (f.source === undefined || d.source === f.source) && (f.tags === undefined || f.tags.length === 0 || f.tags.some((t) => d.tags.includes(t))));
+}
+
+/**
+ * Dimensions to read for the source and tags filters (the model filter is applied per role by the caller): the
+ * roll-ups when there is no such filter (one per model-version pair, whatever the number of sources and tag sets),
+ * else the matching exact dimensions.
+ */
 export function selectDims(dims: readonly Dim[], f: StatsFilter): Dim[] {
-  return dims.filter((d) => (f.source === undefined || d.source === f.source) && (f.tags === undefined || f.tags.length === 0 || f.tags.some((t) => d.tags.includes(t))));
+  const unfiltered = f.source === undefined && (f.tags === undefined || f.tags.length === 0);
+  return unfiltered ? dims.filter((d) => d.rollup) : exactDims(dims, f);
 }
 
 /** Dimensions of a deployment matching a filter. */
