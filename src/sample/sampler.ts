@@ -8,8 +8,9 @@
  *    from the champion's. A shadow that is not there yet (late, deferred) or shed cannot disagree:
  *    the image gets its class or rate probability. This keeps p exact, since it depends only on what
  *    was known when the draw was made.
- * 3. With `cap=N`: p = p₁ × q, where q = min(1, N / D) and D is the sum of p₁ over the images of the
- *    previous minute (the sends expected without the cap). q adapts once a minute.
+ * 3. With `cap=N`: p = p₁ × q, where q = min(1, T / D), D is the sum of p₁ over the images of the
+ *    previous minute (the sends expected without the cap) and T = `capTarget(N)`, a little under N.
+ *    q adapts once a minute.
  * 4. One uniform draw u: sent when u < p. As a last guard, no more than N are sent within one
  *    clock minute. A prediction this guard holds back is counted as `cap` (not sent); it only
  *    happens when traffic surges within a minute faster than q adapts, and is the one case where
@@ -36,6 +37,15 @@ export function topClass(prediction: RawPrediction): number {
     }
   }
   return best;
+}
+
+/**
+ * Expected sends per minute the cap aims at: N − 3√N (at least N/2). The number actually drawn
+ * varies around its expectation by about √N; three of those below N, the guard that enforces N
+ * (and, alone, under-counts) almost never acts on steady traffic.
+ */
+export function capTarget(capPerMinute: number): number {
+  return Math.max(capPerMinute / 2, capPerMinute - 3 * Math.sqrt(capPerMinute));
 }
 
 export class Sampler {
@@ -89,8 +99,9 @@ export class Sampler {
     }
     this.#demand += p1;
     let p = p1;
-    if (policy.capPerMinute !== undefined && this.#lastDemand > policy.capPerMinute) {
-      p = p1 * (policy.capPerMinute / this.#lastDemand);
+    const target = policy.capPerMinute === undefined ? undefined : capTarget(policy.capPerMinute);
+    if (target !== undefined && this.#lastDemand > target) {
+      p = p1 * (target / this.#lastDemand);
       rule += '+cap';
     }
     if (!(this.#random() < p)) return { send: false, probability: p, policy: rule, reason: 'sampled' };
