@@ -40,9 +40,12 @@ function predictionJson(p: StoredPrediction, which: 'champion' | 'shadow', versi
 
 /** The JSON of a predicted asset. Its id, its data's id and `oracle_prediction_id` are the stored prediction's id. */
 export function assetJson(p: StoredPrediction, ctx: AssetContext) {
+  // The versions stamped on the row when it (a late shadow: its shadow) arrived; rows stored before stamping: the period's.
   const period = periodAt(ctx.periods, p.receivedS);
-  const predictions = [predictionJson(p, 'champion', period?.championVersionId ?? null, ctx)];
-  if (p.shadow !== null) predictions.push(predictionJson(p, 'shadow', period?.shadowVersionId ?? null, ctx));
+  const champion = p.championVersionId !== undefined && p.championVersionId !== null ? p.championVersionId : (period?.championVersionId ?? null);
+  const shadow = p.shadowVersionId !== undefined && p.shadowVersionId !== null ? p.shadowVersionId : (period?.shadowVersionId ?? null);
+  const predictions = [predictionJson(p, 'champion', champion, ctx)];
+  if (p.shadow !== null) predictions.push(predictionJson(p, 'shadow', shadow, ctx));
   const r = ctx.review;
   return {
     id: p.id,
