@@ -182,3 +182,13 @@ test('champion and shadow: set_model / set_shadow_model, promotion empties the s
   const again = await platform(second.server.url, token).get(`/api/deployment/${deploymentId}`);
   assert.deepEqual([again.json.model_version_id, again.json.shadow_model_version_id], [v1, null]);
 });
+
+test('registry, asset and verdict paths: credentials are checked before the path is decoded (401 without, 400 with a malformed %-encoding)', async (t) => {
+  const { server } = await startTestServer(t);
+  const { p } = await bootstrap(server.url, server.token);
+  for (const [method, path] of [['GET', '/api/model/%ZZ/versions'], ['GET', '/api/model/version/%ZZ'], ['GET', '/api/predicted/asset/%ZZ'], ['POST', '/api/predicted/asset/%ZZ/reviews'], ['GET', '/api/deployment/%ZZ/verdict'], ['POST', '/api/deployment/%ZZ/model']] as const) {
+    assert.equal((await httpRequest(`${server.url}${path}`, { method, ...(method === 'POST' ? { body: '{}' } : {}) })).status, 401, `${method} ${path} without credentials`);
+    const withToken = method === 'GET' ? await p.get(path) : await p.post(path, {});
+    assert.equal(withToken.status, 400, `${method} ${path} with the token`);
+  }
+});

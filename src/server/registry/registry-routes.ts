@@ -121,17 +121,15 @@ export async function handleRegistry(ctx: ServerContext, req: IncomingMessage, u
   }
   m = /^\/api\/model\/([^/]+)(\/versions(\/find)?)?$/.exec(path);
   if (m && m[1] !== 'version' && m[1] !== 'file') {
+    if (m[2] === undefined || m[3] !== undefined) allow(req, 'GET');
+    else allow(req, 'GET', 'POST');
+    if (req.method === 'POST') requireApiToken(ctx, req);
+    else requireReader(ctx, req, null);
     const model = reg.findModel({ id: segment(m[1]) });
     if (m[2] === undefined) {
-      allow(req, 'GET');
-      requireReader(ctx, req, null);
       if (model === undefined) throw new HttpError(404, `Model ${m[1]} does not exist.`);
       return { status: 200, body: modelJson(model) };
     }
-    if (m[3] === undefined) allow(req, 'GET', 'POST');
-    else allow(req, 'GET');
-    if (req.method === 'POST') requireApiToken(ctx, req);
-    else requireReader(ctx, req, null);
     if (model === undefined) throw new HttpError(404, `Model ${m[1]} does not exist.`);
     if (m[3] !== undefined) {
       const name = url.searchParams.get('name');

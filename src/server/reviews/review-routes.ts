@@ -168,6 +168,7 @@ export async function handleReviews(ctx: ServerContext, req: IncomingMessage, ur
   let m = /^\/api\/deployment\/([^/]+)\/(predictedassets|predictedassets\/find|verdict)$/.exec(path);
   if (m) {
     allow(req, 'GET');
+    requireReader(ctx, req, null);
     const id = segment(m[1]);
     requireReader(ctx, req, id);
     const d = deploymentOr404(ctx, id);
@@ -178,14 +179,16 @@ export async function handleReviews(ctx: ServerContext, req: IncomingMessage, ur
   if (m) {
     if (m[2] === undefined) allow(req, 'GET');
     else allow(req, 'POST');
+    // Credentials first, then the path is decoded (a malformed %-encoding is 401 without them, 400 with them).
+    if (m[2] === undefined) requireReader(ctx, req, null);
+    else requireWriter(ctx, req);
     const p = ctx.store.get(segment(m[1]));
     if (m[2] === undefined) {
-      requireReader(ctx, req, p?.deploymentId ?? null);
       if (p === undefined) throw new HttpError(404, `Predicted asset ${m[1]} does not exist.`);
+      requireReader(ctx, req, p.deploymentId);
       const d = deploymentOr404(ctx, p.deploymentId);
       return { status: 200, body: assetsJson(ctx, req, d, [p])[0] };
     }
-    requireWriter(ctx, req);
     if (p === undefined) throw new HttpError(404, `Predicted asset ${m[1]} does not exist.`);
     return review(ctx, req, p, deploymentOr404(ctx, p.deploymentId));
   }
