@@ -12,6 +12,7 @@ import { Agent } from '../dist/agent.js';
 import { agentConfigSchema } from '../dist/config/schema.js';
 import { loadConfig } from '../dist/config/load.js';
 import { silentLogger } from '../dist/log.js';
+import { startAgentMetrics } from '../dist/metrics/start-agent-metrics.js';
 import { uniqueJpeg } from './images.js';
 import type { BenchService } from './service.js';
 import { quantile } from './stats.js';
@@ -83,7 +84,15 @@ async function startAgent(opts: EdgewatchOptions, folders: string[], acks: Acks,
       ...opts.agentOverrides,
     },
   });
-  return Agent.start(config, { logger: silentLogger(), onSent: (_id, result) => result !== 'dead' && acks.add(), onShadowSettled: () => shadows.add() });
+  const options = { logger: silentLogger(), onSent: (_id: string, result: string) => result !== 'dead' && acks.add(), onShadowSettled: () => shadows.add() };
+  // `--metrics`: the agent's metrics port, scraped every second (15 times Prometheus' default rate);
+  // it lives until the measurement process exits.
+  const metricsPort = await startAgentMetrics(config, silentLogger());
+  if (!metricsPort) return Agent.start(config, options);
+  const agent = await Agent.start(config, metricsPort.metrics.agentOptions(options));
+  metricsPort.metrics.started();
+  setInterval(() => void fetch(`${metricsPort.server.url}/metrics`).then((r) => r.text()), 1000).unref();
+  return agent;
 }
 
 /** Writes files into a staging folder (same filesystem), so that a drop is one atomic rename per file. */

@@ -37,6 +37,7 @@ const { values: args } = parseArgs({
     folders: { type: 'string', default: '1' },
     only: { type: 'string' },
     'stable-ms': { type: 'string' },
+    metrics: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
@@ -64,6 +65,7 @@ if (args.help) {
   --only LIST      comma list of floor,floor-mw,naive,edgewatch (floor-mw: one ModelWorker per
                    model, edgewatch's own runner; default in full runs only)
   --stable-ms N    agent stableMs override (default: the agent's own default)
+  --metrics        the edgewatch measurement with the agent's metrics port on, scraped every second
 `);
   process.exit(0);
 }
@@ -76,7 +78,10 @@ const workers = Number(args.workers ?? availableParallelism());
 const setName = args.set as ImageSetName;
 if (!(setName in IMAGE_SETS)) throw new Error(`--set must be one of ${Object.keys(IMAGE_SETS).join(', ')}`);
 const only = new Set((args.only ?? (quick ? 'floor,naive,edgewatch' : 'floor,floor-mw,naive,edgewatch')).split(','));
-const agentOverrides = args['stable-ms'] !== undefined ? { stableMs: Number(args['stable-ms']) } : undefined;
+const agentOverrides =
+  args['stable-ms'] !== undefined || args.metrics
+    ? { ...(args['stable-ms'] !== undefined ? { stableMs: Number(args['stable-ms']) } : {}), ...(args.metrics ? { metricsPort: 0 } : {}) }
+    : undefined;
 
 interface Measured<T> {
   result: T;
