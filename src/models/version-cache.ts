@@ -1,6 +1,6 @@
 /** A deployment's model versions on disk: downloaded once per (model version, model file), unpacked safely and atomically under the state folder, with the labels the platform holds. */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EdgewatchError } from '../errors.js';
 import type { ModelFile, ModelRegistryApi, ModelVersion } from '../monitor/model-registry-api.js';
@@ -85,7 +85,16 @@ export async function fetchModelVersion(o: FetchVersionOptions): Promise<CachedV
   for (const [path, bytes] of unpacked) if (!path.includes('/') && path !== DOWNLOAD_RECORD) files.set(path, bytes);
   files.set('edgewatch.json', manifestFor(files, version, o.deploymentType, what));
   files.delete('metadata.json');
-  const record = { versionId: o.versionId, fileId: file.id, objectName: file.object_name, filename: file.filename, sizeBytes: download.bytes.length, sha256: download.sha256, downloadedAt: new Date().toISOString() };
+  const record = {
+    versionId: o.versionId,
+    fileId: file.id,
+    objectName: file.object_name,
+    filename: file.filename,
+    sizeBytes: download.bytes.length,
+    sha256: download.sha256,
+    downloadedAt: new Date().toISOString(),
+    files: Object.fromEntries([...files].map(([name, bytes]) => [name, bytes.length])),
+  };
   files.set(DOWNLOAD_RECORD, Buffer.from(`${JSON.stringify(record, null, 2)}\n`));
   await mkdir(parentDir, { recursive: true });
   await removeInterruptedWrites(parentDir, name);
@@ -144,12 +153,16 @@ function parseObject(bytes: Buffer, what: string): Record<string, unknown> {
   return v as Record<string, unknown>;
 }
 
+/** The record of a complete cached folder: every unpacked file still there with its size; else undefined (downloaded again). */
 async function readRecord(dir: string): Promise<{ fileId: string; objectName: string; sizeBytes: number; sha256: string } | undefined> {
   try {
     const r = JSON.parse(await readFile(join(dir, DOWNLOAD_RECORD), 'utf8')) as Record<string, unknown>;
-    if (typeof r.fileId === 'string' && typeof r.objectName === 'string' && typeof r.sizeBytes === 'number' && typeof r.sha256 === 'string') {
-      return { fileId: r.fileId, objectName: r.objectName, sizeBytes: r.sizeBytes, sha256: r.sha256 };
+    if (typeof r.fileId !== 'string' || typeof r.objectName !== 'string' || typeof r.sizeBytes !== 'number' || typeof r.sha256 !== 'string') return undefined;
+    if (r.files === null || typeof r.files !== 'object') return undefined;
+    for (const [name, size] of Object.entries(r.files as Record<string, unknown>)) {
+      if ((await stat(join(dir, name))).size !== size) return undefined;
     }
+    return { fileId: r.fileId, objectName: r.objectName, sizeBytes: r.sizeBytes, sha256: r.sha256 };
   } catch {
     // No record (not downloaded yet, or an interrupted write): download again.
   }

@@ -1,6 +1,6 @@
 /** Models from the deployment: safe unzip (zip-slip, symlink, entry count, bomb, not TF.js), download through presigned URLs without the token, 403 → one new URL, cache by version and file, labels from the model version. */
 import assert from 'node:assert/strict';
-import { readFile, readdir } from 'node:fs/promises';
+import { readFile, readdir, stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { isEdgewatchError } from '../../src/errors.js';
@@ -91,6 +91,12 @@ test('fetchModelVersion: downloads through retrieve_presigned_url without the to
   assert.equal(again.cached, true);
   assert.equal(again.dir, first.dir);
   assert.equal(fake.registry.storageRequests.length, 1, 'served from the cache');
+  // A cached shard damaged on disk: the folder is not trusted, the file is downloaded again.
+  await truncate(join(first.dir, 'weights.bin'), 10);
+  const repaired = await fetchModelVersion(o);
+  assert.equal(repaired.cached, false);
+  assert.equal(fake.registry.storageRequests.length, 2);
+  assert.equal((await stat(join(repaired.dir, 'weights.bin'))).size, 19988);
 
   // store(replace=True) gives the version a new file: downloaded again, into another folder.
   const v = fake.registry.versions.get(versionId)!;
