@@ -22,8 +22,8 @@ function mergeCounts(a: Counts, b: Counts): Counts {
   };
 }
 
-/** Rows of one batch, merged by key: `[...key columns, ...summed columns]`. */
-class PendingRows {
+/** Rows of one batch, merged by key: `[...key columns, ...summed columns]` (the PostgreSQL writer shares it). */
+export class PendingRows {
   readonly counts = new Map<string, { k: number[]; v: Counts }>();
   readonly sums: Record<SumTable, Map<string, number[]>> = { pairs: new Map(), latency: new Map(), scores: new Map(), objects: new Map() };
 
