@@ -15,6 +15,7 @@ import { writeFileAtomic } from '../../fs-atomic.js';
 import { requireApiToken, type ServerContext } from '../context.js';
 import { HttpError, allow, readBody } from '../http-util.js';
 import { baseUrl } from '../platform-routes.js';
+import { boundaryOf, parseMultipart } from './multipart.js';
 import { connectorIdOf } from './registry-json.js';
 import { jsonBody, organizationOr404, segment, versionOr404 } from './registry-routes.js';
 import { DOWNLOAD_PREFIX, UPLOAD_PATH } from './signed-urls.js';
@@ -83,38 +84,33 @@ async function presignDownload(ctx: ServerContext, req: IncomingMessage): Promis
   return { status: 200, body: { presigned_url: ctx.registry.signer.downloadUrl(baseUrl(ctx, req), body.object_name) } };
 }
 
-function field(form: FormData, name: string): string | null {
-  const v = form.get(name);
-  return typeof v === 'string' ? v : null;
-}
-
 /** The presigned POST: checks the signed policy, the size cap and that the object awaits its upload, then stores the file. */
 async function upload(ctx: ServerContext, req: IncomingMessage): Promise<Reply> {
-  const contentType = req.headers['content-type'] ?? '';
-  if (!/^multipart\/form-data;/i.test(contentType)) throw new HttpError(400, 'An upload is a multipart/form-data POST of the presigned fields plus file.');
+  const boundary = boundaryOf(req.headers['content-type'] ?? '');
+  if (boundary === null) throw new HttpError(400, 'An upload is a multipart/form-data POST of the presigned fields plus file.');
   const raw = await readBody(req, ctx.config.maxModelFileBytes + FORM_OVERHEAD_BYTES);
-  let form: FormData;
-  try {
-    form = await new Response(raw as unknown as BodyInit, { headers: { 'content-type': contentType } }).formData();
-  } catch {
-    throw new HttpError(400, 'The upload is not a readable multipart/form-data body.');
-  }
-  const checked = ctx.registry.signer.checkUpload({ key: field(form, 'key'), policy: field(form, 'policy'), signature: field(form, 'signature') });
+  const parts = parseMultipart(raw, boundary);
+  if (parts === null) throw new HttpError(400, 'The upload is not a readable multipart/form-data body.');
+  const field = (name: string): string | null => {
+    const part = parts.find((p) => p.name === name && p.filename === null);
+    return part === undefined ? null : part.data.toString('utf8');
+  };
+  const checked = ctx.registry.signer.checkUpload({ key: field('key'), policy: field('policy'), signature: field('signature') });
   if (!checked.ok) throw new HttpError(403, checked.reason === 'expired' ? 'The presigned upload has expired: ask generate_presigned_url for a new one.' : 'The upload fields are not the signed ones (key, policy, signature).');
-  const file = form.get('file');
-  if (file === null || typeof file === 'string') throw new HttpError(422, 'Invalid upload: the file part "file" is missing.', { field: 'file' });
-  if (file.size > checked.policy.max_bytes) throw new HttpError(413, `The file is ${file.size} bytes; the limit is ${checked.policy.max_bytes} (maxModelFileBytes).`, { limitBytes: checked.policy.max_bytes });
+  const file = parts.find((p) => p.name === 'file');
+  if (file === undefined) throw new HttpError(422, 'Invalid upload: the file part "file" is missing.', { field: 'file' });
+  const bytes = file.data;
+  if (bytes.length > checked.policy.max_bytes) throw new HttpError(413, `The file is ${bytes.length} bytes; the limit is ${checked.policy.max_bytes} (maxModelFileBytes).`, { limitBytes: checked.policy.max_bytes });
   const objectName = checked.policy.object_name;
   const object = ctx.registry.models.getObject(objectName);
   if (object === undefined) throw new HttpError(404, `Object ${objectName} does not exist.`);
   if (object.bytes !== null) throw new HttpError(409, `Object ${objectName} is already uploaded.`);
   const path = ctx.datalake.resolve(objectName);
   if (path === null) throw new HttpError(422, 'Invalid object name.', { field: 'key' });
-  const bytes = new Uint8Array(await file.arrayBuffer());
   await mkdir(dirname(path), { recursive: true });
   await writeFileAtomic(path, bytes, 0o600);
   const sha256 = createHash('sha256').update(bytes).digest('hex');
-  const type = field(form, 'Content-Type') ?? (file.type || 'application/octet-stream');
+  const type = field('Content-Type') ?? file.contentType ?? 'application/octet-stream';
   ctx.registry.models.markUploaded(objectName, bytes.length, sha256, type);
   return { status: 201, body: { object_name: objectName, size: bytes.length, sha256 } };
 }
