@@ -1,5 +1,5 @@
 /** Drift measures on merged aggregates: PSI of label distributions, Kolmogorov–Smirnov of top-1 score histograms, and where the drift windows lie. */
-import { RESOLUTION_S } from './levels.js';
+import { coverWindow, LEVELS_S, RESOLUTION_S, type LevelRange } from './levels.js';
 import type { AggregateReader } from './reader.js';
 import { SCORE_BINS } from './schema.js';
 
@@ -62,28 +62,37 @@ export function kolmogorovSmirnov(reference: readonly number[], current: readonl
 }
 
 /**
- * Ends of the drift windows inside [startS, endS): the reference is the shortest run of minutes from the start holding
- * at least `size` (weighted) predictions, the recent window the shortest run from the end, cut where the reference
- * ends if they would overlap. Reads per-minute counts, `limit` minutes at a time.
+ * The first (or, `backwards`, last) whole minute at which the predictions of `ranges` add up to `size`, walking the
+ * ranges in time order and refining the bucket where the sum crosses with the next finer level: a few dozen rows
+ * per level, however long the window. Returns the minute boundary (exclusive end, or start when backwards), or null
+ * when the ranges hold less than `size`.
+ */
+async function crossing(reader: AggregateReader, dimIds: readonly number[], ranges: readonly LevelRange[], size: number, backwards: boolean): Promise<number | null> {
+  let cum = 0;
+  const ordered = [...ranges].sort((a, b) => (backwards ? b.fromS - a.fromS : a.fromS - b.fromS));
+  for (const r of ordered) {
+    const rows = await reader.bucketCounts(dimIds, r);
+    if (backwards) rows.reverse();
+    for (const b of rows) {
+      if (cum + b.w >= size) {
+        if (r.level === RESOLUTION_S) return backwards ? b.bucket : b.bucket + RESOLUTION_S;
+        const finer = LEVELS_S[LEVELS_S.indexOf(r.level as (typeof LEVELS_S)[number]) - 1] as number;
+        return crossing(reader, dimIds, [{ level: finer, fromS: b.bucket, toS: b.bucket + r.level }], size - cum, backwards);
+      }
+      cum += b.w;
+    }
+  }
+  return null;
+}
+
+/**
+ * Ends of the drift windows inside [startS, endS): the reference is the shortest run of whole minutes from the start
+ * holding at least `size` (weighted) predictions, the recent window the shortest run from the end, cut where the
+ * reference ends if they would overlap.
  */
 export async function driftSplit(reader: AggregateReader, dimIds: readonly number[], startS: number, endS: number, size: number): Promise<{ referenceEndS: number; recentStartS: number }> {
-  const walk = async (backwards: boolean): Promise<number> => {
-    let cum = 0;
-    let from = startS;
-    let to = endS;
-    for (;;) {
-      const rows = await reader.minuteCounts(dimIds, from, to, backwards, 500);
-      for (const r of rows) {
-        cum += r.w;
-        if (cum >= size) return backwards ? r.bucket : r.bucket + RESOLUTION_S;
-      }
-      if (rows.length < 500) return backwards ? startS : endS;
-      const last = rows[rows.length - 1] as { bucket: number };
-      if (backwards) to = last.bucket;
-      else from = last.bucket + RESOLUTION_S;
-    }
-  };
-  const referenceEndS = await walk(false);
-  const recentStartS = Math.max(referenceEndS, await walk(true));
+  const ranges = coverWindow(startS, endS);
+  const referenceEndS = (await crossing(reader, dimIds, ranges, size, false)) ?? endS;
+  const recentStartS = Math.max(referenceEndS, (await crossing(reader, dimIds, ranges, size, true)) ?? startS);
   return { referenceEndS, recentStartS };
 }

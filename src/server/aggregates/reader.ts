@@ -82,9 +82,6 @@ export interface AggregateReader {
   objects(dimIds: readonly number[], ranges: readonly LevelRange[]): Promise<ObjectRow[]>;
   /** Pairs per chart bucket of width `bucketS` (the ranges' levels all divide it). */
   timeline(dimIds: readonly number[], ranges: readonly LevelRange[], bucketS: number): Promise<TimelinePairRow[]>;
-  /**
-   * Weighted prediction counts per finest-level bucket from `fromS` forwards (or from `toS` backwards when
-   * `backwards`), at most `limit` buckets: where the drift windows begin and end.
-   */
-  minuteCounts(dimIds: readonly number[], fromS: number, toS: number, backwards: boolean, limit: number): Promise<{ bucket: number; w: number }[]>;
+  /** Weighted prediction counts per bucket of one level range, ascending (the caller keeps ranges short). */
+  bucketCounts(dimIds: readonly number[], range: LevelRange): Promise<{ bucket: number; w: number }[]>;
 }

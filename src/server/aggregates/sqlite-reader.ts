@@ -2,7 +2,7 @@
 import type Database from 'better-sqlite3';
 import { cachedStatement } from '../../sqlite-statements.js';
 import { ROLLUP } from './contribution.js';
-import { RESOLUTION_S, type LevelRange } from './levels.js';
+import type { LevelRange } from './levels.js';
 import type { AggregateReader, BinRow, CountsRow, Dim, ObjectRow, PairRow, TimelinePairRow } from './reader.js';
 
 const IN_DIMS = 'dim_id IN (SELECT value FROM json_each(?))';
@@ -104,11 +104,8 @@ export class SqliteAggregateReader implements AggregateReader {
     return mergeRows(rows as unknown as Record<string, number>[], ['t', 'championClass', 'shadowClass'], ['n', 'w']) as unknown as TimelinePairRow[];
   }
 
-  async minuteCounts(dimIds: readonly number[], fromS: number, toS: number, backwards: boolean, limit: number): Promise<{ bucket: number; w: number }[]> {
-    if (dimIds.length === 0) return [];
-    return cachedStatement(
-      this.#db,
-      `SELECT bucket, SUM(w) AS w FROM agg_counts WHERE ${IN_DIMS} AND ${RANGE} GROUP BY bucket HAVING SUM(n) > 0 ORDER BY bucket ${backwards ? 'DESC' : 'ASC'} LIMIT ?`,
-    ).all(JSON.stringify(dimIds), RESOLUTION_S, fromS, toS, limit) as { bucket: number; w: number }[];
+  async bucketCounts(dimIds: readonly number[], range: LevelRange): Promise<{ bucket: number; w: number }[]> {
+    return this.#each<{ bucket: number; w: number }>(`SELECT bucket, SUM(w) AS w FROM agg_counts WHERE ${IN_DIMS} AND ${RANGE} GROUP BY bucket HAVING SUM(n) > 0 ORDER BY bucket`, dimIds, [range]);
   }
+
 }

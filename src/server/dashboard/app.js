@@ -146,7 +146,7 @@
     renderLabels(s);
     renderDrift(s);
     renderGallery(gallery.items);
-    setText('foot', `Stats API: GET /api/deployment/${s.deployment.id}/stats · latency percentiles: ${s.latency.percentileMethod} · PSI thresholds: < 0.1 stable, 0.1–0.25 moderate, ≥ 0.25 significant`);
+    setText('foot', `Stats API: GET /api/deployment/${s.deployment.id}/stats · latency percentiles: ${s.latency.percentileMethod} · windows in whole minutes · PSI thresholds: < 0.1 stable, 0.1–0.25 moderate, ≥ 0.25 significant`);
   }
 
   function renderIdentity(s) {
@@ -162,11 +162,15 @@
     setText('kpi-count', s.counts.predictions.toLocaleString());
     // Shadow coverage: a late shadow (sent after its champion when the shadow was behind) counts once it arrived.
     const coverage = s.counts.predictions ? ` · shadow coverage ${pct(s.counts.withShadow / s.counts.predictions)}` : '';
-    setText('kpi-count-sub', `${s.counts.withShadow.toLocaleString()} with a shadow prediction${coverage}`);
+    // Agents that send a sample of their images: the counts below are estimates of all traffic (each image weighs 1/p).
+    const sampled = s.counts.estimated !== s.counts.predictions ? ` · ≈ ${Math.round(s.counts.estimated).toLocaleString()} images estimated (sampled)` : '';
+    setText('kpi-count-sub', `${s.counts.withShadow.toLocaleString()} with a shadow prediction${coverage}${sampled}`);
     setText('kpi-agree', pct(s.agreement.rate));
-    setText('kpi-agree-sub', `${s.agreement.agreed} of ${s.agreement.compared} compared`);
+    const n = (x) => Math.round(x).toLocaleString();
+    setText('kpi-agree-sub', `${n(s.agreement.agreed)} of ${n(s.agreement.compared)} compared`);
     const lat = (l) => (l ? `${fmtMs(l.p50Ms)} · ${fmtMs(l.p95Ms)} · ${fmtMs(l.p99Ms)}` : '—');
-    const sub = (l) => (l ? `ms · mean ${fmtMs(l.meanMs)} · max ${fmtMs(l.maxMs)}` : 'no data');
+    const bound = `±${Math.round(s.latency.relativeError * 1000) / 10} %`;
+    const sub = (l) => (l ? `ms (percentiles ${bound}) · mean ${fmtMs(l.meanMs)} · max ${fmtMs(l.maxMs)}` : 'no data');
     setText('kpi-lat-c', lat(s.latency.champion));
     setText('kpi-lat-c-sub', sub(s.latency.champion));
     setText('kpi-lat-s', lat(s.latency.shadow));
@@ -259,7 +263,7 @@
   function renderDrift(s) {
     const d = s.drift;
     const root = $('drift');
-    setText('drift-note', d.windowSize ? `(oldest ${d.windowSize} vs newest ${d.windowSize} predictions)` : '');
+    setText('drift-note', d.windowSize ? `(the first minutes holding ${d.windowSize} predictions vs the last ones)` : '');
     if (d.psi == null) {
       root.replaceChildren(el('div', { class: 'empty' }, `PSI: ${d.reason}.`));
       return;
