@@ -1,11 +1,10 @@
 /** One file through the pipeline: ledger → read → champion ‖ shadow → outbox, with one ledger transition per outcome. Never throws for a bad file. */
-import { stat } from 'node:fs/promises';
 import type { AgentConfig } from '../config/schema.js';
 import { EdgewatchError, isEdgewatchError, type ErrorCode } from '../errors.js';
 import type { ModelJob, PooledModel, TimedPrediction } from '../infer/index.js';
 import type { Logger } from '../log.js';
 import { base64Bytes, buildMonitorFields, encodeMonitorBody } from '../monitor/index.js';
-import { readImage, rejectFile, type ImageRead } from '../read/index.js';
+import { readImage, type ImageRead } from '../read/index.js';
 import { stripMetadata } from '../privacy/strip-metadata.js';
 import { FINAL_STATES, type Ledger } from '../state/ledger.js';
 import type { Outbox } from '../state/outbox.js';
@@ -13,7 +12,8 @@ import { inputSpecKey, type DecodedInput, type InputSpec } from '../types.js';
 import { AGENT_VERSION } from '../version.js';
 import type { WatchedFile } from '../watch/index.js';
 import type { Sampler } from '../sample/sampler.js';
-import { afterDelivery, rejectedDirFor } from './file-destinations.js';
+import { afterDelivery } from './file-destinations.js';
+import { unreadable } from './unreadable-file.js';
 import { decideResults, type ResultSinks } from './sampling.js';
 import { imageIdOf } from './image-id.js';
 import type { PipelineMetrics } from './metrics.js';
@@ -88,8 +88,6 @@ type Verdict =
       record: string | undefined;
     };
 
-/** Failures that a file still being written also produces: on an eager (unsettled) read they mean "not yet". */
-const INCOMPLETE_SIGNS: ReadonlySet<ErrorCode> = new Set(['EW_IMAGE_EMPTY', 'EW_IMAGE_TRUNCATED', 'EW_IMAGE_CORRUPT', 'EW_IMAGE_UNSUPPORTED']);
 
 /** Processes one stable file. Returns what happened; only store failures (disk full) throw. */
 export async function processImage(shared: ProcessContext, file: WatchedFile): Promise<ProcessOutcome> {
@@ -287,47 +285,6 @@ async function examine(ctx: ProcessContext, file: WatchedFile, fileId: number): 
   });
   const body = encodeMonitorBody(fields, imageBase64);
   return { outcome: 'queued', sha256: image.sha256, imageId, body, capturedAt: file.mtimeMs / 1000, startedAt, champion, shadow, behind, record: results.record };
-}
-
-/** A read that failed: the file vanished, is still being written, or is bad (set aside). */
-async function unreadable(ctx: ProcessContext, file: WatchedFile, err: EdgewatchError): Promise<Verdict> {
-  const { logger } = ctx;
-  if (err.code === 'EW_WATCH_VANISHED') {
-    logger.info({ code: err.code, file: file.path }, 'file vanished before it could be read; skipped');
-    return { outcome: 'vanished', code: err.code, reason: err.message };
-  }
-  if (!file.settled && INCOMPLETE_SIGNS.has(err.code)) {
-    logger.debug({ file: file.path, code: err.code }, 'not a complete image yet; waiting for the file to settle');
-    ctx.recheck(file);
-    return { outcome: 'changed' };
-  }
-  if (err.code === 'EW_IMAGE_TRUNCATED' || err.code === 'EW_IMAGE_EMPTY') {
-    // A writer that paused longer than stableMs: if the file changed since, the watcher yields it again.
-    const now = await stat(file.path).catch(() => undefined);
-    if (now && (now.size !== file.sizeBytes || now.mtimeMs !== file.mtimeMs)) {
-      logger.debug({ file: file.path }, 'file still being written; waiting for it to settle');
-      return { outcome: 'changed' };
-    }
-  }
-  return setAside(ctx, file, err);
-}
-
-/** Moves a bad file to the rejected folder; the verdict says whether it was (or could not be) moved, or vanished meanwhile. */
-async function setAside(ctx: ProcessContext, file: WatchedFile, err: EdgewatchError): Promise<Verdict> {
-  const dir = rejectedDirFor(ctx.config, file.folder.path);
-  try {
-    const moved = await rejectFile(file.path, dir, err);
-    ctx.logger.warn({ code: err.code, file: file.path, movedTo: moved.movedTo }, `rejected: ${err.message}`);
-    return { outcome: 'rejected', code: err.code, reason: err.message };
-  } catch (moveErr) {
-    if (isEdgewatchError(moveErr, 'EW_WATCH_VANISHED')) {
-      ctx.logger.info({ code: moveErr.code, file: file.path }, 'bad file vanished before it could be moved aside');
-      return { outcome: 'vanished', code: moveErr.code, reason: moveErr.message };
-    }
-    const code = isEdgewatchError(moveErr) ? moveErr.code : 'EW_REJECT_MOVE';
-    ctx.logger.error({ code, file: file.path, reason: err.code }, `rejected, but could not move it to ${dir}: ${(moveErr as Error).message}`);
-    return { outcome: 'rejected', code: err.code, reason: `${err.message} (could not move it: ${(moveErr as Error).message})` };
-  }
 }
 
 /** How a model is named in `custom_metadata.edgewatch`: name, hash and, from the deployment, its model version id. */
