@@ -10,7 +10,7 @@ import { createLogger } from '../../src/log.js';
 import { startFakePicsellia, type FakePicsellia, type StoredPrediction } from '../helpers/fake-picsellia.js';
 import { jpegBytes, tempDir } from '../helpers/images.js';
 import { zipFolder, zipOf } from '../helpers/model-zips.js';
-import { DEMO_CHAMPION, DEMO_SHADOW } from '../helpers/models.js';
+import { DEMO_CHAMPION, DEMO_SHADOW, writeSlowModelFolder } from '../helpers/models.js';
 
 interface Named {
   name: string;
@@ -216,4 +216,42 @@ test('restarted while the platform is unreachable, the agent starts with the dep
 
   const fresh = agentConfigSchema.parse({ ...config, stateDir: join(dir, 'other-state') });
   await assert.rejects(Agent.start(fresh), (err: unknown) => (err as { code?: string }).code === 'EW_MODEL_DOWNLOAD' && /start once with the platform reachable/.test((err as Error).message));
+});
+
+test('a shadow swapped while its work is behind: every late shadow comes from the shadow its prediction names', async (t) => {
+  const dir = await tempDir(t);
+  const fake = await startFakePicsellia({ organization: { defaultConnectorId: 'conn-1' } });
+  t.after(() => fake.close());
+  // The slow shadow has 7 classes, the demo shadow 5: with --top-k 7 a prediction shows which model made it.
+  const slowDir = join(dir, 'slow');
+  await mkdir(slowDir);
+  await writeSlowModelFolder(slowDir, ['a', 'b', 'c', 'd', 'e', 'f', 'g'], 224, 3, 48);
+  const v1 = fake.registry.addVersion({ model: 'shapes', zip: await zipFolder(DEMO_CHAMPION) });
+  const slow = fake.registry.addVersion({ model: 'slow', zip: await zipFolder(slowDir) });
+  const quick = fake.registry.addVersion({ model: 'shapes', zip: await zipFolder(DEMO_SHADOW) });
+  fake.state.deployment.modelVersionId = v1;
+  fake.state.deployment.shadowModelVersionId = slow;
+  const { agent, drop } = await startAgent(t, fake, dir, { topK: 7 });
+  assert.equal(agent.models.shadow?.modelVersionId, slow);
+  await drop(12);
+  await fake.waitFor(() => fake.predictions.length >= 4, 60_000);
+  fake.state.deployment.shadowModelVersionId = quick;
+  await until(() => agent.models.shadow?.modelVersionId === quick, 'the shadow swap', 60_000);
+  const count = await drop(2);
+  await fake.waitFor(() => fake.predictions.length === count, 60_000);
+  await agent.close();
+
+  const classesOf = (p: unknown) => (p as { detection_classes: number[] }).detection_classes.length;
+  for (const p of fake.predictions) {
+    const named = meta(p).shadow?.modelVersionId;
+    const shadow = p.body.shadow_raw_predictions ?? p.lateShadow?.shadow_raw_predictions;
+    if (shadow === undefined) continue; // shed (behind when its shadow was swapped out)
+    assert.equal(classesOf(shadow), named === slow ? 7 : 5, `${String(p.body.filename)}: the shadow prediction comes from the shadow it names`);
+  }
+  assert.ok(fake.predictions.some((p) => meta(p).shadow?.modelVersionId === quick), 'the new shadow ran');
+  const late = fake.predictions.filter((p) => p.lateShadow).length;
+  const missing = fake.predictions.filter((p) => meta(p).shadow && !p.lateShadow && !('shadow_raw_predictions' in p.body)).length;
+  t.diagnostic(`${late} late shadows (each from the shadow its prediction names), ${missing} shadow predictions shed or not sent before close`);
+  assert.equal(new Set(fake.predictions.map((p) => p.body.filename)).size, count, 'every image once');
+  assert.deepEqual(fake.violations, []);
 });
