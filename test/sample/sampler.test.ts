@@ -4,6 +4,8 @@ import { test } from 'node:test';
 import { parseSamplePolicy, samplePolicy, SEND_ALL } from '../../src/sample/policy.js';
 import { capTarget, Sampler, topClass } from '../../src/sample/sampler.js';
 import type { RawPrediction } from '../../src/types.js';
+import { buildMonitorFields } from '../../src/monitor/monitor-body.js';
+import { makeJpeg, sampleInput } from '../monitor/sample-body.js';
 
 const cls = (id: number, score = 0.9): RawPrediction => ({ detection_classes: [id], detection_texts: null, detection_scores: [score] });
 const LABELS = ['circle', 'square', 'triangle'];
@@ -124,4 +126,16 @@ test('1/p weights estimate the true totals under a cap: within 4 standard deviat
     const off = Math.abs((estimate[c] as number) - (truth[c] as number));
     assert.ok(off < 4 * sd, `class ${c}: estimate ${Math.round(estimate[c] as number)} vs true ${truth[c]} (${(off / sd).toFixed(2)} sd)`);
   }
+});
+
+test('monitor body: custom_metadata.edgewatch.sampling is sent as given; a probability outside (0, 1] is EW_MONITOR_PROTOCOL', async () => {
+  const bytes = await makeJpeg();
+  const input = sampleInput(bytes, 'img-1');
+  assert.equal(buildMonitorFields(input).custom_metadata.edgewatch.sampling, undefined, 'absent without --sample (p = 1)');
+  const fields = buildMonitorFields({ ...input, edgewatch: { ...input.edgewatch, sampling: { probability: 0.25, policy: 'rate' } } });
+  assert.deepEqual(fields.custom_metadata.edgewatch.sampling, { probability: 0.25, policy: 'rate' });
+  for (const probability of [0, -0.1, 1.5, Number.NaN]) {
+    assert.throws(() => buildMonitorFields({ ...input, edgewatch: { ...input.edgewatch, sampling: { probability, policy: 'rate' } } }), { code: 'EW_MONITOR_PROTOCOL' }, String(probability));
+  }
+  assert.throws(() => buildMonitorFields({ ...input, edgewatch: { ...input.edgewatch, sampling: { probability: 0.5, policy: '' } } }), { code: 'EW_MONITOR_PROTOCOL' });
 });

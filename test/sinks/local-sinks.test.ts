@@ -144,3 +144,36 @@ async function waitFor(condition: () => boolean): Promise<void> {
     await new Promise((r) => setImmediate(r));
   }
 }
+
+test('state database: a version 2 database gains the sink tables (schema version 3), its rows untouched', async (t) => {
+  const dir = await tempFolder(t);
+  const db = openStateDb(dir);
+  db.prepare("INSERT INTO meta (key, value) VALUES ('k', 'v')").run();
+  // What a version 2 agent left: no sink tables.
+  db.exec('DROP TABLE sink_pending; DROP TABLE sink_dead; PRAGMA user_version = 2;');
+  db.close();
+  const again = openStateDb(dir);
+  t.after(() => again.close());
+  assert.equal(again.pragma('user_version', { simple: true }), 3);
+  assert.equal((again.prepare("SELECT value FROM meta WHERE key = 'k'").get() as { value: string }).value, 'v');
+  const queue = new SinkQueue(again, ['jsonl'], 10);
+  queue.add('img', '{}');
+  assert.deepEqual(queue.counts('jsonl'), { pending: 1, dead: 0 });
+});
+
+test('sidecar beside the image (afterDelivery keep): <image>.json next to it, ignored by the watcher', async (t) => {
+  const service = await startService(t);
+  const dir = await tempFolder(t);
+  const inbox = join(dir, 'inbox');
+  await mkdir(inbox);
+  for (const [i, bytes] of (await distinctJpegs(3, { offset: 900 })).entries()) await writeFile(join(inbox, `b-${i}.jpg`), bytes);
+  const { agent } = await startAgent(t, agentArgs({ host: service.url, inbox, stateDir: join(dir, 'state') }, ['--once', '--sink-sidecar', 'beside']), { PICSELLIA_API_TOKEN: service.token });
+  const summary = await agent.runOnce();
+  assert.equal(summary.monitored, 3);
+  assert.equal(summary.rejected, 0, 'the sidecars are not taken for images');
+  const files = (await readdir(inbox)).filter((f) => f.endsWith('.json')).sort();
+  assert.deepEqual(files, ['b-0.jpg.json', 'b-1.jpg.json', 'b-2.jpg.json']);
+  const record = JSON.parse(await readFile(join(inbox, 'b-1.jpg.json'), 'utf8')) as SinkRecord;
+  assert.equal(record.path, join(inbox, 'b-1.jpg'));
+  assert.ok(storedByImageId(service.dataDir).has(record.imageId));
+});
