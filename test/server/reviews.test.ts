@@ -45,6 +45,9 @@ test('predicted assets: list (SDK query), find, sync shape with is_shadow and mo
   const queue = await p.get(`/api/deployment/${h.deploymentId}/predictedassets?order_by=disagreements_first&review_status=TO_REVIEW&period=current`);
   assert.equal(queue.json.items[0].id, disagree, 'the review queue shows disagreements first');
   assert.equal((await p.get(`/api/deployment/${h.deploymentId}/predictedassets?q=b.j`)).json.count, 1);
+  assert.deepEqual((await p.get(`/api/deployment/${h.deploymentId}/predictedassets?paired=false`)).json.items.map((i: { id: string }) => i.id), [alone]);
+  assert.equal((await p.get(`/api/deployment/${h.deploymentId}/predictedassets?agreement=true`)).json.items[0].id, agree);
+  assert.equal((await p.get(`/api/deployment/${h.deploymentId}/predictedassets?paired=maybe`)).json.field, 'paired');
   assert.equal((await p.get(`/api/deployment/${h.deploymentId}/predictedassets?order_by=color`)).json.field, 'order_by');
   assert.equal((await p.get(`/api/deployment/${h.deploymentId}/predictedassets?limit=-1`)).json.field, 'limit');
 

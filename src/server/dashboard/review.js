@@ -50,12 +50,12 @@
       const [access, verdict, queue] = await Promise.all([
         api('/api/dashboard/access'),
         api(`${base}/verdict`),
-        api(`${base}/predictedassets?order_by=disagreements_first&review_status=TO_REVIEW&period=current&limit=50`),
+        api(`${base}/predictedassets?order_by=disagreements_first&review_status=TO_REVIEW&period=current&paired=true&limit=50`),
       ]);
       state.write = access.write;
       state.verdict = verdict;
       state.labels = verdict.labels;
-      state.queue = queue.items.filter((a) => a.predictions.some((p) => p.is_shadow));
+      state.queue = queue.items;
       render(queue.count);
     } catch (err) {
       if (err.status !== 401) setStatus(`Review data unavailable (${err.message}).`, true);

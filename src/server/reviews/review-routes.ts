@@ -71,6 +71,7 @@ function list(ctx: ServerContext, req: IncomingMessage, url: URL, d: DeploymentI
     ranBy: period === 'current' ? { champion: d.championVersionId ?? null, shadow: d.shadowVersionId ?? null } : undefined,
     reviewed: status === null ? undefined : status === 'REVIEWED',
     disagreement: agreement === undefined ? undefined : !agreement,
+    paired: boolQuery(url, 'paired'),
     search: q === null || q === '' ? undefined : q,
     order,
     limit: intQuery(url, 'limit', 100, 1000),

@@ -24,6 +24,8 @@ export interface AssetQuery {
   reviewed?: boolean | undefined;
   /** Only predictions with a shadow whose top-1 differs from (true) or equals (false) the champion's. */
   disagreement?: boolean | undefined;
+  /** Only predictions with (true) or without (false) a shadow prediction. */
+  paired?: boolean | undefined;
   filename?: string | undefined;
   /** Substring of the filename (`q`). */
   search?: string | undefined;
@@ -86,6 +88,7 @@ function whereOf(q: Omit<AssetQuery, 'order' | 'limit' | 'offset'>): { sql: stri
   if (q.sinceS !== undefined) (parts.push('p.received_s >= ?'), params.push(q.sinceS));
   if (q.reviewed !== undefined) parts.push(`${q.reviewed ? '' : 'NOT '}EXISTS (SELECT 1 FROM prediction_reviews r WHERE r.prediction_id = p.id)`);
   if (q.disagreement !== undefined) parts.push(q.disagreement ? DISAGREE : '(p.shadow_json IS NOT NULL AND p.champion_class IS p.shadow_class)');
+  if (q.paired !== undefined) parts.push(q.paired ? 'p.shadow_json IS NOT NULL' : 'p.shadow_json IS NULL');
   if (q.filename !== undefined) (parts.push('p.filename = ?'), params.push(q.filename));
   if (q.search !== undefined) (parts.push("instr(lower(p.filename), lower(?)) > 0"), params.push(q.search));
   if (q.ranBy !== undefined) (parts.push(RAN_BY), params.push(...ranByParams(q.ranBy)));
