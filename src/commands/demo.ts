@@ -14,6 +14,13 @@ export const demoConfigSchema = z
     intervalMs: z.number().int().min(10).default(1000).describe('Milliseconds between two images dropped by the feeder.'),
     limit: z.number().int().min(1).optional().describe('Stop feeding after this many images (default: feed until stopped).'),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info').describe('Minimum level of the log lines written to stderr.'),
+    metricsPort: z
+      .number()
+      .int()
+      .min(0)
+      .max(65534)
+      .optional()
+      .describe('Serve the agent\'s /metrics, /healthz and /readyz on this port (127.0.0.1) and the service\'s on the next one; 0 picks two free ports. Default: off.'),
   })
   .strict();
 
@@ -25,9 +32,10 @@ export async function demoCommand(argv: string[], io: Io): Promise<number> {
   }
   const { config: demo } = loadConfig(demoConfigSchema, { argv, env: io.env, envPrefix: 'EDGEWATCH_DEMO_' });
   const logger = createLogger({ level: demo.logLevel, format: 'pretty', destination: io.err });
-  const running = await startDemo({ dataDir: demo.dataDir, port: demo.port, intervalMs: demo.intervalMs, limit: demo.limit, logLevel: demo.logLevel, logger });
+  const running = await startDemo({ dataDir: demo.dataDir, port: demo.port, intervalMs: demo.intervalMs, limit: demo.limit, logLevel: demo.logLevel, logger, metricsPort: demo.metricsPort });
   const { server, feeder, agent, inbox } = running;
-  io.out.write(`\n  edgewatch demo is running.\n  Dashboard: ${server.dashboardUrl}\n  Images land in ${inbox} every ${demo.intervalMs} ms; press Ctrl+C to stop.\n\n`);
+  const metrics = running.metricsUrls ? `  Metrics: agent ${running.metricsUrls.agent}/metrics, service ${running.metricsUrls.service}/metrics (and /readyz)\n` : '';
+  io.out.write(`\n  edgewatch demo is running.\n  Dashboard: ${server.dashboardUrl}\n${metrics}  Images land in ${inbox} every ${demo.intervalMs} ms; press Ctrl+C to stop.\n\n`);
   const stopping = new Promise<void>((resolve) =>
     onSignals(io, async () => {
       await running.close();

@@ -7,6 +7,7 @@ import { agentConfigSchema, type AgentConfigInput } from '../config/schema.js';
 import { isEdgewatchError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
+import { startAgentMetrics, type AgentMetricsPort } from '../metrics/start-agent-metrics.js';
 import { serveConfigSchema } from '../server/config.js';
 import { startServer } from '../server/index.js';
 import { startFeeder, type Feeder } from './feeder.js';
@@ -21,6 +22,8 @@ export interface DemoOptions {
   limit?: number;
   logLevel?: AgentConfigInput['logLevel'];
   logger?: Logger;
+  /** The agent's metrics port, and the service's on the next one (0: two free ports); none when undefined. */
+  metricsPort?: number | undefined;
 }
 
 /** A running demo; `close()` stops the feeder, then the agent, then the service. Idempotent. */
@@ -29,6 +32,8 @@ export interface Demo {
   feeder: Feeder;
   agent: Agent;
   inbox: string;
+  /** Base URLs of the metrics ports (`/metrics`, `/healthz`, `/readyz`) with `metricsPort`. */
+  metricsUrls: { agent: string; service: string } | undefined;
   close(): Promise<void>;
 }
 
@@ -40,6 +45,7 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     port: options.port,
     organization: 'edge',
     deployment: [{ name: 'demo', type: 'CLASSIFICATION', labels: [...SHAPE_LABELS] }],
+    ...(options.metricsPort === undefined ? {} : { metricsPort: options.metricsPort === 0 ? 0 : options.metricsPort + 1 }),
   });
   let server;
   try {
@@ -52,6 +58,7 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
   const inbox = join(options.dataDir, 'inbox');
   const feeder = await startFeeder({ folder: inbox, intervalMs: options.intervalMs, ...(options.limit !== undefined ? { limit: options.limit } : {}) });
   let agent: Agent;
+  let agentMetrics: AgentMetricsPort | undefined;
   try {
     const { config } = loadConfig(agentConfigSchema, {
       overrides: {
@@ -65,10 +72,15 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
         stateDir: join(options.dataDir, 'agent-state'),
         afterDelivery: 'delete',
         ...(options.logLevel ? { logLevel: options.logLevel } : {}),
+        ...(options.metricsPort === undefined ? {} : { metricsPort: options.metricsPort }),
       },
     });
-    agent = await Agent.start(config, { logger: logger.child({ part: 'agent' }) });
+    const agentLogger = logger.child({ part: 'agent' });
+    agentMetrics = await startAgentMetrics(config, agentLogger);
+    agent = await Agent.start(config, agentMetrics ? agentMetrics.metrics.agentOptions({ logger: agentLogger }) : { logger: agentLogger });
+    agentMetrics?.metrics.started();
   } catch (err) {
+    await agentMetrics?.server.close();
     await feeder.close();
     await server.close();
     throw err;
@@ -79,10 +91,12 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     feeder,
     agent,
     inbox,
+    metricsUrls: agentMetrics && server.metricsUrl ? { agent: agentMetrics.server.url, service: server.metricsUrl } : undefined,
     close() {
       closing ??= (async () => {
         await feeder.close();
         await agent.close();
+        await agentMetrics?.server.close();
         await server.close();
       })();
       return closing;
