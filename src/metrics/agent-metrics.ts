@@ -52,6 +52,19 @@ export class AgentMetrics {
         for (const host of this.#agent?.models.pool?.hosts ?? []) g.inc({ role: host.models.length > 1 ? 'all' : host.models[0] === 0 ? 'champion' : 'shadow' });
       },
       modelLoadSeconds: (g) => g.set(this.#agent?.inspection.modelLoadSeconds ?? 0),
+      sinkPending: (g) => {
+        g.reset();
+        for (const [sink, s] of Object.entries(this.#agent?.sinks?.status() ?? {})) g.set({ sink }, s.pending);
+      },
+      sinkRecords: (c) => {
+        // Totals kept by the sinks since start, copied at each scrape.
+        c.reset();
+        for (const [sink, s] of Object.entries(this.#agent?.sinks?.status() ?? {})) {
+          c.inc({ sink, result: 'delivered' }, s.delivered);
+          c.inc({ sink, result: 'dead' }, this.#agent?.sinks?.loops.find((l) => l.name === sink)?.stats.dead ?? 0);
+          c.inc({ sink, result: 'dropped' }, s.dropped);
+        }
+      },
     });
   }
 
@@ -134,6 +147,7 @@ export class AgentMetrics {
     if (outcome === 'rejected') m.imagesRejected.inc({ code: this.#codeOf(path) });
     else if (outcome === 'failed') m.imagesFailed.inc({ code: this.#codeOf(path) });
     else if (outcome === 'duplicate' || outcome === 'vanished') m.imagesSkipped.inc({ reason: outcome });
+    else if (outcome === 'sampled') m.imagesSampledOut.inc({ reason: this.#codeOf(path) === 'cap' ? 'cap' : 'sampled' });
   }
 
   /** The error code the ledger recorded for the file's latest version (rejections and failures only: rare, one indexed look-up). */

@@ -120,6 +120,24 @@ export const AGENT_METRICS = {
     labels: [],
     help: '1 while the outbox is at its entry or byte cap (new files wait in their folder; /readyz answers 503).',
   },
+  imagesSampledOut: {
+    name: 'edgewatch_images_sampled_out_total',
+    type: 'counter',
+    labels: ['reason'],
+    help: 'Images predicted (and written to the sinks) but not sent to monitoring by --sample: reason="sampled" (the draw) or "cap" (the per-minute guard).',
+  },
+  sinkRecords: {
+    name: 'edgewatch_sink_records_total',
+    type: 'counter',
+    labels: ['sink', 'result'],
+    help: 'Records of each result sink since start: result="delivered", "dead" (moved to the sink\'s dead letters) or "dropped" (backlog over --sink-max-pending, EW_SINK_BACKLOG).',
+  },
+  sinkPending: {
+    name: 'edgewatch_sink_pending',
+    type: 'gauge',
+    labels: ['sink'],
+    help: 'Records waiting in each result sink\'s queue in the state database (sidecar, jsonl, webhook, mqtt).',
+  },
   shadowDeferred: {
     name: 'edgewatch_shadow_deferred_total',
     type: 'counter',
