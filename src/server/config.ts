@@ -33,6 +33,11 @@ export const serveConfigSchema = z
   .object({
     config: z.string().optional().describe('JSON config file whose keys are the ones in this table; it may also hold `organizations: [{name, deployments: [{name, type, labels}]}]`.'),
     dataDir: z.string().min(1).default('.edgewatch-server').describe('Folder of the database, the datalake, the token and the JWT secret.'),
+    database: z
+      .string()
+      .regex(/^postgres(ql)?:\/\/\S+$/, 'a PostgreSQL URL: postgres://user[:password]@host[:port]/database')
+      .optional()
+      .describe('PostgreSQL URL (postgres://user@host:5432/db) to store predictions and statistics in, for several serve replicas sharing one database and one data folder; the password may be given in PGPASSWORD instead of the URL. Default: the SQLite file monitoring.db in the data folder. The model registry and reviews need SQLite.'),
     host: z.string().min(1).default('127.0.0.1').describe('Address to bind (127.0.0.1 keeps the service local).'),
     port: z.number().int().min(0).max(65535).default(8321).describe('Port to listen on; 0 picks a free one (the real URL is printed).'),
     token: z.string().min(8).optional().describe('API token clients must present; default: generated once, stored in the data folder (mode 0600) and printed once. Never logged.'),

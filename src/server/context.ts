@@ -7,7 +7,7 @@ import { HttpError, bearerOf, cookieOf } from './http-util.js';
 import { signJwt, verifyJwt, type JwtClaims } from './jwt.js';
 import { safeEqual } from './safe-equal.js';
 import type { RegistryServices } from './registry/services.js';
-import type { PredictionStore } from './store.js';
+import type { MonitoringStore } from './store-api.js';
 
 /** pino-compatible logger subset used by the service. Never given tokens. */
 export interface ServerLogger {
@@ -30,7 +30,7 @@ export interface ServerContext {
   config: ServeConfig;
   organizations: readonly OrganizationInfo[];
   deployments: ReadonlyMap<string, DeploymentInfo>;
-  store: PredictionStore;
+  store: MonitoringStore;
   datalake: Datalake;
   /** Free space of the data folder's disk: monitor calls check it before storing anything. */
   disk: DiskGuard;

@@ -104,17 +104,17 @@ function galleryItem(p: StoredPrediction, labels: readonly string[]) {
   };
 }
 
-function gallery(ctx: ServerContext, url: URL, id: string): DashboardReply {
+async function gallery(ctx: ServerContext, url: URL, id: string): Promise<DashboardReply> {
   const d = deploymentOr404(ctx, id);
   const limit = intParam(url, 'limit', 24, 1, 500);
   const order = url.searchParams.get('order') ?? 'latest';
   if (order !== 'latest' && order !== 'disagreements-first') throw new HttpError(422, 'Invalid query: order must be latest or disagreements-first.', { field: 'order' });
-  const items = ctx.store.latest(filterOf(url, d.id), limit, order === 'disagreements-first').map((p) => galleryItem(p, d.labels));
+  const items = (await ctx.store.latest(filterOf(url, d.id), limit, order === 'disagreements-first')).map((p) => galleryItem(p, d.labels));
   return { status: 200, body: { deployment: { id: d.id, name: d.name }, order, items } };
 }
 
 async function image(ctx: ServerContext, req: IncomingMessage, predictionId: string): Promise<DashboardReply> {
-  const p = ctx.store.get(predictionId);
+  const p = await ctx.store.get(predictionId);
   if (p === undefined) throw new HttpError(404, 'No such image.');
   requireReader(ctx, req, p.deploymentId);
   const file = ctx.datalake.resolve(p.imagePath);
@@ -128,15 +128,17 @@ async function image(ctx: ServerContext, req: IncomingMessage, predictionId: str
   return { status: 200, raw, contentType: p.contentType.toLowerCase(), headers: { 'cache-control': 'private, max-age=86400, immutable', 'content-security-policy': "default-src 'none'" } };
 }
 
-function overview(ctx: ServerContext): DashboardReply {
+async function overview(ctx: ServerContext): Promise<DashboardReply> {
   return {
     status: 200,
     body: {
-      organizations: ctx.organizations.map((o) => ({
-        id: o.id,
-        name: o.name,
-        deployments: o.deployments.map((d) => ({ id: d.id, name: d.name, type: d.type, labels: d.labels, predictions: ctx.store.count(d.id) })),
-      })),
+      organizations: await Promise.all(
+        ctx.organizations.map(async (o) => ({
+          id: o.id,
+          name: o.name,
+          deployments: await Promise.all(o.deployments.map(async (d) => ({ id: d.id, name: d.name, type: d.type, labels: d.labels, predictions: await ctx.store.count(d.id) }))),
+        })),
+      ),
     },
   };
 }

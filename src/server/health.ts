@@ -10,6 +10,8 @@ const PROBE_MAX_AGE_MS = 1000;
 export interface ServiceHealthOptions {
   /** `<data-dir>/monitoring.db` */
   dbFile: string;
+  /** Probes the database instead of `dbFile` (PostgreSQL): true, or what went wrong. */
+  probeDatabase?: (() => Promise<true | string>) | undefined;
   disk: DiskGuard;
   /** Free bytes the disk must keep (`minFreeGb` × 10^9); 0: no floor. */
   minFreeBytes: number;
@@ -42,7 +44,7 @@ export class ServiceHealth {
   }
 
   async #probe(): Promise<Readiness> {
-    const writable = this.#writable();
+    const writable = this.#o.probeDatabase ? await this.#o.probeDatabase() : this.#writable();
     if (writable !== true) return { ready: false, reason: `database not writable: ${writable}` };
     const { disk, minFreeBytes } = this.#o;
     await disk.measure();

@@ -14,6 +14,7 @@ import { ServiceMetrics, type ServiceMetricsSources } from './metrics.js';
 export interface ServiceObservabilityOptions extends Omit<ServiceMetricsSources, 'minFreeBytes'> {
   config: ServeConfig;
   dbFile: string;
+  probeDatabase?: (() => Promise<true | string>) | undefined;
   closing: () => boolean;
 }
 
@@ -29,7 +30,7 @@ export class ServiceObservability {
     const minFreeBytes = o.config.minFreeGb * 1e9;
     this.#config = o.config;
     this.metrics = new ServiceMetrics({ store: o.store, disk: o.disk, minFreeBytes, deployments: o.deployments, inFlight: o.inFlight });
-    this.health = new ServiceHealth({ dbFile: o.dbFile, disk: o.disk, minFreeBytes, closing: o.closing });
+    this.health = new ServiceHealth({ dbFile: o.dbFile, probeDatabase: o.probeDatabase, disk: o.disk, minFreeBytes, closing: o.closing });
   }
 
   /** The metrics port's URL, when it listens. */

@@ -6,7 +6,7 @@ import type { DeploymentInfo } from './config.js';
 import type { DiskGuard } from './disk-guard.js';
 import { decodeSegment } from './http-util.js';
 import { INGEST_CALLS, routeTemplate } from './metrics-routes.js';
-import type { PredictionStore } from './store.js';
+import type { MonitoringStore } from './store-api.js';
 
 /** How long a count of stored predictions is reused (a COUNT over a million rows takes tens of milliseconds). */
 const COUNT_MAX_AGE_MS = 60_000;
@@ -15,7 +15,7 @@ const METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PAT
 
 /** What the service's metrics read when scraped. */
 export interface ServiceMetricsSources {
-  store: PredictionStore;
+  store: MonitoringStore;
   disk: DiskGuard;
   minFreeBytes: number;
   deployments: ReadonlyMap<string, DeploymentInfo>;
@@ -34,11 +34,11 @@ export class ServiceMetrics {
     this.registry = registry;
     this.#sources = sources;
     this.metrics = registerMetrics(registry, SERVICE_METRICS, {
-      predictionsStored: (g) => {
-        for (const [name, n] of this.#storedCounts()) g.set({ deployment: name }, n);
+      predictionsStored: async (g) => {
+        for (const [name, n] of await this.#storedCounts()) g.set({ deployment: name }, n);
       },
-      datalakeBytes: (g) => {
-        if (!this.#closed()) g.set(sources.store.datalakeBytes());
+      datalakeBytes: async (g) => {
+        if (!this.#closed()) g.set(await sources.store.datalakeBytes());
       },
       diskFreeBytes: async (g) => {
         await sources.disk.measure();
@@ -67,12 +67,12 @@ export class ServiceMetrics {
     if (deployment) m.predictionsReceived.inc({ deployment: deployment.name, result: resultOf(status) });
   }
 
-  #storedCounts(): Map<string, number> {
+  async #storedCounts(): Promise<Map<string, number>> {
     const now = performance.now();
     if (this.#closed()) return this.#counts?.byName ?? new Map();
     if (!this.#counts || now - this.#counts.atMs > COUNT_MAX_AGE_MS) {
       const byName = new Map<string, number>();
-      for (const d of this.#sources.deployments.values()) byName.set(d.name, (byName.get(d.name) ?? 0) + this.#sources.store.count(d.id));
+      for (const d of this.#sources.deployments.values()) byName.set(d.name, (byName.get(d.name) ?? 0) + (await this.#sources.store.count(d.id)));
       this.#counts = { atMs: now, byName };
     }
     return this.#counts.byName;

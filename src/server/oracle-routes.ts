@@ -102,7 +102,7 @@ async function monitor(ctx: ServerContext, req: IncomingMessage, deployment: Dep
   const bytes = body.image;
   if (bytes.length === 0) throw unprocessable('prediction', [{ field: 'image', message: 'decodes to zero bytes' }]);
   const imageKey = imageKeyOf(body.custom_metadata, bytes);
-  const existing = ctx.store.findByImageKey(deployment.id, imageKey);
+  const existing = await ctx.store.findByImageKey(deployment.id, imageKey);
   const id = randomUUID();
   const receivedS = Date.now() / 1000;
   // The image is checked and, unless already stored, written to the datalake at the same time (most
@@ -174,7 +174,7 @@ async function lateShadow(ctx: ServerContext, req: IncomingMessage, rawPredictio
   const claims = requireJwt(ctx, req);
   const predictionId = decodedSegment(rawPredictionId);
   await requireDiskSpace(ctx, req);
-  const prediction = ctx.store.get(predictionId);
+  const prediction = await ctx.store.get(predictionId);
   if (prediction === undefined) throw new HttpError(404, `Prediction ${predictionId} does not exist.`);
   requireSameDeployment(claims, prediction.deploymentId);
   const deployment = deploymentOr404(ctx, prediction.deploymentId);
@@ -233,7 +233,7 @@ export async function handleOracle(ctx: ServerContext, req: IncomingMessage, url
     const org = ctx.organizations.find((o) => o.id === d.organizationId);
     return {
       status: 200,
-      body: { id: d.id, name: d.name, type: d.type, labels: d.labels, organization_id: d.organizationId, organization_name: org?.name ?? null, predictions: ctx.store.count(d.id) },
+      body: { id: d.id, name: d.name, type: d.type, labels: d.labels, organization_id: d.organizationId, organization_name: org?.name ?? null, predictions: await ctx.store.count(d.id) },
     };
   }
   return null;

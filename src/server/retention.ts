@@ -5,7 +5,7 @@
  */
 import type { ServerLogger } from './context.js';
 import type { Datalake } from './datalake.js';
-import type { PredictionStore, RetentionCandidate } from './store.js';
+import type { RetentionCandidate } from './store.js';
 
 /**
  * Rows per batch. Measured on a 1 M-row database: the batch's select and delete transaction take
@@ -33,9 +33,16 @@ export interface RetentionResult {
   longestBatchMs: number;
 }
 
+/** What retention needs of a store: `MonitoringStore` (promises) or the SQLite `PredictionStore` (synchronous). */
+export interface RetentionStore {
+  oldest(limit: number, beforeS?: number): RetentionCandidate[] | Promise<RetentionCandidate[]>;
+  datalakeBytes(): number | Promise<number>;
+  deleteMany(ids: readonly string[]): number | Promise<number>;
+}
+
 /** Options of `Retention`. */
 export interface RetentionOptions {
-  store: PredictionStore;
+  store: RetentionStore;
   datalake: Datalake;
   policy: RetentionPolicy;
   logger: ServerLogger;
@@ -47,7 +54,7 @@ export interface RetentionOptions {
    * The deletable predictions captured first (before `beforeS` when given); default `store.oldest`. The service passes
    * the review store's `oldestUnreviewed`: a reviewed prediction is never a candidate (and a trigger refuses its delete).
    */
-  candidates?: (limit: number, beforeS?: number) => RetentionCandidate[];
+  candidates?: ((limit: number, beforeS?: number) => RetentionCandidate[] | Promise<RetentionCandidate[]>) | undefined;
 }
 
 /** The oldest of `rows` whose bytes cover `excess` (all of them if they do not). */
@@ -65,7 +72,7 @@ function coveringPrefix(rows: RetentionCandidate[], excess: number): RetentionCa
  */
 export class Retention {
   readonly #o: Required<Omit<RetentionOptions, 'policy' | 'candidates'>> & { policy: RetentionPolicy };
-  readonly #candidates: (limit: number, beforeS?: number) => RetentionCandidate[];
+  readonly #candidates: (limit: number, beforeS?: number) => RetentionCandidate[] | Promise<RetentionCandidate[]>;
   #timer: NodeJS.Timeout | null = null;
   #running: Promise<RetentionResult> | null = null;
   #closed = false;
@@ -120,17 +127,17 @@ export class Retention {
         const t0 = performance.now();
         let batch: RetentionCandidate[] = [];
         let bySize = false;
-        if (policy.retainDays !== undefined) batch = this.#candidates(batchRows, this.#o.now() / 1000 - policy.retainDays * 86_400);
+        if (policy.retainDays !== undefined) batch = await this.#candidates(batchRows, this.#o.now() / 1000 - policy.retainDays * 86_400);
         if (batch.length === 0 && policy.retainBytes !== undefined) {
-          const excess = store.datalakeBytes() - policy.retainBytes;
-          if (excess > 0) batch = coveringPrefix(this.#candidates(batchRows), excess);
+          const excess = (await store.datalakeBytes()) - policy.retainBytes;
+          if (excess > 0) batch = coveringPrefix(await this.#candidates(batchRows), excess);
           bySize = true;
         }
         let syncMs = performance.now() - t0;
         if (batch.length === 0) break;
         await this.#removeFiles(batch);
         const t1 = performance.now();
-        const deleted = store.deleteMany(batch.map((r) => r.id));
+        const deleted = await store.deleteMany(batch.map((r) => r.id));
         syncMs += performance.now() - t1;
         if (deleted === 0) break; // nothing left to select again: never spin
         result.batches += 1;

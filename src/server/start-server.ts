@@ -13,7 +13,7 @@ import { HttpError, sendJson } from './http-util.js';
 import { ServiceObservability } from './metrics-port.js';
 import { Retention, type RetentionResult } from './retention.js';
 import { routeRequest } from './routes.js';
-import { loadJwtSecret, loadToken, makePrivateFile } from './secret-files.js';
+import { loadJwtSecret, loadToken } from './secret-files.js';
 import { loadStaticFiles, type StaticFile } from './static-files.js';
 import { loadDeploymentModels } from './registry/deployment-models.js';
 import { openRegistryServices, type RegistryServices } from './registry/services.js';

@@ -58,7 +58,7 @@ export class WebhookSink implements SinkTarget {
         const retryAfterMs = parseRetryAfter(res.headers['retry-after']);
         return { kind: 'retry', code: 'EW_SINK_HTTP', message, ...(retryAfterMs === null ? {} : { retryAfterMs }) };
       }
-      return { kind: 'refused', code: 'EW_SINK_HTTP', message: `${message}: refused for good (fix the endpoint, then resend from the sink's dead letters)` };
+      return { kind: 'refused', code: 'EW_SINK_HTTP', message: `${message}: refused for good (fix the endpoint, then \`edgewatch outbox retry\` resends it)` };
     } catch (err) {
       const code = (err as { code?: string }).code;
       return { kind: 'retry', code: 'EW_SINK_HTTP', message: `cannot reach the webhook ${where}: ${code ?? (err as Error).name}`, unreachable: code !== undefined && UNREACHABLE.has(code) };

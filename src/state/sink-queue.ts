@@ -110,6 +110,39 @@ export class SinkQueue {
     return { pending: this.#pending.get(sink) ?? this.#count('sink_pending', sink), dead: this.#count('sink_dead', sink) };
   }
 
+  /** Names of the sinks with records in the database, configured or not (`edgewatch outbox list`). */
+  static sinksIn(db: StateDb): string[] {
+    return cachedStatement<[], { sink: string }>(db, 'SELECT sink FROM sink_pending UNION SELECT sink FROM sink_dead ORDER BY sink').all().map((r) => r.sink);
+  }
+
+  /** Moves dead letters of every sink (all, or those whose image id starts with one of `imageIds`) back into their queues, due now. Returns how many. */
+  retryDead(imageIds?: readonly string[]): number {
+    const now = Date.now() / 1000;
+    try {
+      return this.#db.transaction(() => {
+        let n = 0;
+        for (const r of cachedStatement<[], { id: number; sink: string; image_id: string; record: string }>(this.#db, 'SELECT id, sink, image_id, record FROM sink_dead ORDER BY id').all()) {
+          if (imageIds && !imageIds.some((id) => r.image_id.startsWith(id))) continue;
+          cachedStatement(this.#db, 'INSERT OR IGNORE INTO sink_pending (sink, image_id, record, attempts, next_attempt_at, created_at) VALUES (?, ?, ?, 0, ?, ?)').run(r.sink, r.image_id, r.record, now, now);
+          cachedStatement(this.#db, 'DELETE FROM sink_dead WHERE id = ?').run(r.id);
+          this.#pending.set(r.sink, (this.#pending.get(r.sink) ?? 0) + 1);
+          n += 1;
+        }
+        return n;
+      })();
+    } catch (cause) {
+      throw storeError(cause, 'move sink dead letters back');
+    }
+  }
+
+  /** Deletes dead letters of every sink (all, or those whose image id starts with one of `imageIds`). Returns how many. */
+  purgeDead(imageIds?: readonly string[]): number {
+    if (!imageIds) return cachedStatement(this.#db, 'DELETE FROM sink_dead').run().changes;
+    let n = 0;
+    for (const id of imageIds) n += cachedStatement(this.#db, "DELETE FROM sink_dead WHERE image_id LIKE ? || '%'").run(id).changes;
+    return n;
+  }
+
   /** Dead letters of `sink`, newest first (inspection). */
   listDead(sink: string, limit = 100): { imageId: string; code: string; message: string; attempts: number; diedAt: number }[] {
     return cachedStatement<[string, number], { image_id: string; code: string; message: string; attempts: number; died_at: number }>(

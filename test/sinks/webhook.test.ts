@@ -6,6 +6,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import type { SinkRecord } from '../../src/sinks/record.js';
+import { runCli } from '../helpers/cli.js';
 import { agentArgs, distinctJpegs, startAgent, startService, stateDbQuery, tempFolder } from '../helpers/service.js';
 import { rawOf, storedByImageId } from './stored.js';
 
@@ -111,6 +112,14 @@ test('a dead webhook (connection refused) and a refusing one (400) leave monitor
         assert.match(d.message, /answered 400/);
         assert.ok(!d.message.includes('s3cret'));
       }
+      // Shown and replayed like the monitor's dead letters.
+      const list = await runCli(['outbox', 'list', '--state-dir', stateDir]);
+      assert.match(list.out, /^queued 0, delivered 4, dead 0[^\n]*\nsink webhook: queued 0, dead 4\n/);
+      assert.equal(list.out.match(/EW_SINK_HTTP {2}the webhook http:\/\/127\.0\.0\.1:\d+\/hook answered 400/g)?.length, 4);
+      assert.ok(!list.out.includes('s3cret'));
+      assert.match((await runCli(['outbox', 'retry', '--state-dir', stateDir])).out, /4 sink dead letter\(s\) moved back to their sink queues/);
+      assert.match((await runCli(['outbox', 'list', '--state-dir', stateDir])).out, /sink webhook: queued 4, dead 0/);
+      assert.match((await runCli(['outbox', 'purge', '--state-dir', stateDir])).out, /^0 dead letter\(s\) deleted\n$/);
     }
   }
   assert.equal(refusing.requests(), 4, 'a 400 is not retried');
