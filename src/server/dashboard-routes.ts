@@ -5,7 +5,8 @@ import { deploymentOr404, requireReader, sessionCookie, type ServerContext } fro
 import { randomBytes } from 'node:crypto';
 import { HttpError, allow, decodeSegment, malformedSegment, parseJson, readBody } from './http-util.js';
 import { safeEqual } from './safe-equal.js';
-import { computeDashboardStats, edgewatchNames } from './stats.js';
+import { statsRunnerOf } from './aggregates/stats-runner.js';
+import { edgewatchNames } from './stats.js';
 import type { PredictionFilter, StoredPrediction } from './store.js';
 import type { StaticFile } from './static-files.js';
 
@@ -67,10 +68,9 @@ async function stats(ctx: ServerContext, url: URL, id: string): Promise<Dashboar
   const filter = filterOf(url, d.id);
   const bucketSeconds = bucketParam(url);
   const driftWindow = intParam(url, 'drift_window', 200, 10, 100_000);
-  const body = await computeDashboardStats(
-    ctx.store.aggregates,
+  const body = await statsRunnerOf(ctx.store).dashboard(
     { deploymentId: d.id, fromS: filter.fromS, toS: filter.toS, source: filter.source, tags: filter.tag === undefined ? undefined : [filter.tag] },
-    { labels: d.labels, driftWindow, bucketSeconds },
+    { labels: [...d.labels], driftWindow, bucketSeconds },
   );
   return {
     status: 200,

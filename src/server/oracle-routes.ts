@@ -6,8 +6,8 @@ import { deploymentOr404, issueOracleJwt, requireJwt, requireReader, requireSame
 import { diskLowError, isDiskFull } from './disk-guard.js';
 import { HttpError, allow, decodeSegment, decodedSegment, malformedSegment, parseJson, readBody } from './http-util.js';
 import { samplingProbability } from './aggregates/contribution.js';
-import { computeSdkStats } from './aggregates/sdk-stats.js';
 import { parseSdkQuery } from './aggregates/sdk-query.js';
+import { statsRunnerOf } from './aggregates/stats-runner.js';
 import { checkImage } from './image-check.js';
 import { parseMonitorJson } from './monitor-json.js';
 import { predictionBoundsProblems, type PredictionLimits } from './prediction-bounds.js';
@@ -220,7 +220,7 @@ export async function handleOracle(ctx: ServerContext, req: IncomingMessage, url
     if (id === null) throw malformedSegment();
     const d = deploymentOr404(ctx, id);
     const query = parseSdkQuery(url, m[2] === 'stats' ? 'aggregated' : 'predictions', Date.now() / 1000);
-    return { status: 200, body: await computeSdkStats(ctx.store.aggregates, d, query) };
+    return { status: 200, body: await statsRunnerOf(ctx.store).sdk(d, query) };
   }
   m = /^\/api\/deployment\/([^/]+)$/.exec(path);
   if (m) {

@@ -7,6 +7,7 @@ import type { AggregateReader } from './aggregates/reader.js';
 import { AGGREGATE_TABLES, AGGREGATES_SCHEMA } from './aggregates/schema.js';
 import { SqliteAggregateReader } from './aggregates/sqlite-reader.js';
 import { SqliteAggregateWriter } from './aggregates/sqlite-writer.js';
+import { StatsWorker } from './aggregates/stats-worker.js';
 
 /** A prediction as stored. Times are epoch seconds, latencies seconds. */
 export interface StoredPrediction {
@@ -163,8 +164,8 @@ function whereOf(f: PredictionFilter): { sql: string; params: unknown[] } {
 /** Result of an insert: the stored id, or the id of the prediction that already holds this image key. */
 export type InsertResult = { inserted: true; id: string } | { inserted: false; existingId: string };
 
-/** Schema version kept in `PRAGMA user_version`: 2 = model-version columns and the aggregate tables with roll-ups. */
-export const STORE_SCHEMA_VERSION = 2;
+/** Schema version kept in `PRAGMA user_version`: 3 = model-version columns, aggregate tables with roll-ups and six levels. */
+export const STORE_SCHEMA_VERSION = 3;
 
 const INSERT_SQL = `INSERT INTO predictions (id, deployment_id, image_key, filename, content_type, width, height, image_path, image_bytes,
     champion_json, champion_class, champion_score, latency_s, shadow_json, shadow_class, shadow_score, shadow_latency_s,
@@ -191,8 +192,10 @@ export class PredictionStore {
   #db: Database.Database;
   #closed = false;
   #writer: SqliteAggregateWriter;
-  /** The statistics' read side (merged buckets; never reads predictions). */
+  /** The statistics' read side (merged buckets; never reads predictions), on this connection. */
   readonly aggregates: AggregateReader;
+  /** The same statistics computed in a worker thread with its own read-only connection: what the routes use. */
+  readonly stats: StatsWorker;
 
   constructor(file: string) {
     try {
@@ -208,13 +211,14 @@ export class PredictionStore {
       this.#writer = new SqliteAggregateWriter(this.#db);
       this.#migrate();
       this.aggregates = new SqliteAggregateReader(this.#db);
+      this.stats = new StatsWorker(file);
     } catch (cause) {
       throw new EdgewatchError('EW_STORE_OPEN', `Cannot open the monitoring database ${file}: ${(cause as Error).message}.`, { cause, details: { path: file } });
     }
   }
 
   /**
-   * To version 2: model-version columns, the aggregate tables (rebuilt when an earlier layout exists), and the
+   * To version 3: model-version columns, the aggregate tables (rebuilt when an earlier layout exists), and the
    * aggregates of the predictions already stored (read in rowid order, 5,000 at a time), all in one transaction: a
    * database is either migrated or untouched.
    */
@@ -338,6 +342,7 @@ export class PredictionStore {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    void this.stats.close();
     this.#db.close();
   }
 }

@@ -125,7 +125,7 @@ test('retention deletes prediction rows and files but the aggregates stay: long-
   const before = await read();
   const result = await server.retention.run();
   assert.equal(result.deletedByAge, 4);
-  assert.equal(server.store.count(h.deploymentId), 2);
+  assert.equal(await server.store.count(h.deploymentId), 2);
   const after = await read();
   assert.deepEqual(after.counts, before.counts);
   assert.deepEqual(after.labelDistribution, before.labelDistribution);

@@ -4,8 +4,8 @@
  * (coarsest first), so any window merges a few hundred rows at most, whatever its length.
  */
 
-/** Bucket widths in seconds, finest first: minute, 10 minutes, hour, day, 30 days. Each divides the next. */
-export const LEVELS_S = [60, 600, 3600, 86_400, 2_592_000] as const;
+/** Bucket widths in seconds, finest first: minute, 10 minutes, hour, 6 hours, day, 30 days. Each divides the next. */
+export const LEVELS_S = [60, 600, 3600, 21_600, 86_400, 2_592_000] as const;
 /** The finest level: windows are answered at this resolution (rounded out to whole minutes). */
 export const RESOLUTION_S = LEVELS_S[0];
 
@@ -55,7 +55,7 @@ export const MAX_TIMELINE_POINTS = 240;
 /** Points aimed at when the bucket is chosen automatically. */
 const AUTO_POINTS = 60;
 // Chart widths: each is at most 7 buckets of the coarsest level dividing it, so a chart reads at most ~7 rows per point and class pair.
-const NICE_S = [60, 120, 300, 600, 1200, 1800, 3600, 7200, 10_800, 21_600, 86_400, 172_800, 604_800, 2_592_000];
+const NICE_S = [60, 120, 300, 600, 1200, 1800, 3600, 7200, 10_800, 21_600, 43_200, 86_400, 172_800, 604_800, 2_592_000];
 
 /**
  * Width of the chart buckets for a span: `askedS` rounded up to whole minutes when given, else a nice width giving

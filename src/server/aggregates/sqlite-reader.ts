@@ -1,29 +1,15 @@
-/** `AggregateReader` on SQLite: each method runs one indexed range query per level range and adds the results up. */
+/**
+ * `AggregateReader` on SQLite. A read is one statement: one indexed range scan per level range (`UNION ALL`, at most
+ * two ranges per level), summed by the outer `GROUP BY`. (An `OR` of the ranges would make SQLite scan every bucket
+ * of the dimensions.)
+ */
 import type Database from 'better-sqlite3';
 import { cachedStatement } from '../../sqlite-statements.js';
 import { ROLLUP } from './contribution.js';
 import type { LevelRange } from './levels.js';
 import type { AggregateReader, BinRow, CountsRow, Dim, ObjectRow, PairRow, TimelinePairRow } from './reader.js';
 
-const IN_DIMS = 'dim_id IN (SELECT value FROM json_each(?))';
-const RANGE = 'level = ? AND bucket >= ? AND bucket < ?';
-
-/** Sums `cols` of rows with the same `keyCols` across ranges. */
-function mergeRows<T extends Record<string, number | null>>(rows: T[], keyCols: (keyof T)[], sumCols: (keyof T)[], minCols: (keyof T)[] = [], maxCols: (keyof T)[] = []): T[] {
-  const out = new Map<string, T>();
-  for (const r of rows) {
-    const key = keyCols.map((k) => r[k]).join('|');
-    const prev = out.get(key);
-    if (prev === undefined) {
-      out.set(key, { ...r });
-      continue;
-    }
-    for (const c of sumCols) (prev[c] as number) = (prev[c] as number) + (r[c] as number);
-    for (const c of minCols) if (r[c] !== null && (prev[c] === null || (r[c] as number) < (prev[c] as number))) prev[c] = r[c];
-    for (const c of maxCols) if (r[c] !== null && (prev[c] === null || (r[c] as number) > (prev[c] as number))) prev[c] = r[c];
-  }
-  return [...out.values()];
-}
+const BRANCH = (table: string) => `SELECT * FROM ${table} WHERE dim_id IN (SELECT value FROM json_each(?)) AND level = ? AND bucket >= ? AND bucket < ?`;
 
 export class SqliteAggregateReader implements AggregateReader {
   readonly #db: Database.Database;
@@ -32,11 +18,12 @@ export class SqliteAggregateReader implements AggregateReader {
     this.#db = db;
   }
 
-  #each<T>(sql: string, dimIds: readonly number[], ranges: readonly LevelRange[], extra: unknown[] = []): T[] {
-    if (dimIds.length === 0) return [];
-    const stmt = cachedStatement(this.#db, sql);
+  /** `SELECT <select> FROM (<one branch per range>) GROUP BY <groupBy>`. */
+  #sum<T>(table: string, select: string, groupBy: string, dimIds: readonly number[], ranges: readonly LevelRange[], tail = '', selectParams: unknown[] = []): T[] {
+    if (dimIds.length === 0 || ranges.length === 0) return [];
+    const sql = `SELECT ${select} FROM (${ranges.map(() => BRANCH(table)).join(' UNION ALL ')}) GROUP BY ${groupBy} ${tail}`;
     const ids = JSON.stringify(dimIds);
-    return ranges.flatMap((r) => stmt.all(...extra, ids, r.level, r.fromS, r.toS) as T[]);
+    return cachedStatement(this.#db, sql).all(...selectParams, ...ranges.flatMap((r) => [ids, r.level, r.fromS, r.toS])) as T[];
   }
 
   async dims(deploymentId: string): Promise<Dim[]> {
@@ -51,61 +38,46 @@ export class SqliteAggregateReader implements AggregateReader {
   }
 
   async counts(dimIds: readonly number[], ranges: readonly LevelRange[]): Promise<CountsRow[]> {
-    const rows = this.#each<CountsRow>(
-      `SELECT dim_id AS dimId, SUM(n) AS n, SUM(w) AS w, SUM(shadow_n) AS shadowN, SUM(shadow_w) AS shadowW, SUM(lat_sum_w) AS latSumW, SUM(shadow_lat_sum_w) AS shadowLatSumW,
-         MIN(lat_min) AS latMin, MAX(lat_max) AS latMax, MIN(shadow_lat_min) AS shadowLatMin, MAX(shadow_lat_max) AS shadowLatMax, MIN(t_min) AS tMin, MAX(t_max) AS tMax
-       FROM agg_counts WHERE ${IN_DIMS} AND ${RANGE} AND n > 0 GROUP BY dim_id`,
+    return this.#sum<CountsRow>(
+      'agg_counts',
+      `dim_id AS dimId, SUM(n) AS n, SUM(w) AS w, SUM(shadow_n) AS shadowN, SUM(shadow_w) AS shadowW, SUM(lat_sum_w) AS latSumW, SUM(shadow_lat_sum_w) AS shadowLatSumW,
+       MIN(lat_min) AS latMin, MAX(lat_max) AS latMax, MIN(shadow_lat_min) AS shadowLatMin, MAX(shadow_lat_max) AS shadowLatMax, MIN(t_min) AS tMin, MAX(t_max) AS tMax`,
+      'dim_id',
       dimIds,
       ranges,
+      'HAVING SUM(n) > 0',
     );
-    return mergeRows(rows as unknown as Record<string, number | null>[], ['dimId'], ['n', 'w', 'shadowN', 'shadowW', 'latSumW', 'shadowLatSumW'], ['latMin', 'shadowLatMin', 'tMin'], ['latMax', 'shadowLatMax', 'tMax']) as unknown as CountsRow[];
   }
 
   async pairs(dimIds: readonly number[], ranges: readonly LevelRange[]): Promise<PairRow[]> {
-    const rows = this.#each<PairRow>(
-      `SELECT dim_id AS dimId, champion_class AS championClass, shadow_class AS shadowClass, SUM(n) AS n, SUM(w) AS w, SUM(champion_score_w) AS championScoreW, SUM(shadow_score_w) AS shadowScoreW
-       FROM agg_pairs WHERE ${IN_DIMS} AND ${RANGE} GROUP BY dim_id, champion_class, shadow_class`,
+    return this.#sum<PairRow>(
+      'agg_pairs',
+      'dim_id AS dimId, champion_class AS championClass, shadow_class AS shadowClass, SUM(n) AS n, SUM(w) AS w, SUM(champion_score_w) AS championScoreW, SUM(shadow_score_w) AS shadowScoreW',
+      'dim_id, champion_class, shadow_class',
       dimIds,
       ranges,
     );
-    return mergeRows(rows as unknown as Record<string, number>[], ['dimId', 'championClass', 'shadowClass'], ['n', 'w', 'championScoreW', 'shadowScoreW']) as unknown as PairRow[];
-  }
-
-  #bins(table: 'agg_latency' | 'agg_scores', dimIds: readonly number[], ranges: readonly LevelRange[]): BinRow[] {
-    const rows = this.#each<BinRow>(`SELECT dim_id AS dimId, role, bin, SUM(n) AS n, SUM(w) AS w FROM ${table} WHERE ${IN_DIMS} AND ${RANGE} GROUP BY dim_id, role, bin`, dimIds, ranges);
-    return mergeRows(rows as unknown as Record<string, number>[], ['dimId', 'role', 'bin'], ['n', 'w']) as unknown as BinRow[];
   }
 
   async latency(dimIds: readonly number[], ranges: readonly LevelRange[]): Promise<BinRow[]> {
-    return this.#bins('agg_latency', dimIds, ranges);
+    return this.#sum<BinRow>('agg_latency', 'dim_id AS dimId, role, bin, SUM(n) AS n, SUM(w) AS w', 'dim_id, role, bin', dimIds, ranges);
   }
 
   async scores(dimIds: readonly number[], ranges: readonly LevelRange[]): Promise<BinRow[]> {
-    return this.#bins('agg_scores', dimIds, ranges);
+    return this.#sum<BinRow>('agg_scores', 'dim_id AS dimId, role, bin, SUM(n) AS n, SUM(w) AS w', 'dim_id, role, bin', dimIds, ranges);
   }
 
   async objects(dimIds: readonly number[], ranges: readonly LevelRange[]): Promise<ObjectRow[]> {
-    const rows = this.#each<ObjectRow>(
-      `SELECT dim_id AS dimId, role, class AS classId, SUM(n) AS n, SUM(w) AS w, SUM(score_w) AS scoreW FROM agg_objects WHERE ${IN_DIMS} AND ${RANGE} GROUP BY dim_id, role, class`,
-      dimIds,
-      ranges,
-    );
-    return mergeRows(rows as unknown as Record<string, number>[], ['dimId', 'role', 'classId'], ['n', 'w', 'scoreW']) as unknown as ObjectRow[];
+    return this.#sum<ObjectRow>('agg_objects', 'dim_id AS dimId, role, class AS classId, SUM(n) AS n, SUM(w) AS w, SUM(score_w) AS scoreW', 'dim_id, role, class', dimIds, ranges);
   }
 
   async timeline(dimIds: readonly number[], ranges: readonly LevelRange[], bucketS: number): Promise<TimelinePairRow[]> {
-    const rows = this.#each<TimelinePairRow>(
-      `SELECT (bucket - ((bucket % ?) + ?) % ?) AS t, champion_class AS championClass, shadow_class AS shadowClass, SUM(n) AS n, SUM(w) AS w
-       FROM agg_pairs WHERE ${IN_DIMS} AND ${RANGE} GROUP BY 1, champion_class, shadow_class`,
-      dimIds,
-      ranges,
-      [bucketS, bucketS, bucketS],
-    );
-    return mergeRows(rows as unknown as Record<string, number>[], ['t', 'championClass', 'shadowClass'], ['n', 'w']) as unknown as TimelinePairRow[];
+    // Floor to the chart bucket (SQLite's % truncates toward zero; buckets before 1970 are negative).
+    const t = '(bucket - ((bucket % ?) + ?) % ?)';
+    return this.#sum<TimelinePairRow>('agg_pairs', `${t} AS t, champion_class AS championClass, shadow_class AS shadowClass, SUM(n) AS n, SUM(w) AS w`, '1, champion_class, shadow_class', dimIds, ranges, '', [bucketS, bucketS, bucketS]);
   }
 
   async bucketCounts(dimIds: readonly number[], range: LevelRange): Promise<{ bucket: number; w: number }[]> {
-    return this.#each<{ bucket: number; w: number }>(`SELECT bucket, SUM(w) AS w FROM agg_counts WHERE ${IN_DIMS} AND ${RANGE} GROUP BY bucket HAVING SUM(n) > 0 ORDER BY bucket`, dimIds, [range]);
+    return this.#sum<{ bucket: number; w: number }>('agg_counts', 'bucket, SUM(w) AS w', 'bucket', dimIds, [range], 'HAVING SUM(n) > 0 ORDER BY bucket');
   }
-
 }
