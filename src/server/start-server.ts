@@ -4,7 +4,7 @@ import { chmodSync, mkdirSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
-import { EdgewatchError } from '../errors.js';
+import { EdgewatchError, isEdgewatchError } from '../errors.js';
 import { resolveOrganizations, type DeploymentInfo, type OrganizationInfo, type ServeConfig } from './config.js';
 import type { ServerContext, ServerLogger } from './context.js';
 import { Datalake } from './datalake.js';
@@ -17,7 +17,8 @@ import { loadJwtSecret, loadToken } from './secret-files.js';
 import { loadStaticFiles, type StaticFile } from './static-files.js';
 import { loadDeploymentModels } from './registry/deployment-models.js';
 import { openRegistryServices, type RegistryServices } from './registry/services.js';
-import { PredictionStore } from './store.js';
+import type { MonitoringStore } from './store-api.js';
+import { openMonitoringStore, registryOnPostgres, sqliteFileOf } from './store-open.js';
 
 /** A running service. `close()` is idempotent and returns the same promise every time. */
 export interface RunningServer {
@@ -31,7 +32,8 @@ export interface RunningServer {
   /** Dashboard sign-in link `<url>/#key=<random per-process key>`: read-only dashboard access, not the API token. */
   dashboardUrl: string;
   organizations: readonly OrganizationInfo[];
-  store: PredictionStore;
+  /** The predictions store: SQLite in the data folder, or PostgreSQL with `database`. */
+  store: MonitoringStore;
   /** Retention (`retainDays`, `retainGb`): `run()` makes a pass now (passes also run at start and hourly). */
   retention: { run(): Promise<RetentionResult> };
   /** The unauthenticated metrics port (`/metrics`, `/healthz`, `/readyz`) when `metricsPort` is set. */
@@ -66,17 +68,17 @@ export async function startServer(config: ServeConfig, options: { logger?: Serve
   const deployments = new Map<string, DeploymentInfo>(organizations.flatMap((o) => o.deployments.map((d) => [d.id, d] as const)));
   const files = loadStaticFiles();
   const { token, created: tokenCreated } = loadToken(dataDir, config.token);
-  makePrivateFile(join(dataDir, 'monitoring.db'));
-  const store = new PredictionStore(join(dataDir, 'monitoring.db'));
+  const store = await openMonitoringStore(config, dataDir, logger);
   const jwtSecret = loadJwtSecret(dataDir, token);
   let registry: RegistryServices;
   try {
-    registry = openRegistryServices(join(dataDir, 'monitoring.db'), jwtSecret);
+    // On PostgreSQL the registry's routes answer 501 (its tables join the SQLite predictions); deployments name no model versions.
+    registry = store.kind === 'sqlite' ? openRegistryServices(sqliteFileOf(dataDir), jwtSecret) : registryOnPostgres();
   } catch (err) {
-    store.close();
+    await store.close();
     throw err;
   }
-  loadDeploymentModels(registry, deployments.values());
+  if (store.kind === 'sqlite') loadDeploymentModels(registry, deployments.values());
   const datalake = new Datalake(join(dataDir, 'datalake'));
   const disk = new DiskGuard({ folder: dataDir, minFreeBytes: config.minFreeGb * 1e9, logger });
   await disk.measure();
@@ -85,7 +87,7 @@ export async function startServer(config: ServeConfig, options: { logger?: Serve
     datalake,
     logger,
     policy: { retainDays: config.retainDays, retainBytes: config.retainGb === undefined ? undefined : config.retainGb * 1e9 },
-    candidates: (limit, beforeS) => registry.reviews.oldestUnreviewed(limit, beforeS),
+    candidates: store.kind === 'sqlite' ? (limit, beforeS) => registry.reviews.oldestUnreviewed(limit, beforeS) : undefined,
   });
   const ctx: ServerContext = {
     config,
@@ -105,7 +107,9 @@ export async function startServer(config: ServeConfig, options: { logger?: Serve
   let closing = false;
   let inFlight = 0;
   let drained: (() => void) | null = null;
-  const observability = new ServiceObservability({ config, store, disk, deployments, dbFile: join(dataDir, 'monitoring.db'), inFlight: () => inFlight, closing: () => closing });
+  const observability = new ServiceObservability({
+    config, store, disk, deployments, dbFile: sqliteFileOf(dataDir), probeDatabase: store.probeWritable?.bind(store), inFlight: () => inFlight, closing: () => closing,
+  });
 
   const server = createServer({ keepAliveTimeout: 5000 }, (req, res) => {
     if (closing) {
@@ -129,7 +133,7 @@ export async function startServer(config: ServeConfig, options: { logger?: Serve
   await new Promise<void>((resolveListen, reject) => {
     server.once('error', (cause: NodeJS.ErrnoException) => {
       registry.close();
-      store.close();
+      void store.close();
       reject(new EdgewatchError('EW_SERVER_LISTEN', `Cannot listen on ${config.host}:${config.port}: ${cause.code ?? cause.message}. Choose another --port or --host.`, { cause, details: { host: config.host, port: config.port } }));
     });
     server.listen(config.port, config.host, () => resolveListen());
@@ -142,7 +146,7 @@ export async function startServer(config: ServeConfig, options: { logger?: Serve
     await new Promise<void>((r) => server.close(() => r()));
     await observability.close();
     registry.close();
-    store.close();
+    await store.close();
     throw err;
   }
   logger.info({ url: ctx.url, dataDir, deployments: [...deployments.values()].map((d) => `${d.name}:${d.type}`) }, 'monitoring service listening');
@@ -167,7 +171,7 @@ export async function startServer(config: ServeConfig, options: { logger?: Serve
       await retentionStopped;
       await observability.close();
       registry.close();
-      store.close();
+      await store.close();
       logger.info({}, 'monitoring service stopped');
     })();
     return closePromise;
@@ -213,6 +217,12 @@ async function handle(ctx: ServerContext, files: ReadonlyMap<string, StaticFile>
   } catch (err) {
     if (res.headersSent) {
       res.destroy();
+      return;
+    }
+    if (isEdgewatchError(err, 'EW_SERVER_DATABASE')) {
+      // The database is down or overloaded: a 503 with Retry-After, which agents retry (the prediction stays in their outbox).
+      ctx.logger.warn({ code: err.code, path: (req.url ?? '').split('?')[0] }, err.message);
+      sendJson(res, 503, { message: 'The monitoring service\'s database is unavailable; retry later.', code: err.code }, { 'retry-after': '5' });
       return;
     }
     if (err instanceof HttpError) {

@@ -32,5 +32,7 @@ export interface MonitoringStore {
   oldest(limit: number, beforeS?: number): Promise<RetentionCandidate[]>;
   /** Deletes predictions by id in one transaction (their aggregates stay); returns how many went. */
   deleteMany(ids: readonly string[]): Promise<number>;
+  /** Readiness of a client/server database (`/readyz`): true when it takes writes, else what is wrong. SQLite's file is probed by `health.ts`. */
+  probeWritable?(): Promise<true | string>;
   close(): Promise<void>;
 }

@@ -224,6 +224,16 @@ export class PgMonitoringStore implements MonitoringStore {
     });
   }
 
+  /** True when the database answers and is not a read-only standby; otherwise what is wrong. */
+  async probeWritable(): Promise<true | string> {
+    try {
+      const row = (await this.#rows<{ standby: boolean }>('SELECT pg_is_in_recovery() AS standby', []))[0];
+      return row?.standby === false ? true : 'PostgreSQL is a read-only standby';
+    } catch (err) {
+      return (err as Error).message;
+    }
+  }
+
   /** Ends the pool (waits for queries in flight); later calls return the same promise. */
   close(): Promise<void> {
     this.#closed ??= this.#pool.end().catch(() => undefined);

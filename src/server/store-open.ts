@@ -1,0 +1,52 @@
+/** Opens the service's store from its configuration: the SQLite file of the data folder, or PostgreSQL with `database`. */
+import { join } from 'node:path';
+import type { ServeConfig } from './config.js';
+import type { ServerLogger } from './context.js';
+import { HttpError } from './http-util.js';
+import { PgMonitoringStore } from './pg/pg-store.js';
+import type { RegistryServices } from './registry/services.js';
+import { makePrivateFile } from './secret-files.js';
+import type { MonitoringStore } from './store-api.js';
+import { SqliteMonitoringStore } from './store-sqlite.js';
+
+/** The SQLite database file of a data folder (predictions, aggregates, and the registry's tables). */
+export function sqliteFileOf(dataDir: string): string {
+  return join(dataDir, 'monitoring.db');
+}
+
+/** Opens the store. Throws `EW_STORE_OPEN` (SQLite) or `EW_SERVER_DATABASE` (PostgreSQL unreachable or unusable). */
+export async function openMonitoringStore(config: ServeConfig, dataDir: string, logger: ServerLogger): Promise<MonitoringStore> {
+  if (config.database === undefined) {
+    makePrivateFile(sqliteFileOf(dataDir));
+    return new SqliteMonitoringStore(sqliteFileOf(dataDir));
+  }
+  return PgMonitoringStore.open(config.database, {
+    onIdleError: (err) => logger.warn({ code: 'EW_SERVER_DATABASE', err: { message: err.message } }, 'a PostgreSQL connection was lost; the next query reconnects'),
+  });
+}
+
+/**
+ * The registry of a service on PostgreSQL: its tables (models, champion/shadow history, reviews) live in SQLite beside
+ * the predictions they join, so every route that needs it answers 501 with `EW_SERVER_POSTGRES_UNSUPPORTED`.
+ */
+export function registryOnPostgres(): RegistryServices {
+  const refuse = (): never => {
+    throw new HttpError(
+      501,
+      'The model registry, model files, champion/shadow changes and reviews are not available when the monitoring service runs on PostgreSQL (--database): run it on its default SQLite store for these.',
+      { code: 'EW_SERVER_POSTGRES_UNSUPPORTED' },
+    );
+  };
+  return {
+    get models() {
+      return refuse();
+    },
+    get reviews() {
+      return refuse();
+    },
+    get signer() {
+      return refuse();
+    },
+    close() {},
+  };
+}
