@@ -8,6 +8,7 @@ import type { RegistryServices } from './registry/services.js';
 import { makePrivateFile } from './secret-files.js';
 import type { MonitoringStore } from './store-api.js';
 import { SqliteMonitoringStore } from './store-sqlite.js';
+import type { PredictionStore } from './store.js';
 
 /** The SQLite database file of a data folder (predictions, aggregates, and the registry's tables). */
 export function sqliteFileOf(dataDir: string): string {
@@ -25,17 +26,25 @@ export async function openMonitoringStore(config: ServeConfig, dataDir: string, 
   });
 }
 
+const POSTGRES_UNSUPPORTED =
+  'The model registry, model files, champion/shadow changes and reviews are not available when the monitoring service runs on PostgreSQL (--database): run it on its default SQLite store for these.';
+
+/**
+ * The synchronous SQLite store under `store`, for the registry and reviews (their tables join the SQLite predictions);
+ * on PostgreSQL, a 501 with `EW_SERVER_POSTGRES_UNSUPPORTED`.
+ */
+export function sqliteStoreOf(store: MonitoringStore): PredictionStore {
+  if (store instanceof SqliteMonitoringStore) return store.sqlite;
+  throw new HttpError(501, POSTGRES_UNSUPPORTED, { code: 'EW_SERVER_POSTGRES_UNSUPPORTED' });
+}
+
 /**
  * The registry of a service on PostgreSQL: its tables (models, champion/shadow history, reviews) live in SQLite beside
  * the predictions they join, so every route that needs it answers 501 with `EW_SERVER_POSTGRES_UNSUPPORTED`.
  */
 export function registryOnPostgres(): RegistryServices {
   const refuse = (): never => {
-    throw new HttpError(
-      501,
-      'The model registry, model files, champion/shadow changes and reviews are not available when the monitoring service runs on PostgreSQL (--database): run it on its default SQLite store for these.',
-      { code: 'EW_SERVER_POSTGRES_UNSUPPORTED' },
-    );
+    throw new HttpError(501, POSTGRES_UNSUPPORTED, { code: 'EW_SERVER_POSTGRES_UNSUPPORTED' });
   };
   return {
     get models() {

@@ -14,6 +14,7 @@ import { segment } from '../registry/registry-routes.js';
 import { WRITER_SESSION_SUB, requireWriter } from '../registry/write-access.js';
 import { safeEqual } from '../safe-equal.js';
 import type { StoredPrediction } from '../store.js';
+import { sqliteStoreOf } from '../store-open.js';
 import { countReviews, labelName } from '../verdict/verdict-counts.js';
 import { computeVerdict } from '../verdict/verdict.js';
 import { assetJson } from './asset-json.js';
@@ -77,7 +78,7 @@ function list(ctx: ServerContext, req: IncomingMessage, url: URL, d: DeploymentI
     limit: intQuery(url, 'limit', 100, 1000),
     offset: intQuery(url, 'offset', 0, 1_000_000_000),
   });
-  const predictions = ids.map((id) => ctx.store.get(id)).filter((p): p is StoredPrediction => p !== undefined);
+  const predictions = ids.map((id) => sqliteStoreOf(ctx.store).get(id)).filter((p): p is StoredPrediction => p !== undefined);
   return { status: 200, body: { items: assetsJson(ctx, req, d, predictions), count } };
 }
 
@@ -86,10 +87,10 @@ function find(ctx: ServerContext, req: IncomingMessage, url: URL, d: DeploymentI
   const filename = url.searchParams.get('filename');
   const objectName = url.searchParams.get('object_name');
   let p: StoredPrediction | undefined;
-  if (byId !== null) p = ctx.store.get(byId);
+  if (byId !== null) p = sqliteStoreOf(ctx.store).get(byId);
   else if (filename !== null || objectName !== null) {
     const { ids } = ctx.registry.reviews.listIds({ deploymentId: d.id, filename: filename ?? undefined, order: '-created_at', limit: 1000, offset: 0 });
-    p = ids.map((id) => ctx.store.get(id)).find((x) => x !== undefined && (objectName === null || x.imagePath === objectName));
+    p = ids.map((id) => sqliteStoreOf(ctx.store).get(id)).find((x) => x !== undefined && (objectName === null || x.imagePath === objectName));
   } else throw new HttpError(400, 'Give ?id=, ?oracle_prediction_id=, ?data_id=, ?filename= or ?object_name=.');
   if (p === undefined || p.deploymentId !== d.id) throw new HttpError(404, `No predicted asset of deployment ${d.name} matches.`);
   return { status: 200, body: assetsJson(ctx, req, d, [p])[0] };
@@ -114,7 +115,7 @@ async function review(ctx: ServerContext, req: IncomingMessage, p: StoredPredict
   const body = Object.fromEntries(Object.entries(checked.body).filter(([, v]) => v !== undefined));
   const stored = ctx.registry.reviews.add(p.id, d.id, body, checked.labels);
   if (stored === undefined) {
-    if (ctx.store.get(p.id) === undefined) throw new HttpError(404, `Predicted asset ${p.id} does not exist any more.`);
+    if (sqliteStoreOf(ctx.store).get(p.id) === undefined) throw new HttpError(404, `Predicted asset ${p.id} does not exist any more.`);
     throw new HttpError(409, `Predicted asset ${p.id} is already reviewed: a review cannot be changed.`);
   }
   return { status: 201, body: { id: stored.id, predicted_asset_id: p.id, created_at: new Date(stored.createdS * 1000).toISOString(), ...body } };
@@ -183,7 +184,7 @@ export async function handleReviews(ctx: ServerContext, req: IncomingMessage, ur
     // Credentials first, then the path is decoded (a malformed %-encoding is 401 without them, 400 with them).
     if (m[2] === undefined) requireReader(ctx, req, null);
     else requireWriter(ctx, req);
-    const p = ctx.store.get(segment(m[1]));
+    const p = sqliteStoreOf(ctx.store).get(segment(m[1]));
     if (m[2] === undefined) {
       if (p === undefined) throw new HttpError(404, `Predicted asset ${m[1]} does not exist.`);
       requireReader(ctx, req, p.deploymentId);
