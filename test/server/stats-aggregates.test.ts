@@ -156,3 +156,18 @@ test('a database written before the aggregates is backfilled once when opened', 
   assert.equal((await computeDashboardStats(reopened.aggregates, { deploymentId: DEP, tags: ['early'] }, { labels: [], driftWindow: 200 })).counts.predictions, 6);
   assert.equal(reopened.get(reopened.oldest(1)[0]?.id as string)?.championVersionId, null);
 });
+
+test('the stats worker (own read-only connection, another thread) answers what the inline computation answers', async (t) => {
+  const dir = await tempDir(t);
+  const store = new PredictionStore(join(dir, 'm.db'));
+  t.after(() => store.close());
+  for (let i = 0; i < 50; i++) store.insert(prediction({ timestampS: 1_750_000_000 + 37 * i, championClass: i % 3, latencyS: 0.01 + (i % 7) / 1000, source: i % 2 ? 'a' : 'b' }));
+  for (const f of [{}, { fromS: 1_750_000_600 }, { source: 'a' }]) {
+    const filter = { deploymentId: DEP, ...f };
+    const options = { labels: ['x', 'y', 'z'], driftWindow: 10 };
+    assert.deepEqual(await store.stats.dashboard(filter, options), await computeDashboardStats(store.aggregates, filter, options), JSON.stringify(f));
+  }
+  // A row written after the worker opened its connection is seen by the next read (WAL, no stale snapshot).
+  store.insert(prediction({ timestampS: 1_750_010_000 }));
+  assert.equal((await store.stats.dashboard({ deploymentId: DEP }, { labels: [], driftWindow: 10 })).counts.predictions, 51);
+});
