@@ -65,7 +65,8 @@ export class WebhookSink implements SinkTarget {
     }
   }
 
+  /** Called once the delivery loop stopped (or its deadline passed): a request still in flight is cut, its record stays queued. */
   async close(): Promise<void> {
-    await this.#dispatcher.close().catch(() => undefined);
+    await this.#dispatcher.destroy().catch(() => undefined);
   }
 }

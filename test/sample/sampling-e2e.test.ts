@@ -1,10 +1,10 @@
 /** --sample end to end: what reaches the service carries its inclusion probability, the service's 1/p-weighted totals give the true totals, and every image still reaches the sinks. */
 import assert from 'node:assert/strict';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { runCli } from '../helpers/cli.js';
-import { agentArgs, distinctJpegs, startService, stateDbQuery, tempFolder, type TestService } from '../helpers/service.js';
+import { agentArgs, distinctJpegs, startService, stateDbQuery, tempFolder, waitUntil, type TestService } from '../helpers/service.js';
 import { jsonlRecords, storedByImageId } from '../sinks/stored.js';
 
 const IMAGES = 400;
@@ -90,4 +90,27 @@ test('--sample rate=0.25,disagreement: every disagreement is sent (p = 1) and th
   const sd = Math.sqrt((agreeing.length * (1 - 0.25)) / 0.25);
   assert.ok(Math.abs(estimatedAgreeing - agreeing.length) <= 5 * sd + 4, `estimated ${estimatedAgreeing} agreements, true ${agreeing.length} (sd ${sd.toFixed(1)})`);
   t.diagnostic(`images ${IMAGES}, shadow in time ${withShadow.length}, disagreements ${disagreeing.length}, stored ${stored.length}, weighted agreement ${weighted.agreement.agreed}/${weighted.agreement.compared}`);
+});
+
+test('sampled-out images are done with: afterDelivery delete removes them, their records are in the sinks, a copy with the same bytes is a duplicate', async (t) => {
+  const service = await startService(t);
+  const dir = await tempFolder(t);
+  const inbox = join(dir, 'inbox');
+  await mkdir(inbox);
+  const images = await distinctJpegs(3, { offset: 8000 });
+  for (const [i, bytes] of images.entries()) await writeFile(join(inbox, `s-${i}.jpg`), bytes);
+  const jsonl = join(dir, 'p.jsonl');
+  const stateDir = join(dir, 'state');
+  const args = agentArgs({ host: service.url, inbox, stateDir }, ['--once', '--sample', 'rate=0', '--after-delivery', 'delete', '--sink-jsonl', jsonl]);
+  const cli = await runCli(args, { PICSELLIA_API_TOKEN: service.token });
+  assert.equal(cli.code, 0, cli.err.slice(-1000));
+  assert.match(cli.out, /edgewatch: 0 monitored, .*, 0 pending, 3 sampled out/);
+  await waitUntil(async () => (await readdir(inbox)).filter((f) => f.endsWith('.jpg')).length === 0, 10_000, 'sampled-out files deleted');
+  const records = await jsonlRecords(jsonl);
+  assert.deepEqual(records.map((r) => r.monitoring), Array.from({ length: 3 }, () => ({ sent: false, probability: 0, policy: 'rate' })));
+  assert.equal(service.count(), 0);
+  // The same bytes again under another name: skipped as a duplicate of the sampled-out image.
+  await writeFile(join(inbox, 'again.jpg'), images[0] as Buffer);
+  const again = await runCli(args, { PICSELLIA_API_TOKEN: service.token });
+  assert.match(again.out, /0 monitored, .*, 1 skipped, 0 pending, 0 sampled out/);
 });

@@ -132,3 +132,26 @@ async function waitFor(condition: () => boolean): Promise<void> {
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+test('stopping while the webhook hangs: the agent closes within its deadline and the record stays queued for the next run', { timeout: 60_000 }, async (t) => {
+  const service = await startService(t);
+  let received = 0;
+  const hanging = createServer(() => {
+    received += 1; // never answered
+  });
+  await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    hanging.closeAllConnections();
+    return new Promise<void>((resolve) => hanging.close(() => resolve()));
+  });
+  const { dir, inbox } = await inboxWith(t, 1, 400);
+  const stateDir = join(dir, 'state');
+  const url = `http://127.0.0.1:${(hanging.address() as AddressInfo).port}/hook`;
+  const { agent } = await startAgent(t, agentArgs({ host: service.url, inbox, stateDir }, ['--sink-webhook', url, '--request-timeout-ms', '600000', '--shutdown-timeout-ms', '500']), {
+    PICSELLIA_API_TOKEN: service.token,
+  });
+  await waitFor(() => service.count() === 1 && received === 1);
+  // Without cutting the request, close() would wait for the 10-minute request timeout (and the test time out).
+  await agent.close();
+  assert.equal(stateDbQuery(stateDir, (db) => (db.prepare("SELECT COUNT(*) AS n FROM sink_pending WHERE sink = 'webhook'").get() as { n: number }).n), 1);
+});
