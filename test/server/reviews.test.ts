@@ -175,13 +175,13 @@ test('retention never deletes a reviewed prediction (nor its image); others go a
   assert.equal((await p.post(`/api/predicted/asset/${reviewed}/reviews`, { classifications: [{ label: 'dog' }] })).status, 201);
   const result = await server.retention.run();
   assert.equal(result.deletedByAge, 1);
-  assert.equal(server.store.get(old), undefined);
-  assert.ok(server.store.get(reviewed) && server.store.get(fresh));
+  assert.equal(await server.store.get(old), undefined);
+  assert.ok((await server.store.get(reviewed)) && (await server.store.get(fresh)));
   const image = await httpRequest((await p.get(`/api/predicted/asset/${reviewed}`)).json.data.presigned_url);
   assert.equal(image.status, 200, `the reviewed image stays in ${dataDir}`);
   // Whoever deletes: the database refuses to delete a reviewed row.
-  assert.equal(server.store.deleteMany([reviewed]), 0);
-  assert.ok(server.store.get(reviewed));
+  assert.equal(await server.store.deleteMany([reviewed]), 0);
+  assert.ok(await server.store.get(reviewed));
   assert.equal((await server.retention.run()).deletedByAge, 0, 'a second pass finds nothing and does not loop on the reviewed row');
 });
 
