@@ -5,6 +5,7 @@ import type { DecodedInput } from '../types.js';
 import type { BackendName } from './backend.js';
 import type { ModelInfo, OriginalSize, TimedPrediction } from './model-runner.js';
 import { ModelWorker, type ModelWorkerOptions, type WorkerMemory } from './model-worker.js';
+import { ChampionPressure } from './kernel-gate.js';
 import { CHAMPION, JobScheduler, type ModelJob } from './scheduler.js';
 
 /** One model of the pool, as the pipeline uses it. */
@@ -60,13 +61,19 @@ export class ModelPool {
   readonly #hosts: Host[];
   /** Every host ever started, for close(). */
   readonly #started: ModelWorker[];
-  readonly #scheduler = new JobScheduler(availableParallelism());
+  readonly #scheduler: JobScheduler;
   readonly models: readonly PooledModel[];
   /** Why the layout differs from what `workers` asked for (e.g. one host for `tensorflow`), for the log. */
   readonly note: string | undefined;
   #closing: Promise<void> | undefined;
+  /** Held while champion work needs the cores: the shadow hosts wait between kernels (split layout only). */
+  readonly #pressure: ChampionPressure | undefined;
 
-  private constructor(hosts: Host[], note: string | undefined) {
+  private constructor(hosts: Host[], note: string | undefined, pressure?: ChampionPressure) {
+    const cores = availableParallelism();
+    const pressureAt = pressureThreshold(cores);
+    this.#scheduler = new JobScheduler(cores, pressure ? (running, queued) => pressure.set(queued > 0 || running >= pressureAt) : undefined);
+    this.#pressure = pressure;
     this.#hosts = hosts;
     this.#started = hosts.map((h) => h.worker);
     this.note = note;
@@ -112,6 +119,7 @@ export class ModelPool {
         }
       }
       const explicit = { ...workerOptions, backend };
+      const pressure = new ChampionPressure();
       if (workers === 1 && shadows.length > 0) {
         // The low-memory mode: one thread and one wasm memory for both models, champion jobs first.
         const shared = hosts[0]?.worker ?? (await ModelWorker.startMany([champion], explicit));
@@ -122,14 +130,14 @@ export class ModelPool {
       const starts: Promise<Host>[] = [];
       for (let i = hosts.length; i < workers; i++) starts.push(ModelWorker.startMany([champion], explicit).then((worker) => ({ worker, role: 'champion' })));
       if (shadows.length > 0) {
-        for (let i = 0; i < shadowHostCount(workers); i++) starts.push(ModelWorker.startMany(shadows, { ...explicit, niceness: shadowNiceness }).then((worker) => ({ worker, role: 'shadow' })));
+        for (let i = 0; i < shadowHostCount(workers); i++) starts.push(ModelWorker.startMany(shadows, { ...explicit, niceness: shadowNiceness, yieldTo: pressure.buffer }).then((worker) => ({ worker, role: 'shadow' })));
       }
       const started = await Promise.allSettled(starts);
       for (const r of started) if (r.status === 'fulfilled') hosts.push(r.value);
       const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
       hosts.sort((a, b) => (a.role === b.role ? 0 : a.role === 'champion' ? -1 : 1));
-      return new ModelPool(hosts, undefined);
+      return new ModelPool(hosts, undefined, shadows.length > 0 ? pressure : undefined);
     } catch (err) {
       await Promise.allSettled(hosts.map((h) => h.worker.close()));
       throw err instanceof EdgewatchError ? err : new EdgewatchError('EW_MODEL_LOAD', String(err), { cause: err });
@@ -188,6 +196,7 @@ export class ModelPool {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#scheduler.close();
+      this.#pressure?.set(false);
       await Promise.allSettled(this.#started.map((w) => w.close()));
     })();
     return this.#closing;
@@ -203,6 +212,14 @@ export class ModelPool {
   crashHostForTest(index: number): void {
     this.#hosts[index]?.worker.crashForTest();
   }
+}
+
+/**
+ * Champion jobs running at once from which the shadow hosts pause between kernels (they also pause
+ * while any champion job waits for a host): every core busy with the champion.
+ */
+function pressureThreshold(cores: number): number {
+  return cores;
 }
 
 /**

@@ -22,6 +22,8 @@ export interface ModelWorkerOptions {
   niceness?: number;
   /** Module the `tensorflow` backend imports (default `@tensorflow/tfjs-node`); tests pass a stand-in. */
   nativeModule?: string;
+  /** Champion pressure this host yields to between kernels (shadow hosts). */
+  yieldTo?: SharedArrayBuffer;
 }
 
 /**
@@ -118,6 +120,7 @@ export class ModelWorker {
       topK: options.topK ?? 1,
       niceness: options.niceness ?? 0,
       nativeModule: options.nativeModule ?? TFJS_NODE,
+      ...(options.yieldTo ? { yieldTo: options.yieldTo } : {}),
     };
     const launch = workerLaunch();
     const worker = new Worker(launch.script, { eval: launch.eval, workerData: data, execArgv: launch.execArgv, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });

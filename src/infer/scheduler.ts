@@ -79,6 +79,7 @@ export class JobScheduler {
   readonly #queued = new Map<number, number>();
   #paused = 0;
   #closed = false;
+  readonly #onChampionLoad: ((running: number, queued: number) => void) | undefined;
 
   /**
    * `cores`: once the shadow falls behind (more shadow jobs queued than idle shadow hosts), a shadow
@@ -87,8 +88,14 @@ export class JobScheduler {
    * memory bandwidth): with InceptionV3 as shadow (`npm run bench -- --shadow-priority`), a burst's
    * last champion came 1.36x later than without a shadow when niced shadow threads started freely.
    */
-  constructor(cores = Number.POSITIVE_INFINITY) {
+  constructor(cores = Number.POSITIVE_INFINITY, onChampionLoad?: (running: number, queued: number) => void) {
     this.#cores = cores;
+    this.#onChampionLoad = onChampionLoad;
+  }
+
+  /** Tells the pool how much champion work runs and waits, after every change (champion pressure). */
+  #reportChampionLoad(): void {
+    this.#onChampionLoad?.(this.#slots.filter((s) => s.runningModel === CHAMPION).length, this.#champion.length);
   }
 
   /** Adds a host running the pool models in `models` (pool index → host index); crashes remove it. */
@@ -141,6 +148,7 @@ export class JobScheduler {
     this.#closed = true;
     const err = new EdgewatchError('EW_INFER_FAILED', 'the model pool was closed before the prediction started');
     for (const job of this.#take(() => true)) job.drop(err);
+    this.#reportChampionLoad();
   }
 
   /** Every queued shadow job can start now on an idle host: the shadow keeps up and runs beside the champion. */
@@ -158,12 +166,13 @@ export class JobScheduler {
   }
 
   #dispatch(): void {
-    if (this.#paused > 0 || this.#closed) return;
+    if (this.#paused > 0 || this.#closed) return this.#reportChampionLoad();
     for (const slot of this.#slots) {
       if (slot.running) continue;
       const job = this.#next(slot);
       if (job) this.#start(slot, job);
     }
+    this.#reportChampionLoad();
   }
 
   #next(slot: Slot): QueuedJob | undefined {
@@ -205,6 +214,7 @@ export class JobScheduler {
     queue.splice(index, 1);
     this.#queued.set(job.model, (this.#queued.get(job.model) ?? 1) - 1);
     job.drop(new EdgewatchError('EW_INFER_CANCELLED', `the prediction of model ${job.model} was cancelled before it started`));
+    this.#reportChampionLoad();
     return true;
   }
 

@@ -3,6 +3,7 @@ import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from './backend.js';
+import { installKernelGate, type KernelGate } from './kernel-gate.js';
 import { ModelRunner } from './model-runner.js';
 import { niceCurrentThread } from './thread-priority.js';
 import { serializeError, type WorkerReply, type WorkerRequest, type WorkerStartData } from './worker-protocol.js';
@@ -13,6 +14,8 @@ const start = workerData as WorkerStartData;
 const post = (reply: WorkerReply, transfer: ArrayBuffer[] = []) => port.postMessage(reply, transfer);
 
 const runners: ModelRunner[] = [];
+/** Set on shadow hosts: waits between kernels while the champion needs the cores. */
+let gate: KernelGate | undefined;
 /** Requests run in arrival order; a prediction never overlaps another (latencies stay honest). */
 let queue: Promise<void> = Promise.resolve();
 
@@ -54,8 +57,11 @@ async function handle(request: WorkerRequest): Promise<void> {
     try {
       const runner = runners[request.model];
       if (!runner) throw new Error(`model ${request.model} not loaded`);
+      const pausedBefore = gate?.pausedMs() ?? 0;
       const { prediction, latencySeconds } = await runner.predict({ spec: request.spec, pixels: request.pixels }, request.original);
-      post({ type: 'result', id: request.id, prediction, latencySeconds });
+      // The model's own time: waits for the champion between kernels are not the shadow's latency.
+      const paused = ((gate?.pausedMs() ?? 0) - pausedBefore) / 1000;
+      post({ type: 'result', id: request.id, prediction, latencySeconds: Math.max(latencySeconds - paused, 0) });
     } catch (err) {
       post({ type: 'error', id: request.id, error: serializeError(err, 'EW_INFER_FAILED') });
     }
@@ -66,6 +72,8 @@ try {
   const niceness = niceCurrentThread(start.niceness);
   await selectBackend(start.backend, { warn: (message) => post({ type: 'warning', message }), nativeModule: start.nativeModule });
   for (const model of start.models) runners.push(await loadRunner(model));
+  // Installed after loading and warm-up, so that neither waits for the champion.
+  if (start.yieldTo) gate = installKernelGate(start.yieldTo);
   port.on('message', (request: WorkerRequest) => {
     queue = queue.then(() => handle(request));
   });

@@ -14,6 +14,8 @@ export interface WorkerStartData {
   niceness: number;
   /** Module specifier the `tensorflow` backend loads (tfjs-node, or a stand-in in tests). */
   nativeModule: string;
+  /** Champion pressure (see kernel-gate.ts): a shadow host waits between kernels while it holds 1. */
+  yieldTo?: SharedArrayBuffer;
 }
 
 /** Main thread → worker. */

@@ -154,3 +154,25 @@ test('exclusive() waits for running jobs and holds new ones back; close() fails 
   await assert.rejects(queued.result, (err: unknown) => isEdgewatchError(err, 'EW_INFER_FAILED'));
   await assert.rejects(scheduler.submit(0, input('c2'), original).result, (err: unknown) => isEdgewatchError(err, 'EW_INFER_FAILED'));
 });
+
+test('champion load is reported after every change: running and queued champion jobs (what champion pressure is computed from)', async () => {
+  const log: string[] = [];
+  const reports: string[] = [];
+  const scheduler = new JobScheduler(2, (running, queued) => reports.push(`${running}/${queued}`));
+  const a = new FakeHost('a', log);
+  const b = new FakeHost('b', log);
+  scheduler.addHost(a, new Map([[0, 0]]));
+  scheduler.addHost(b, new Map([[0, 0]]));
+  reports.length = 0;
+  scheduler.submit(0, input('c0'), original);
+  scheduler.submit(0, input('c1'), original);
+  const third = scheduler.submit(0, input('c2'), original);
+  assert.deepEqual(reports, ['1/0', '2/0', '2/1']);
+  assert.equal(third.cancel(), true);
+  await assert.rejects(third.result, (err: unknown) => isEdgewatchError(err, 'EW_INFER_CANCELLED'));
+  assert.equal(reports.at(-1), '2/0');
+  await a.finish();
+  assert.equal(reports.at(-1), '1/0');
+  await b.finish();
+  assert.equal(reports.at(-1), '0/0');
+});
