@@ -62,7 +62,7 @@ test('an image that does not decode completely: truncated JPEG (baseline, progre
     assert422(res, 'image', what);
     assert.match(res.json.message, /does not decode completely/, what);
   }
-  assert.equal(server.store.count(h.deploymentId), 0);
+  assert.equal(await server.store.count(h.deploymentId), 0);
   assert.deepEqual(await datalakeFiles(dataDir), [], 'the files written meanwhile are removed');
   for (const [what, image, contentType] of [['baseline', baseline, 'IMAGE/JPEG'], ['progressive', progressive, 'IMAGE/JPEG'], ['PNG', png, 'IMAGE/PNG']] as const) {
     const res = await postMonitor(h, monitorBody({ image, contentType, width: 320, height: 240, champion: classification(0, 0.5), latencyS: 0.1 }));
@@ -130,7 +130,7 @@ test('lists of different lengths: classes, scores, boxes, masks, in champion and
   assert422(await post(boxes, detection([[0, 0, 4, 4], [1, 1, 2, 2]], [0, 1], [0.5])), 'raw_predictions.detection_scores', 'two boxes, one score');
   assert422(await post(shapes, segmentation([[[0, 0], [1, 1], [2, 2]]], [0, 0], [0.5, 0.5])), 'raw_predictions.detection_masks', 'two classes, one polygon');
   assert422(await post(free, classification(0, 0.5), { detection_classes: [0], detection_texts: null, detection_scores: [0.5, 0.4] }), 'shadow_raw_predictions.detection_scores', 'shadow lengths');
-  for (const h of [boxes, shapes, free]) assert.equal(server.store.count(h.deploymentId), 0);
+  for (const h of [boxes, shapes, free]) assert.equal(await server.store.count(h.deploymentId), 0);
 });
 
 test('late shadow: out-of-range score, class, box and mismatched lengths are 422 and leave the prediction without shadow', async (t) => {
@@ -144,7 +144,7 @@ test('late shadow: out-of-range score, class, box and mismatched lengths are 422
   assert422(await shadow(detection([[0, 0, 8, 8]], [7])), 'shadow_raw_predictions.detection_classes.0', 'late shadow class');
   assert422(await shadow(detection([[0, 0, 8, 99]])), 'shadow_raw_predictions.detection_boxes.0.3', 'late shadow box outside the stored image size');
   assert422(await shadow(detection([[0, 0, 8, 8]], [0, 1], [0.5, 0.5])), 'shadow_raw_predictions.detection_boxes', 'late shadow lengths');
-  assert.equal(server.store.get(created.json.id)?.shadow, null);
+  assert.equal((await server.store.get(created.json.id))?.shadow, null);
   const good = await shadow(detection([[0, 0, 16, 16]], [1], [0.4]));
   assert.equal(good.status, 201, good.text);
 });

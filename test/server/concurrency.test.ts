@@ -37,7 +37,7 @@ test('8 concurrent clients Ã— 25 posts (plus a retry of each): 200 stored, 200 Ã
   );
   assert.deepEqual(Object.fromEntries(statuses), { 201: 200, 409: 200 });
   const h = await sdkHandshake(server.url, server.token);
-  assert.equal(server.store.count(h.deploymentId), 200);
+  assert.equal(await server.store.count(h.deploymentId), 200);
   const files = (await readdir(join(dataDir, 'datalake'), { recursive: true })).filter((f) => f.endsWith('.jpg'));
   assert.equal(files.length, 200, 'one image per prediction, no leftovers from duplicate races');
   assert.equal((await readdir(join(dataDir, 'datalake'), { recursive: true })).filter((f) => f.endsWith('.tmp')).length, 0);
@@ -51,7 +51,7 @@ test('the same image posted by 8 clients at the same moment is stored once', asy
   const body = JSON.stringify(monitorBody({ image: await makeJpeg(32, 32, 77), width: 32, height: 32, champion: classification(1, 0.7), latencyS: 0.01 }));
   const results = await Promise.all(Array.from({ length: 8 }, () => postMonitor(h, body)));
   assert.deepEqual(results.map((r) => r.status).sort(), [201, 409, 409, 409, 409, 409, 409, 409]);
-  assert.equal(server.store.count(h.deploymentId), 1);
+  assert.equal(await server.store.count(h.deploymentId), 1);
   assert.equal((await readdir(join(dataDir, 'datalake'), { recursive: true })).filter((f) => f.endsWith('.jpg')).length, 1);
 });
 

@@ -25,7 +25,7 @@ test('a full data disk: 503 with Retry-After instead of 500, then 201 once space
       await rm(filler);
       const again = await postMonitor(h, await body(2));
       assert.equal(again.status, 201, again.text);
-      assert.equal(server.store.count(h.deploymentId), 2);
+      assert.equal(await server.store.count(h.deploymentId), 2);
     } finally {
       await server.close();
     }

@@ -52,7 +52,7 @@ test('item 1: a timestamp outside [2000-01-01, now + 1 day] is refused with 422 
   }
   const ms = await postMonitor(h, await body(120, { timestamp: Date.now() }));
   assert.match(ms.json.message, /milliseconds/, 'a timestamp in milliseconds is named as such');
-  assert.equal(server.store.count(h.deploymentId), 0, 'nothing stored');
+  assert.equal(await server.store.count(h.deploymentId), 0, 'nothing stored');
   // An agent replaying an old outbox (2001) and a clock slightly ahead (one hour) are accepted.
   assert.equal((await postMonitor(h, await body(130, { timestamp: 1_000_000_000 }))).status, 201);
   assert.equal((await postMonitor(h, await body(131, { timestamp: nowS + 3600 }))).status, 201);
@@ -74,7 +74,7 @@ test('item 2: metadata nested too deep or too large is refused with 422 and leav
     assert.match(big.json.message, /65536 bytes/);
   }
   assert.deepEqual(await filesUnder(join(dataDir, 'datalake')), [], 'no file without its row');
-  assert.equal(server.store.count(h.deploymentId), 0);
+  assert.equal(await server.store.count(h.deploymentId), 0);
   const ok = await postMonitor(h, await body(310, { metadata: { a: { b: { c: [1, 2, { d: 'e' }] } } } }));
   assert.equal(ok.status, 201, 'ordinary metadata still accepted');
 });

@@ -43,7 +43,7 @@ test('old clients: login, monitor and late shadow at the root paths still work (
   assert.equal((await postMonitor(h, body)).status, 409, 'root and prefix share one store');
   const shadow = await httpRequest(`${server.url}/api/prediction/${created.json.id}/shadow`, { method: 'POST', headers: { authorization: `Bearer ${root.jwt}` }, body: JSON.stringify({ shadow_raw_predictions: classification(1, 0.3), shadow_latency: 0.02 }) });
   assert.equal(shadow.status, 201, shadow.text);
-  assert.equal(server.store.get(created.json.id)?.shadowClass, 1);
+  assert.equal((await server.store.get(created.json.id))?.shadowClass, 1);
   const stats = await httpRequest(`${server.url}/api/deployment/${h.deploymentId}/stats`, { headers: { authorization: `Bearer ${root.jwt}` } });
   assert.equal(stats.status, 200, 'the stats path does not collide');
 });

@@ -72,7 +72,7 @@ test('full SDK sequence: ping, organization, deployment, login with json.dumps s
   assert.equal(again.status, 409);
   assert.equal(typeof again.json.message, 'string');
 
-  const stored = server.store.get(first.json.id);
+  const stored = await server.store.get(first.json.id);
   assert.ok(stored);
   assert.equal(stored.source, 'camera-1');
   assert.deepEqual(stored.tags, ['edge', 'line-3']);
@@ -100,7 +100,7 @@ test('tolerates older SDK bodies: unknown keys, missing detection_texts, lower-c
   };
   const res = await postMonitor(h, old);
   assert.equal(res.status, 201, res.text);
-  const stored = server.store.get(res.json.id);
+  const stored = await server.store.get(res.json.id);
   assert.equal(stored?.source, 'serving');
   assert.equal(stored?.contentType, 'IMAGE/PNG');
   assert.match(stored?.imagePath ?? '', /\.png$/);
@@ -109,7 +109,7 @@ test('tolerates older SDK bodies: unknown keys, missing detection_texts, lower-c
   const jpeg = await makeJpeg(30, 20, 4);
   const mixedCase = await postMonitor(h, monitorBody({ image: jpeg, contentType: 'Image/Jpeg', width: 30, height: 20, champion: { detection_classes: [], detection_scores: [] }, latencyS: 0.1 }));
   assert.equal(mixedCase.status, 201, mixedCase.text);
-  assert.equal(server.store.get(mixedCase.json.id)?.championClass, null);
+  assert.equal((await server.store.get(mixedCase.json.id))?.championClass, null);
 });
 
 test('width/height are checked with the EXIF orientation applied', async (t) => {
@@ -149,7 +149,7 @@ test('late shadow: 201 once, 409 when it already has one, 404 for an unknown pre
   const first = await httpRequest(shadowUrl, { method: 'POST', headers: { authorization: `Bearer ${h.jwt}` }, body: shadowBody });
   assert.equal(first.status, 201, first.text);
   assert.equal(first.json.id, created.json.id);
-  const stored = server.store.get(created.json.id);
+  const stored = await server.store.get(created.json.id);
   assert.equal(stored?.shadowClass, 4);
   assert.equal(stored?.shadowLatencyS, 0.03);
   const second = await httpRequest(shadowUrl, { method: 'POST', headers: { authorization: `Bearer ${h.jwt}` }, body: shadowBody });
@@ -179,7 +179,7 @@ test('token: generated once, stored 0600, reused on restart; data survives a res
   t.after(() => second.close());
   assert.equal(second.tokenCreated, false);
   assert.equal(second.token, first.token);
-  assert.equal(second.store.count(h.deploymentId), 1);
+  assert.equal(await second.store.count(h.deploymentId), 1);
   const oldJwt = { ...h, oracleHost: second.url };
   const repeat = await postMonitor(oldJwt, monitorBody({ image: await makeJpeg(16, 16, 30), width: 16, height: 16, champion: classification(0, 0.5), latencyS: 0.01 }));
   assert.equal(repeat.status, 409, 'a JWT from before the restart is still valid and the image is still known');

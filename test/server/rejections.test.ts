@@ -120,7 +120,7 @@ test('422 naming the field: missing, wrong types, mismatched lengths, shadow wit
   const jpegDeclared = await postMonitor(h, monitorBody({ image: png, contentType: 'IMAGE/JPEG', width: 16, height: 16, champion: classification(0, 0.5), latencyS: 0.1 }));
   assert.equal(jpegDeclared.status, 422);
   assert.equal(jpegDeclared.json.field, 'content_type');
-  assert.equal(server.store.count(h.deploymentId), 0, 'nothing stored by rejected requests');
+  assert.equal(await server.store.count(h.deploymentId), 0, 'nothing stored by rejected requests');
 });
 
 test('body too large: 413 JSON, whether Content-Length announces it or not', async (t) => {

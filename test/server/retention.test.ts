@@ -51,17 +51,17 @@ test('retention by age: predictions captured before the horizon go with their fi
   const old = [await post(demo, now - 40 * DAY_S), await post(demo, now - 31 * DAY_S), await post(other, now - 400 * DAY_S)];
   const kept = [await post(demo, now - 29 * DAY_S), await post(demo), await post(other, now - DAY_S)];
   await writeFile(join(dataDir, 'datalake', 'notes.txt'), 'not an image of the service');
-  const pathOf = (id: string) => server.store.get(id)?.imagePath as string;
-  const keptPaths = kept.map((p) => pathOf(p.id));
+  const pathOf = async (id: string) => (await server.store.get(id))?.imagePath as string;
+  const keptPaths = await Promise.all(kept.map((p) => pathOf(p.id)));
 
   const result = await server.retention.run();
   assert.equal(result.deletedByAge, 3);
   assert.equal(result.deletedBySize, 0);
   assert.equal(result.freedBytes, old.reduce((n, p) => n + p.bytes, 0));
-  for (const p of old) assert.equal(server.store.get(p.id), undefined, 'old row deleted');
-  for (const p of kept) assert.ok(server.store.get(p.id), 'recent row kept');
+  for (const p of old) assert.equal(await server.store.get(p.id), undefined, 'old row deleted');
+  for (const p of kept) assert.ok(await server.store.get(p.id), 'recent row kept');
   assert.deepEqual(await datalakeFiles(dataDir), [...keptPaths, 'notes.txt'].sort(), 'only the old files went');
-  assert.equal(server.store.datalakeBytes(), kept.reduce((n, p) => n + p.bytes, 0));
+  assert.equal(await server.store.datalakeBytes(), kept.reduce((n, p) => n + p.bytes, 0));
   for (const name of ['monitoring.db', 'token', 'jwt-secret']) await stat(join(dataDir, name));
   assert.equal((await server.retention.run()).deletedByAge, 0, 'a second pass finds nothing');
   assert.equal((await postMonitor(demo, monitorBody({ image: await makeJpeg(16, 16, (seed += 1)), width: 16, height: 16, champion: classification(0, 0.5), latencyS: 0.01 }))).status, 201, 'still accepting');
@@ -81,11 +81,11 @@ test('retention by size: beyond retainGb the predictions captured first go (capt
   const capBytes = newestTwo.reduce((n, p) => n + p.bytes, 0) + 1;
 
   const { server } = await startTestServer(t, { dataDir, retainGb: capBytes / 1e9 });
-  await waitFor(() => server.store.count(h.deploymentId) === 2, 'the pass at start');
-  for (const p of byCapture.slice(0, 3)) assert.equal(server.store.get(p.id), undefined, `capture ${p.capture} deleted`);
-  for (const p of newestTwo) assert.ok(server.store.get(p.id), `capture ${p.capture} kept`);
-  assert.deepEqual(await datalakeFiles(dataDir), newestTwo.map((p) => server.store.get(p.id)?.imagePath as string).sort());
-  assert.ok(server.store.datalakeBytes() <= capBytes);
+  await waitFor(async () => (await server.store.count(h.deploymentId)) === 2, 'the pass at start');
+  for (const p of byCapture.slice(0, 3)) assert.equal(await server.store.get(p.id), undefined, `capture ${p.capture} deleted`);
+  for (const p of newestTwo) assert.ok(await server.store.get(p.id), `capture ${p.capture} kept`);
+  assert.deepEqual(await datalakeFiles(dataDir), (await Promise.all(newestTwo.map(async (p) => (await server.store.get(p.id))?.imagePath as string))).sort());
+  assert.ok((await server.store.datalakeBytes()) <= capBytes);
 });
 
 test('retention at start: a restart with retainDays deletes what is older, without a request', async (t) => {
@@ -97,8 +97,8 @@ test('retention at start: a restart with retainDays deletes what is older, witho
   const recent = await post(h, now - 3600);
   await first.server.close();
   const { server } = await startTestServer(t, { dataDir, retainDays: 7 });
-  await waitFor(() => server.store.get(old.id) === undefined, 'the old prediction deleted at start');
-  assert.ok(server.store.get(recent.id));
+  await waitFor(async () => (await server.store.get(old.id)) === undefined, 'the old prediction deleted at start');
+  assert.ok(await server.store.get(recent.id));
   assert.equal((await datalakeFiles(dataDir)).length, 1);
 });
 
@@ -155,8 +155,8 @@ test('disk below --min-free-gb: monitor and late shadow answer 503 with Retry-Af
   const shadow = await httpRequest(`${h.oracleHost}/api/prediction/${created.id}/shadow`, { method: 'POST', headers: { authorization: `Bearer ${h.jwt}` }, body: JSON.stringify({ shadow_raw_predictions: classification(1, 0.5), shadow_latency: 0.01 }) });
   assert.equal(shadow.status, 503, shadow.text);
   assert.equal(shadow.headers['retry-after'], '30');
-  assert.equal(server.store.count(h.deploymentId), 1);
-  assert.equal(server.store.get(created.id)?.shadow, null);
+  assert.equal(await server.store.count(h.deploymentId), 1);
+  assert.equal((await server.store.get(created.id))?.shadow, null);
   assert.deepEqual(await datalakeFiles(dataDir), filesBefore);
   const unauthenticated = await postMonitor({ ...h, jwt: 'nope' }, body);
   assert.equal(unauthenticated.status, 401, 'auth is still checked first');
