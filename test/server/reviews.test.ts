@@ -1,8 +1,10 @@
 /** Predicted assets, reviews and the verdict of `serve`, driven as the Picsellia SDK 6.28.1 sends them; retention keeps reviewed predictions; dashboard write access. */
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import Database from 'better-sqlite3';
 import { platform } from './registry-sdk.js';
-import { classification, httpRequest, makeJpeg, monitorBody, postMonitor, sdkHandshake, startTestServer, type Handshake } from './sdk.js';
+import { classification, httpRequest, makeJpeg, monitorBody, postMonitor, sdkHandshake, startTestServer, tempDir, type Handshake } from './sdk.js';
 
 const DAY_S = 86_400;
 let seed = 7000;
@@ -207,4 +209,40 @@ test('dashboard write access: a session opened with the token writes with the he
   assert.equal((await post('ew_session=forged', { 'x-edgewatch-write': '1' })).status, 401);
   assert.equal((await post(writer, { 'x-edgewatch-write': '1', origin: server.url })).status, 201);
   assert.equal((await httpRequest(`${server.url}/api/deployment/${h.deploymentId}/promote`, { method: 'POST', headers: { cookie: reader, 'x-edgewatch-write': '1' }, body: '{}' })).status, 403);
+});
+
+test('verdict counters: a late shadow counts when it arrives, retention takes its rows out, a database from before the counters is counted once at start', async (t) => {
+  const dataDir = await tempDir(t);
+  const token = 'counters-test-token';
+  const first = await startTestServer(t, { dataDir, token, labels: ['cat', 'dog', 'bird'], retainDays: 30 });
+  const h = await sdkHandshake(first.server.url, token);
+  const p = platform(first.server.url, token, h.organizationId);
+  await champions(p, h.organizationId, h.deploymentId);
+  const traffic = async (api = p) => (await api.get(`/api/deployment/${h.deploymentId}/verdict`)).json.traffic;
+  const late = await predict(h, 0, null);
+  await predict(h, 1, 1);
+  const old = await predict(h, 2, 0, { timestamp: Date.now() / 1000 - 40 * DAY_S });
+  assert.deepEqual(await traffic(), { paired: 2, agreements: 1, disagreements: 1 });
+  const shadow = await httpRequest(`${h.oracleHost}/api/prediction/${late}/shadow`, { method: 'POST', headers: { authorization: `Bearer ${h.jwt}` }, body: JSON.stringify({ shadow_raw_predictions: classification(2, 0.6), shadow_latency: 0.02 }) });
+  assert.equal(shadow.status, 201, shadow.text);
+  assert.deepEqual(await traffic(), { paired: 3, agreements: 1, disagreements: 2 });
+  const queue = await p.get(`/api/deployment/${h.deploymentId}/predictedassets?order_by=disagreements_first&review_status=TO_REVIEW&period=current&paired=true`);
+  assert.deepEqual(queue.json.items.slice(0, 2).map((i: { id: string }) => i.id).sort(), [late, old].sort());
+  assert.equal(queue.json.count, 3);
+  assert.equal((await first.server.retention.run()).deletedByAge, 1);
+  assert.deepEqual(await traffic(), { paired: 2, agreements: 1, disagreements: 1 });
+  assert.equal((await p.get(`/api/deployment/${h.deploymentId}/predictedassets?order_by=disagreements_first&review_status=TO_REVIEW&period=current&paired=true`)).json.items[0].id, late);
+  await first.server.close();
+
+  // A database from before the counters: no counter tables, no triggers, no mark.
+  const db = new Database(join(dataDir, 'monitoring.db'));
+  db.exec(`DROP TRIGGER period_traffic_insert; DROP TRIGGER period_traffic_late_shadow; DROP TRIGGER period_traffic_delete;
+    DROP TRIGGER period_disagreements_insert; DROP TRIGGER period_disagreements_late_shadow; DROP TRIGGER period_disagreements_delete;
+    DROP TABLE period_traffic; DROP TABLE period_disagreements; DELETE FROM registry_meta WHERE key = 'period_traffic'`);
+  db.close();
+  const second = await startTestServer(t, { dataDir, token });
+  assert.deepEqual(await traffic(platform(second.server.url, token, h.organizationId)), { paired: 2, agreements: 1, disagreements: 1 });
+  await second.server.close();
+  const third = await startTestServer(t, { dataDir, token });
+  assert.deepEqual(await traffic(platform(third.server.url, token, h.organizationId)), { paired: 2, agreements: 1, disagreements: 1 }, 'counted once, not at every start');
 });

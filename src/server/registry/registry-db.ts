@@ -4,6 +4,7 @@
  */
 import Database from 'better-sqlite3';
 import { EdgewatchError } from '../../errors.js';
+import { installPeriodTraffic } from '../reviews/period-traffic.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS registry_models (
@@ -82,6 +83,7 @@ export function openRegistryDb(file: string): Database.Database {
     db.pragma('busy_timeout = 5000');
     db.pragma('synchronous = NORMAL');
     db.exec(SCHEMA);
+    installPeriodTraffic(db);
     return db;
   } catch (cause) {
     throw new EdgewatchError('EW_STORE_OPEN', `Cannot open the model registry in ${file}: ${(cause as Error).message}.`, { cause, details: { path: file } });

@@ -65,19 +65,28 @@ function list(ctx: ServerContext, req: IncomingMessage, url: URL, d: DeploymentI
   const period = url.searchParams.get('period');
   if (period !== null && period !== 'current' && period !== 'all') throw new HttpError(422, 'Invalid query: period must be current or all.', { field: 'period' });
   const agreement = boolQuery(url, 'agreement');
+  const paired = boolQuery(url, 'paired');
   const q = url.searchParams.get('q');
-  const { ids, count } = ctx.registry.reviews.listIds({
-    deploymentId: d.id,
-    sinceS: period === 'current' ? (ctx.registry.models.currentPeriod(d.id)?.sinceS ?? 0) : undefined,
-    ranBy: period === 'current' ? { champion: d.championVersionId ?? null, shadow: d.shadowVersionId ?? null } : undefined,
-    reviewed: status === null ? undefined : status === 'REVIEWED',
-    disagreement: agreement === undefined ? undefined : !agreement,
-    paired: boolQuery(url, 'paired'),
-    search: q === null || q === '' ? undefined : q,
-    order,
-    limit: intQuery(url, 'limit', 100, 1000),
-    offset: intQuery(url, 'offset', 0, 1_000_000_000),
-  });
+  const limit = intQuery(url, 'limit', 100, 1000);
+  const offset = intQuery(url, 'offset', 0, 1_000_000_000);
+  const current = ctx.registry.models.currentPeriod(d.id);
+  const versions = { champion: d.championVersionId ?? null, shadow: d.shadowVersionId ?? null };
+  // The dashboard's review queue, every few seconds: answered from the trigger-kept counters, never a scan of the traffic.
+  const isQueue = period === 'current' && status === 'TO_REVIEW' && order === 'disagreements_first' && paired === true && agreement === undefined && (q === null || q === '') && offset === 0;
+  const { ids, count } = isQueue
+    ? ctx.registry.reviews.queuePage(d.id, { seq: current?.seq ?? 0, sinceS: current?.sinceS ?? 0 }, versions, limit)
+    : ctx.registry.reviews.listIds({
+        deploymentId: d.id,
+        sinceS: period === 'current' ? (current?.sinceS ?? 0) : undefined,
+        ranBy: period === 'current' ? versions : undefined,
+        reviewed: status === null ? undefined : status === 'REVIEWED',
+        disagreement: agreement === undefined ? undefined : !agreement,
+        paired,
+        search: q === null || q === '' ? undefined : q,
+        order,
+        limit,
+        offset,
+      });
   const predictions = ids.map((id) => sqliteStoreOf(ctx.store).get(id)).filter((p): p is StoredPrediction => p !== undefined);
   return { status: 200, body: { items: assetsJson(ctx, req, d, predictions), count } };
 }
@@ -133,7 +142,7 @@ export function verdictOf(ctx: ServerContext, d: DeploymentInfo) {
     shadow: labelName(r.shadowClass, d.labels, maps),
     truth: r.labels,
   }));
-  const verdict = computeVerdict(countReviews(ctx.registry.reviews.pairedCounts(d.id, sinceS, versions), reviewed));
+  const verdict = computeVerdict(countReviews(ctx.registry.reviews.periodTraffic(d.id, period?.seq ?? 0), reviewed));
   const describe = (id: string | null | undefined) => {
     const v = id == null ? undefined : ctx.registry.models.getVersion(id);
     return v === undefined ? null : { id: v.id, model: v.modelName, name: v.name, version: v.version };

@@ -137,14 +137,39 @@ export class ReviewStore {
     return found;
   }
 
-  /** Paired predictions (with a shadow) of a deployment since `sinceS` run by `versions`: how many agree and disagree on top-1. */
-  pairedCounts(deploymentId: string, sinceS: number, versions: PairVersions): { agreements: number; disagreements: number } {
-    const r = cachedStatement(
+  /** Paired predictions of a deployment's period that judge its pair: how many agree and disagree on top-1 (trigger-kept counters). */
+  periodTraffic(deploymentId: string, periodSeq: number): { agreements: number; disagreements: number } {
+    const r = cachedStatement(this.#db, 'SELECT agreements, disagreements FROM period_traffic WHERE deployment_id = ? AND period_seq = ?').get(deploymentId, periodSeq) as
+      | { agreements: number; disagreements: number }
+      | undefined;
+    return r ?? { agreements: 0, disagreements: 0 };
+  }
+
+  /**
+   * The review queue of a period without scanning the traffic: unreviewed disagreements newest first (from the
+   * trigger-kept list), then unreviewed agreements newest first (by capture time, on the time index), `limit` in all;
+   * `count` is what is left to review in the period.
+   */
+  queuePage(deploymentId: string, period: { seq: number; sinceS: number }, versions: PairVersions, limit: number): { ids: string[]; count: number } {
+    const disagreements = (cachedStatement(
       this.#db,
-      `SELECT COALESCE(SUM(p.champion_class IS p.shadow_class), 0) AS agreements, COALESCE(SUM(p.champion_class IS NOT p.shadow_class), 0) AS disagreements
-       FROM predictions p WHERE p.deployment_id = ? AND p.received_s >= ? AND p.shadow_json IS NOT NULL AND ${RAN_BY}`,
-    ).get(deploymentId, sinceS, ...ranByParams(versions)) as { agreements: number; disagreements: number };
-    return r;
+      `SELECT d.prediction_id AS id FROM period_disagreements d
+       WHERE d.deployment_id = ? AND d.period_seq = ? AND NOT EXISTS (SELECT 1 FROM prediction_reviews r WHERE r.prediction_id = d.prediction_id)
+       ORDER BY d.received_s DESC LIMIT ?`,
+    ).all(deploymentId, period.seq, limit) as { id: string }[]).map((r) => r.id);
+    const agreements =
+      disagreements.length >= limit
+        ? []
+        : (cachedStatement(
+            this.#db,
+            `SELECT p.id FROM predictions p
+             WHERE p.deployment_id = ? AND p.shadow_json IS NOT NULL AND p.champion_class IS p.shadow_class AND p.received_s >= ? AND ${RAN_BY}
+               AND NOT EXISTS (SELECT 1 FROM prediction_reviews r WHERE r.prediction_id = p.id)
+             ORDER BY p.timestamp_s DESC LIMIT ?`,
+          ).all(deploymentId, period.sinceS, ...ranByParams(versions), limit - disagreements.length) as { id: string }[]).map((r) => r.id);
+    const traffic = this.periodTraffic(deploymentId, period.seq);
+    const reviewed = this.reviewedPairs(deploymentId, period.sinceS, versions).length;
+    return { ids: [...disagreements, ...agreements], count: Math.max(0, traffic.agreements + traffic.disagreements - reviewed) };
   }
 
   /** Reviewed paired predictions of a deployment since `sinceS` run by `versions`. */
