@@ -70,6 +70,13 @@ test('not settled yet: how many more reviews of disagreements, champion ahead, a
   // 20 reviewed disagreements: shadow right alone 7 times, champion 3 (p = 0.34). At that 70 % share, 25 discordant reviews settle it:
   // 15 more discordant, i.e. 15 · 20/10 = 30 more reviews of disagreements.
   assert.equal(discordantNeeded(7, 10), 25);
+  // A near-even split (50.1 %): the normal test beyond 2,000 pairs, about 960,000 discordant reviews; 50.05 % is past the limit.
+  const far = discordantNeeded(5010, 10_000) as number;
+  assert.ok(far > 900_000 && far < 1_000_000, String(far));
+  assert.equal(discordantNeeded(5005, 10_000), null, 'beyond the search limit: no promise');
+  // Exact test at 60 %: rounding makes p zigzag (61 of 101: 0.046, 61 of 102: 0.059); the search lands on a settling m near the first.
+  const near = discordantNeeded(60, 100) as number;
+  assert.ok(near >= 101 && near <= 111, String(near));
   const open = computeVerdict({ agreements: 900, disagreements: 100, reviewedAgreements: 0, agreementsRight: 0, bothRight: 0, onlyChampionRight: 3, onlyShadowRight: 7, neitherRight: 10 });
   assert.equal(open.settled, false);
   assert.equal(open.moreReviewsNeeded, 30);

@@ -72,19 +72,46 @@ function reviewedDisagreements(c: VerdictCounts): number {
   return c.bothRight + c.onlyChampionRight + c.onlyShadowRight + c.neitherRight;
 }
 
+/** erfc(x) for x ≥ 0 (Numerical Recipes' erfcc: fractional error below 1.2e-7). */
+function erfc(x: number): number {
+  const t = 1 / (1 + 0.5 * x);
+  const poly = -x * x - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))));
+  return t * Math.exp(poly);
+}
+
+/** McNemar's p with `wins` of `m` discordant pairs: exact up to EXACT_LIMIT, the continuity-corrected normal test beyond (where they agree). */
+function pValueAt(wins: number, m: number): number {
+  if (m <= EXACT_LIMIT) return mcnemarExactP(wins, m - wins);
+  const z = Math.max(0, Math.abs(2 * wins - m) - 1) / Math.sqrt(m);
+  return Math.min(1, erfc(z / Math.SQRT2));
+}
+
+const EXACT_LIMIT = 2000;
+
 /**
- * Discordant reviews (one model right, the other wrong) needed in total for the exact McNemar test to fall below ALPHA
- * if the share won by the leader stays what it is now; null when nobody leads.
+ * Discordant reviews (one model right, the other wrong) needed in total for McNemar's test to fall below ALPHA if the
+ * share won by the leader stays what it is now; null when nobody leads or beyond SEARCH_LIMIT. Doubling, then bisection
+ * (about 40 tests whatever the answer), so a near-even split costs no more than a clear one.
  */
 export function discordantNeeded(leaderWins: number, discordant: number): number | null {
   if (discordant === 0) return 6; // the smallest m with 2 · 0.5^m < 0.05, the best any evidence can do
   const share = leaderWins / discordant;
   if (share <= 0.5) return null;
-  for (let m = Math.max(discordant, 1); m <= SEARCH_LIMIT; m += 1) {
-    const wins = Math.round(m * share);
-    if (mcnemarExactP(wins, m - wins) < ALPHA) return m;
+  const settles = (m: number) => pValueAt(Math.round(m * share), m) < ALPHA;
+  let low = Math.max(discordant, 1);
+  if (settles(low)) return low;
+  let high = Math.min(low * 2, SEARCH_LIMIT);
+  while (!settles(high)) {
+    if (high >= SEARCH_LIMIT) return null;
+    low = high;
+    high = Math.min(high * 2, SEARCH_LIMIT);
   }
-  return null;
+  while (high - low > 1) {
+    const mid = Math.floor((low + high) / 2);
+    if (settles(mid)) high = mid;
+    else low = mid;
+  }
+  return high;
 }
 
 function formatPoints(x: number): string {
