@@ -1,10 +1,10 @@
 /** The service's secrets and private files on disk: the API token and the JWT secret, each created once with mode 0600 in the data folder. */
 import { createHash, createHmac, randomBytes } from 'node:crypto';
-import { chmodSync, closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, linkSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EdgewatchError } from '../errors.js';
 
-/** Reads `file`, or creates it with `make()` (exclusive create, mode 0600). Returns the value and whether it was created now. */
+/** Reads `file`, or creates it with `make()` (atomically, mode 0600; the first of concurrent creators wins). Returns the value and whether it was created now. */
 function readOrCreate(file: string, make: () => string): { value: string; created: boolean } {
   try {
     const value = readFileSync(file, 'utf8').trim();
@@ -15,11 +15,24 @@ function readOrCreate(file: string, make: () => string): { value: string; create
     }
   }
   const value = make();
+  // Written whole to a private temp file, then linked into place: the link fails if another process (a replica starting
+  // on the same data folder) created the file first, and then its value is the one every process uses.
+  const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
-    writeFileSync(file, `${value}\n`, { mode: 0o600, flag: 'w' });
-    chmodSync(file, 0o600);
+    writeFileSync(temp, `${value}\n`, { mode: 0o600, flag: 'wx' });
+    chmodSync(temp, 0o600);
+    try {
+      linkSync(temp, file);
+    } catch (cause) {
+      if ((cause as NodeJS.ErrnoException).code !== 'EEXIST') throw cause;
+      const existing = readFileSync(file, 'utf8').trim();
+      if (existing !== '') return { value: existing, created: false };
+      renameSync(temp, file); // an empty file left by an older version: replaced
+    }
   } catch (cause) {
     throw new EdgewatchError('EW_SERVER_CONFIG', `Cannot write ${file}: ${(cause as Error).message}. Check that the data folder is writable.`, { cause, details: { path: file } });
+  } finally {
+    rmSync(temp, { force: true });
   }
   return { value, created: true };
 }

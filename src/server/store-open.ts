@@ -46,16 +46,7 @@ export function registryOnPostgres(): RegistryServices {
   const refuse = (): never => {
     throw new HttpError(501, POSTGRES_UNSUPPORTED, { code: 'EW_SERVER_POSTGRES_UNSUPPORTED' });
   };
-  return {
-    get models() {
-      return refuse();
-    },
-    get reviews() {
-      return refuse();
-    },
-    get signer() {
-      return refuse();
-    },
-    close() {},
-  };
+  // Handlers may take `ctx.registry.models` before matching their paths: the refusal comes when a method is called.
+  const refusing = <T extends object>(): T => new Proxy({}, { get: () => refuse }) as T;
+  return { models: refusing(), reviews: refusing(), signer: refusing(), close() {} };
 }

@@ -1,0 +1,145 @@
+/**
+ * Two `edgewatch serve` processes on one PostgreSQL database and one data folder, as behind a load balancer: they give
+ * the same answers, a duplicate sent to each is stored once (the second gets the protocol's 409 with the first's id),
+ * and a JWT issued by one is accepted by the other.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { test, type TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { runCli } from '../helpers/cli.js';
+import { startPostgres } from '../helpers/postgres.js';
+import { classification, httpRequest, makeJpeg, monitorBody, postMonitor, sdkHandshake, tempDir, type Handshake } from './sdk.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const CLI_ENTRY = join(ROOT, 'test', 'helpers', 'cli-entry.ts');
+
+/** `edgewatch serve <args>` in its own process; resolves with its URL once it listens; stopped (SIGTERM) in `t.after`. */
+export async function startServeProcess(t: TestContext, args: string[]): Promise<{ url: string; child: ChildProcess; stderr: () => string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI_ENTRY, 'serve', '--port', '0', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  t.after(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await exited;
+  });
+  let out = '';
+  let err = '';
+  child.stderr?.on('data', (c: Buffer) => (err += String(c)));
+  const url = await new Promise<string>((resolveUrl, reject) => {
+    child.stdout?.on('data', (c: Buffer) => {
+      out += String(c);
+      const m = /listening on (http:\/\/\S+)/.exec(out);
+      if (m) resolveUrl(m[1] as string);
+    });
+    child.once('exit', (code) => reject(new Error(`serve exited with ${code} before listening: ${err}`)));
+  });
+  return { url, child, stderr: () => err };
+}
+
+async function datalakeFiles(dataDir: string): Promise<string[]> {
+  const entries = await readdir(join(dataDir, 'datalake'), { recursive: true, withFileTypes: true });
+  return entries.filter((e) => e.isFile()).map((e) => e.name);
+}
+
+test('two serve replicas on one PostgreSQL and one data folder: one token and JWT key, duplicates stored once, the same answers', async (t) => {
+  const cluster = await startPostgres(t);
+  if (cluster === null) return;
+  const database = await cluster.createDatabase();
+  const dataDir = await tempDir(t);
+  // Both start at once on a fresh data folder: they must end up with one token and one JWT secret.
+  const [a, b] = await Promise.all([startServeProcess(t, ['--database', database, '--data-dir', dataDir]), startServeProcess(t, ['--database', database, '--data-dir', dataDir])]);
+  const token = (await readFile(join(dataDir, 'token'), 'utf8')).trim();
+  const ha = await sdkHandshake(a.url, token);
+  const hb = await sdkHandshake(b.url, token);
+  assert.equal(ha.deploymentId, hb.deploymentId);
+
+  // A JWT issued by A is accepted by B, and the other way round.
+  const viaB: Handshake = { ...ha, oracleHost: ha.oracleHost.replace(a.url, b.url) };
+  const viaA: Handshake = { ...hb, oracleHost: hb.oracleHost.replace(b.url, a.url) };
+  const first = await postMonitor(viaB, monitorBody({ image: await makeJpeg(16, 16, 1), width: 16, height: 16, champion: classification(0, 0.9), latencyS: 0.01 }));
+  assert.equal(first.status, 201, first.text);
+  const second = await postMonitor(viaA, monitorBody({ image: await makeJpeg(16, 16, 2), width: 16, height: 16, champion: classification(1, 0.8), latencyS: 0.02 }));
+  assert.equal(second.status, 201, second.text);
+
+  // A duplicate sent to each replica at the same time: one 201, one 409 carrying the stored id.
+  for (let seed = 10; seed < 16; seed += 1) {
+    const body = monitorBody({ image: await makeJpeg(16, 16, seed), width: 16, height: 16, champion: classification(seed % 2, 0.7), shadow: classification(0, 0.6), latencyS: 0.01, tags: ['dup'] });
+    const [ra, rb] = await Promise.all([postMonitor(ha, body), postMonitor(hb, body)]);
+    const statuses = [ra.status, rb.status].sort();
+    assert.deepEqual(statuses, [201, 409], `${ra.text} ${rb.text}`);
+    const created = ra.status === 201 ? ra : rb;
+    const duplicate = ra.status === 201 ? rb : ra;
+    assert.equal(duplicate.json.id, created.json.id, 'the 409 names the stored prediction');
+    // Sent again later to the other replica: 409 again, same id.
+    const later = await postMonitor(ra.status === 201 ? hb : ha, body);
+    assert.equal(later.status, 409);
+    assert.equal(later.json.id, created.json.id);
+  }
+
+  // Stored once each: 8 rows, 8 datalake files (the losers' files were removed), the same count and stats from both.
+  const client = new pg.Client({ connectionString: database });
+  await client.connect();
+  const rows = (await client.query<{ n: string }>('SELECT COUNT(*) AS n FROM predictions')).rows[0]?.n;
+  await client.end();
+  assert.equal(Number(rows), 8);
+  assert.equal((await datalakeFiles(dataDir)).length, 8);
+  const auth = { authorization: `Bearer ${token}` };
+  const info = await Promise.all([a, b].map((r) => httpRequest(`${r.url}/oracle/api/deployment/${ha.deploymentId}`, { headers: auth })));
+  assert.deepEqual(info.map((r) => r.json.predictions), [8, 8]);
+  for (const q of ['service=metrics', 'service=label_distribution&tags=dup']) {
+    const stats = await Promise.all([a, b].map((r) => httpRequest(`${r.url}/oracle/api/deployment/${ha.deploymentId}/stats?${q}`, { headers: auth })));
+    assert.equal(stats[0]?.status, 200, stats[0]?.text);
+    assert.deepEqual(stats[0]?.json, stats[1]?.json, q);
+  }
+  const dashboard = await Promise.all([a, b].map((r) => httpRequest(`${r.url}/api/deployment/${ha.deploymentId}/stats`, { headers: auth })));
+  assert.equal(dashboard[0]?.status, 200, dashboard[0]?.text);
+  assert.equal(dashboard[0]?.json.counts.predictions, 8);
+  assert.deepEqual(dashboard[0]?.json.counts, dashboard[1]?.json.counts);
+
+  // The gallery of B shows A's predictions, and B serves their images from the shared datalake.
+  const gallery = await httpRequest(`${b.url}/api/deployment/${ha.deploymentId}/predictions?limit=50`, { headers: auth });
+  assert.equal(gallery.json.items.length, 8);
+  const image = await httpRequest(`${b.url}/api/image/${first.json.id}`, { headers: auth });
+  assert.equal(image.status, 200);
+  assert.equal(image.headers["content-type"], "image/jpeg");
+
+  // The registry and reviews need SQLite: a clear 501, not a wrong answer.
+  const assets = await httpRequest(`${a.url}/api/deployment/${ha.deploymentId}/predictedassets`, { headers: auth });
+  assert.equal(assets.status, 501, assets.text);
+  assert.equal(assets.json.code, 'EW_SERVER_POSTGRES_UNSUPPORTED');
+
+  // The database unavailable: monitor calls answer 503 with Retry-After (agents retry), and /readyz says not ready.
+  const admin = new pg.Client({ connectionString: cluster.adminUrl });
+  await admin.connect();
+  // Ended at the end of the test; if the test fails first, the cluster's stop ends it: that is not a new failure.
+  admin.on('error', () => undefined);
+  const name = new URL(database).pathname.slice(1);
+  await admin.query(`ALTER DATABASE ${name} ALLOW_CONNECTIONS false`);
+  await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [name]);
+  const down = await postMonitor(ha, monitorBody({ image: await makeJpeg(16, 16, 99), width: 16, height: 16, champion: classification(0, 0.9), latencyS: 0.01 }));
+  assert.equal(down.status, 503, down.text);
+  assert.equal(down.headers['retry-after'], '5');
+  assert.equal(down.json.code, 'EW_SERVER_DATABASE');
+  assert.ok(!down.text.includes(database), 'the database URL is not in the answer');
+  await admin.query(`ALTER DATABASE ${name} ALLOW_CONNECTIONS true`);
+  const back = await postMonitor(ha, monitorBody({ image: await makeJpeg(16, 16, 99), width: 16, height: 16, champion: classification(0, 0.9), latencyS: 0.01 }));
+  assert.equal(back.status, 201, back.text);
+  await admin.end();
+});
+
+test('serve --database: a URL that is not PostgreSQL is a configuration error; an unreachable database exits 2 with EW_SERVER_DATABASE and no password', async (t) => {
+  const dataDir = await tempDir(t);
+  const bad = await runCli(['serve', '--database', 'mysql://x@localhost/db', '--data-dir', dataDir, '--port', '0']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /EW_CONFIG_INVALID/);
+  assert.match(bad.err, /database/);
+  const cluster = await startPostgres(t);
+  if (cluster === null) return;
+  const down = await runCli(['serve', '--database', `postgres://edgewatch:hunter2-secret@127.0.0.1:${cluster.port}/missing_db`, '--data-dir', dataDir, '--port', '0']);
+  assert.equal(down.code, 2, down.err);
+  assert.match(down.err, /EW_SERVER_DATABASE/);
+  assert.ok(!down.err.includes('hunter2-secret'), down.err);
+});
