@@ -52,45 +52,68 @@ function asPostgres(args: string[]): Promise<{ stdout: string; stderr: string }>
 
 let databases = 0;
 
+/** A cluster not tied to a test (benches): `stop()` stops it and removes its folder. */
+export interface PostgresCluster extends TestPostgres {
+  stop(): Promise<void>;
+}
+
+/** True when the PostgreSQL server binaries are installed. */
+export function postgresInstalled(): boolean {
+  return existsSync(join(PG_BIN_DIR, 'initdb')) && existsSync(join(PG_BIN_DIR, 'pg_ctl'));
+}
+
+/** Starts a throwaway cluster (initdb as the postgres user in a temp folder, 127.0.0.1 on a free port, fsync off). */
+export async function startPostgresCluster(): Promise<PostgresCluster> {
+  const dir = await mkdtemp(join(tmpdir(), 'edgewatch-pg-'));
+  const dataDir = join(dir, 'data');
+  let started = false;
+  const stop = async () => {
+    if (started) await asPostgres([join(PG_BIN_DIR, 'pg_ctl'), '-D', dataDir, '-m', 'fast', '-w', 'stop']).catch(() => undefined);
+    started = false;
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    if (process.getuid?.() === 0) {
+      const { stdout } = await run('id', ['-u', 'postgres']);
+      const { stdout: gid } = await run('id', ['-g', 'postgres']);
+      await chown(dir, Number(stdout.trim()), Number(gid.trim()));
+    }
+    await asPostgres([join(PG_BIN_DIR, 'initdb'), '-D', dataDir, '-U', USER, '--auth=trust', '--no-sync', '-E', 'UTF8', '--locale=C']);
+    const port = await freePort();
+    const options = `-c listen_addresses=127.0.0.1 -p ${port} -c unix_socket_directories=${dir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=100`;
+    await asPostgres([join(PG_BIN_DIR, 'pg_ctl'), '-D', dataDir, '-l', join(dir, 'server.log'), '-o', options, '-w', '-t', '60', 'start']);
+    started = true;
+    const adminUrl = `postgres://${USER}@127.0.0.1:${port}/postgres`;
+    return {
+      port,
+      adminUrl,
+      stop,
+      async createDatabase() {
+        databases += 1;
+        const name = `edgewatch_test_${process.pid}_${databases}`;
+        const client = new pg.Client({ connectionString: adminUrl });
+        await client.connect();
+        try {
+          await client.query(`CREATE DATABASE ${name}`);
+        } finally {
+          await client.end();
+        }
+        return `postgres://${USER}@127.0.0.1:${port}/${name}`;
+      },
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
 /** Starts a cluster for this test (stopped in `t.after`); null, with the test skipped, when PostgreSQL is not installed. */
 export async function startPostgres(t: TestContext): Promise<TestPostgres | null> {
-  if (!existsSync(join(PG_BIN_DIR, 'initdb')) || !existsSync(join(PG_BIN_DIR, 'pg_ctl'))) {
+  if (!postgresInstalled()) {
     t.skip(`PostgreSQL server binaries not found in ${PG_BIN_DIR}: install Debian's postgresql package (.ci/run does) or set PG_BIN_DIR`);
     return null;
   }
-  const dir = await mkdtemp(join(tmpdir(), 'edgewatch-pg-'));
-  const dataDir = join(dir, 'data');
-  const isRoot = process.getuid?.() === 0;
-  if (isRoot) {
-    const { stdout } = await run('id', ['-u', 'postgres']);
-    const { stdout: gid } = await run('id', ['-g', 'postgres']);
-    await chown(dir, Number(stdout.trim()), Number(gid.trim()));
-  }
-  let started = false;
-  t.after(async () => {
-    if (started) await asPostgres([join(PG_BIN_DIR, 'pg_ctl'), '-D', dataDir, '-m', 'fast', '-w', 'stop']).catch(() => undefined);
-    await rm(dir, { recursive: true, force: true });
-  });
-  await asPostgres([join(PG_BIN_DIR, 'initdb'), '-D', dataDir, '-U', USER, '--auth=trust', '--no-sync', '-E', 'UTF8', '--locale=C']);
-  const port = await freePort();
-  const options = `-c listen_addresses=127.0.0.1 -p ${port} -c unix_socket_directories=${dir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=100`;
-  await asPostgres([join(PG_BIN_DIR, 'pg_ctl'), '-D', dataDir, '-l', join(dir, 'server.log'), '-o', options, '-w', '-t', '60', 'start']);
-  started = true;
-  const adminUrl = `postgres://${USER}@127.0.0.1:${port}/postgres`;
-  return {
-    port,
-    adminUrl,
-    async createDatabase() {
-      databases += 1;
-      const name = `edgewatch_test_${process.pid}_${databases}`;
-      const client = new pg.Client({ connectionString: adminUrl });
-      await client.connect();
-      try {
-        await client.query(`CREATE DATABASE ${name}`);
-      } finally {
-        await client.end();
-      }
-      return `postgres://${USER}@127.0.0.1:${port}/${name}`;
-    },
-  };
+  const cluster = await startPostgresCluster();
+  t.after(() => cluster.stop());
+  return cluster;
 }
