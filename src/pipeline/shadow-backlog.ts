@@ -186,6 +186,11 @@ export class ShadowBacklog {
   /** The shadow's prediction is ready: queue it as a late shadow and forget the work, in one transaction. */
   #complete(p: PendingShadow, result: TimedPrediction): void {
     if (this.#closed || !this.#pending.has(p.imageId)) return;
+    if (this.#o.outbox.isDead(p.imageId)) {
+      // The champion's prediction was dead-lettered while its shadow ran: nothing to attach it to.
+      this.#shed(p, 'champion prediction dead-lettered');
+      return;
+    }
     if (this.#o.outbox.delivery(p.imageId)?.predictionId === null) {
       // The champion's prediction was answered 409 (sent again after a lost answer): the service did
       // not say its id, so there is nothing to attach the shadow to.

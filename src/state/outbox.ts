@@ -170,6 +170,11 @@ export class Outbox {
     return row && { predictionId: row.prediction_id };
   }
 
+  /** Whether the entry `imageId` is in the dead-letter table (a late shadow can no longer attach to it). */
+  isDead(imageId: string): boolean {
+    return cachedStatement<[string], { x: number }>(this.#db, 'SELECT 1 AS x FROM dead_letter WHERE image_id = ?').get(imageId) !== undefined;
+  }
+
   /** Late shadows of `parentId` still queued: removed (their champion cannot take them). */
   #dropChildren(parentId: string): number {
     const rows = cachedStatement<[string], { body_bytes: number }>(this.#db, 'SELECT body_bytes FROM outbox WHERE parent_id = ?').all(parentId);

@@ -116,3 +116,18 @@ test('beyond --shadow-max-lag the shadow work is shed, never the champion: count
   assert.match(run.err, /EW_SHADOW_LAG/);
   t.diagnostic(`max lag 1: ${n} champion predictions, ${deferred} deferred, ${late} late, ${shed} shed`);
 });
+
+test('a champion prediction dead-lettered while its shadow runs: the late shadow is shed, not left unsendable', async (t) => {
+  const n = 4;
+  const { fake, config } = await setUp(t, n);
+  fake.script('predictions', ...Array.from({ length: n }, () => ({ status: 422, body: { message: 'refused by the test' } })));
+  const agent = await Agent.start(config());
+  t.after(() => agent.close());
+  const summary = await agent.runOnce();
+  assert.equal(summary.dead, n);
+  assert.ok(summary.shadowDeferred >= 1, 'the slow shadow was behind');
+  assert.equal(summary.shadowLate, 0);
+  assert.equal(summary.shadowShed, summary.shadowDeferred, 'every deferred shadow was shed');
+  assert.equal(summary.pending, 0, 'nothing left in the outbox');
+  assert.equal(fake.requestsOf('shadow').length, 0);
+});
