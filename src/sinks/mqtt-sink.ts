@@ -1,9 +1,13 @@
 /** The MQTT sink: each record published at QoS 1 to `edgewatch/<deployment>/predictions` (mqtt.js); delivered once the broker's PUBACK arrives. */
-import mqtt, { type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
 import type { Logger } from '../log.js';
 import type { SinkRow } from '../state/sink-queue.js';
 import { loggableUrl, type DeliveryOutcome, type SinkTarget } from './sink.js';
+
+/** mqtt.js, loaded when an MQTT sink is configured: every other agent is spared its start-up and memory. */
+const loadMqtt = (): typeof import('mqtt') => createRequire(import.meta.url)('mqtt') as typeof import('mqtt');
 
 export interface MqttOptions {
   url: string;
@@ -29,7 +33,7 @@ export class MqttSink implements SinkTarget {
   constructor(options: MqttOptions) {
     this.#o = options;
     this.topic = predictionsTopic(options.deployment);
-    this.#client = mqtt.connect(options.url, {
+    this.#client = loadMqtt().connect(options.url, {
       clientId: `edgewatch-${randomBytes(6).toString('hex')}`,
       connectTimeout: options.requestTimeoutMs,
       reconnectPeriod: 2_000,
