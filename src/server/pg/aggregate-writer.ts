@@ -23,15 +23,30 @@ const TYPES: Record<Table, string[]> = {
 const KEY_COLUMNS: Record<Table, number> = { counts: 3, pairs: 5, latency: 5, scores: 5, objects: 5 };
 const TABLES: readonly Table[] = ['counts', 'pairs', 'latency', 'scores', 'objects'];
 
-/** SQLite's one-row upsert of `table` as a PostgreSQL upsert of arrays (one parameter per column). */
-function arrayUpsert(table: Table): string {
+/**
+ * SQLite's one-row upsert of `table` as a PostgreSQL upsert of arrays (one parameter per column, numbered from
+ * `first`), its rows kept only when `guard` (an SQL condition) holds.
+ */
+function arrayUpsert(table: Table, first = 1, guard = ''): string {
   const sql = UPSERT[table];
   const values = /VALUES \((\?(?:, \?)*)\)/.exec(sql);
   const types = TYPES[table];
   if (values === null || (values[1] as string).split(',').length !== types.length) throw new Error(`aggregates/schema.ts UPSERT.${table} changed: update pg/aggregate-writer.ts`);
-  return sql.replace(values[0], `SELECT * FROM unnest(${types.map((t, i) => `$${i + 1}::${t}[]`).join(', ')})`);
+  return sql.replace(values[0], `SELECT * FROM unnest(${types.map((t, i) => `$${first + i}::${t}[]`).join(', ')})${guard === '' ? '' : ` WHERE ${guard}`}`);
 }
 const SQL = Object.fromEntries(TABLES.map((t) => [t, arrayUpsert(t)])) as Record<Table, string>;
+
+/** The column arrays of `table`'s pending rows, sorted by key (the lock order every writer follows). */
+function columnsOf(pending: PendingRows, table: Table): unknown[][] | null {
+  const rows =
+    table === 'counts'
+      ? [...pending.counts.values()].map(({ k, v }) => [...k, v.n, v.w, v.shadowN, v.shadowW, v.latSumW, v.shadowLatSumW, v.latMin, v.latMax, v.shadowLatMin, v.shadowLatMax, v.tMin, v.tMax])
+      : [...pending.sums[table].values()];
+  if (rows.length === 0) return null;
+  const keys = KEY_COLUMNS[table];
+  rows.sort((a, b) => compareKeys(a as number[], b as number[], keys));
+  return TYPES[table].map((_, i) => rows.map((r) => r[i] ?? null));
+}
 
 const DIM_ID = `WITH added AS (
     INSERT INTO agg_dims (deployment_id, champion_version, shadow_version, source, tags_json, names_json) VALUES ($1, $2, $3, $4, $5, $6)
@@ -93,18 +108,27 @@ export class PgAggregateWriter {
     return pending;
   }
 
-  /** Upserts `pending` with `client` (inside the caller's transaction). */
+  /** Upserts `pending` with `client` (inside the caller's transaction), one statement per table. */
   async write(client: pg.PoolClient, pending: PendingRows): Promise<void> {
     for (const table of TABLES) {
-      const rows =
-        table === 'counts'
-          ? [...pending.counts.values()].map(({ k, v }) => [...k, v.n, v.w, v.shadowN, v.shadowW, v.latSumW, v.shadowLatSumW, v.latMin, v.latMax, v.shadowLatMin, v.shadowLatMax, v.tMin, v.tMax])
-          : [...pending.sums[table].values()];
-      if (rows.length === 0) continue;
-      const keys = KEY_COLUMNS[table];
-      rows.sort((a, b) => compareKeys(a as number[], b as number[], keys));
-      const columns = TYPES[table].map((_, i) => rows.map((r) => r[i] ?? null));
-      await client.query(SQL[table], columns);
+      const columns = columnsOf(pending, table);
+      if (columns !== null) await client.query(SQL[table], columns);
     }
+  }
+
+  /**
+   * The upserts of `pending` as data-modifying CTEs (`agg_<table> AS (INSERT …)`), parameters numbered from `first`,
+   * each row written only when `guard` holds: one statement can then store a prediction and its aggregates.
+   */
+  ctes(pending: PendingRows, first: number, guard: string): { sql: string[]; params: unknown[] } {
+    const sql: string[] = [];
+    const params: unknown[] = [];
+    for (const table of TABLES) {
+      const columns = columnsOf(pending, table);
+      if (columns === null) continue;
+      sql.push(`agg_${table} AS (${arrayUpsert(table, first + params.length, guard)})`);
+      params.push(...columns);
+    }
+    return { sql, params };
   }
 }

@@ -123,16 +123,29 @@ export class PgMonitoringStore implements MonitoringStore {
     return (await this.#rows<{ id: string }>('SELECT id FROM predictions WHERE deployment_id = $1 AND image_key = $2', [deploymentId, imageKey]))[0]?.id;
   }
 
+  /**
+   * One statement, so one round trip and no explicit transaction: the row (unless its image key is stored), its
+   * aggregates and the datalake counter, each CTE guarded by the row's insertion. Bucket rows stay locked only while it runs.
+   */
   async insert(p: StoredPrediction): Promise<InsertResult> {
     const contribution = contributionOf(p);
     await this.#resolve([contribution]);
-    const inserted = await this.#transaction(async (client) => {
-      const added = await client.query(insertSql(1), predictionParams(p));
-      if (added.rowCount !== 1) return false;
-      await this.#writer.write(client, this.#writer.pendingOf([contribution]));
-      await client.query('UPDATE datalake_usage SET bytes = bytes + $1 WHERE id = 1', [p.imageBytes]);
-      return true;
-    });
+    const params = predictionParams(p);
+    const guard = 'EXISTS (SELECT 1 FROM added)';
+    const aggregates = this.#writer.ctes(this.#writer.pendingOf([contribution]), params.length + 1, guard);
+    const sql = `WITH added AS (${insertSql(1)} RETURNING image_bytes),
+      ${[...aggregates.sql, 'usage AS (UPDATE datalake_usage SET bytes = bytes + (SELECT image_bytes FROM added) WHERE id = 1 AND ' + guard + ')'].join(',\n      ')}
+      SELECT COUNT(*)::int AS n FROM added`;
+    let inserted = false;
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        inserted = (await this.#rows<{ n: number }>(sql, [...params, ...aggregates.params]))[0]?.n === 1;
+        break;
+      } catch (err) {
+        const cause = (err as { cause?: unknown }).cause ?? err;
+        if (!(isRetryable(cause) && attempt < TRANSACTION_ATTEMPTS)) throw err;
+      }
+    }
     if (inserted) return { inserted: true, id: p.id };
     return { inserted: false, existingId: (await this.findByImageKey(p.deploymentId, p.imageKey)) ?? '' };
   }
