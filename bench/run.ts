@@ -29,6 +29,9 @@ const { values: args } = parseArgs({
     'service-n': { type: 'string', default: '10000000' },
     service: { type: 'boolean', default: false },
     'service-n': { type: 'string', default: '10000000' },
+    fleet: { type: 'boolean', default: false },
+    'fleet-agents': { type: 'string', default: '50' },
+    'fleet-images': { type: 'string', default: '40' },
     rss: { type: 'boolean', default: false },
     set: { type: 'string', default: 'hd' },
     rounds: { type: 'string' },
@@ -57,6 +60,9 @@ if (args.help) {
   --service        the monitoring service at scale (no models): fills --service-n predictions (default
                    10,000,000) through the store, then stats latency (All / last day / last hour), monitor
                    latency while 10 dashboards poll, RSS and insert rate at 100 k, 1 M and 10 M
+  --fleet          the service for a fleet: --fleet-agents agents (default 50) post --fleet-images small
+                   images each (default 40, with deliberate retries and races) to one SQLite serve, then
+                   to two serve replicas on one PostgreSQL (round-robin): requests/s, p99, stored, lost
   --scale          also measure naive and edgewatch on VGA, 1080p and 12 MP images, and 1 vs 4 folders
   --set NAME       image set for the main table: hd (1080p, default), vga, mp12, photos
   --rounds N       rounds per measurement;  --per-round N  images per round
@@ -131,6 +137,16 @@ if (args.service) {
   if (!Number.isInteger(n) || n < 1) throw new Error('--service-n must be a positive integer');
   const { runServiceBench } = await import('./service-load.js');
   await runServiceBench(n, (line) => void process.stderr.write(`${line}\n`));
+  process.exit(0);
+}
+
+if (args.fleet) {
+  const { runFleetBench, fleetTable } = await import('./fleet.js');
+  const results = await runFleetBench(
+    { agents: Number(args['fleet-agents']), imagesPerAgent: Number(args['fleet-images']), retryEvery: 10, raceEvery: 8, deadlineMs: 180_000 },
+    (line) => void process.stderr.write(`${line}\n`),
+  );
+  process.stdout.write(`${fleetTable(results)}\n`);
   process.exit(0);
 }
 
