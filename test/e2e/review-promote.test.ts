@@ -74,7 +74,7 @@ test('review in the dashboard, verdict, promote from the dashboard: the agent fo
   const verdict = (await (await fetch(`${service.url}/api/deployment/${service.deploymentId}/verdict`, { headers: { authorization: `Bearer ${service.token}` } })).json()) as { sentence: string; reviewed: { disagreements: number }; paired: { onlyShadowRight: number } };
   assert.equal(verdict.reviewed.disagreements, disagreements);
   await page.waitForFunction((s) => document.getElementById('verdict-sentence')?.textContent === s, verdict.sentence, { timeout: 10_000 });
-  t.diagnostic(`${disagreements} disagreements among 20 images reviewed in the dashboard; verdict: ${verdict.sentence}`);
+  t.diagnostic(`disagreements reviewed in the dashboard: ${disagreements} of 20 images; verdict: ${verdict.sentence}`);
 
   await page.click('#promote');
   await page.waitForSelector('#promote-confirm:not([hidden])');
