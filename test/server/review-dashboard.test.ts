@@ -84,6 +84,9 @@ test('review tool: keys review the disagreements first, the verdict settles, Pro
   const after = await p.get(`/api/deployment/${h.deploymentId}`);
   assert.deepEqual([after.json.model_version_id, after.json.shadow_model_version_id], [v2, null]);
   await page.waitForFunction(() => document.getElementById('promote')?.hidden === true, undefined, { timeout: 10_000 });
+  await page.waitForSelector('#verdict-previous:not([hidden])', { timeout: 10_000 });
+  const previous = await page.textContent('#verdict-previous');
+  assert.ok(previous?.startsWith('Previous period (champion classifier v1 · shadow classifier v2') && previous.endsWith(api.json.sentence), previous ?? '');
   assert.deepEqual(problems, []);
 
   // The printed link opens a read-only session: the verdict is shown, nothing can be reviewed or promoted.

@@ -128,6 +128,14 @@ test('reviews: add_review bodies, labels by name checked against the deployment,
   const after = await p.get(`/api/deployment/${h.deploymentId}/verdict`);
   assert.deepEqual(after.json.traffic, { paired: 0, agreements: 0, disagreements: 0 });
   assert.equal(after.json.period.reason, 'promote');
+  // The period the promotion ended keeps its verdict, judged with its own pair.
+  const previous = after.json.periods.at(-2);
+  const before = await p.get(`/api/deployment/${h.deploymentId}/verdict?period=${previous.seq}`);
+  assert.deepEqual(before.json.traffic, { paired: 4, agreements: 1, disagreements: 3 });
+  assert.equal(before.json.sentence, verdict.json.sentence);
+  assert.equal(before.json.period.until, after.json.period.since);
+  assert.equal((await p.get(`/api/deployment/${h.deploymentId}/verdict?period=x`)).json.field, 'period');
+  assert.equal((await p.get(`/api/deployment/${h.deploymentId}/verdict?period=999`)).status, 404);
   const next = await predict(h, 1, null);
   const credited = await p.get(`/api/predicted/asset/${next}`);
   assert.equal(credited.json.predictions[0].model_version_id, v2, 'predictions after the promotion are credited to the new champion');

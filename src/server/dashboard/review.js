@@ -5,7 +5,7 @@
   const REFRESH_MS = 3000;
   const $ = (id) => document.getElementById(id);
   const section = () => $('review');
-  const state = { deploymentId: null, write: false, queue: [], labels: [], verdict: null, busy: false, timer: null };
+  const state = { deploymentId: null, write: false, queue: [], labels: [], verdict: null, busy: false, timer: null, previous: null };
 
   function el(tag, attrs, ...children) {
     const node = document.createElement(tag);
@@ -54,6 +54,7 @@
       ]);
       state.write = access.write;
       state.verdict = verdict;
+      await loadPrevious(base, verdict);
       state.labels = verdict.labels;
       state.queue = queue.items;
       render(queue.count);
@@ -61,6 +62,16 @@
       if (err.status !== 401) setStatus(`Review data unavailable (${err.message}).`, true);
     }
     state.timer = setTimeout(refresh, REFRESH_MS);
+  }
+
+  /** The verdict of the period before the current one (the one a promotion ended), fetched once per period. */
+  async function loadPrevious(base, verdict) {
+    const prev = verdict.periods.length >= 2 ? verdict.periods[verdict.periods.length - 2] : null;
+    if (!prev) state.previous = null;
+    else if (!state.previous || state.previous.key !== `${state.deploymentId}:${prev.seq}`) {
+      const v = await api(`${base}/verdict?period=${prev.seq}`);
+      state.previous = { key: `${state.deploymentId}:${prev.seq}`, verdict: v };
+    }
   }
 
   function render(toReview) {
@@ -78,6 +89,9 @@
     );
     const name = (m) => (m ? `${m.model} ${m.name}` : 'none');
     $('review-models').textContent = `champion ${name(v.period.champion)} · shadow ${name(v.period.shadow)}`;
+    const prev = state.previous && state.previous.verdict;
+    $('verdict-previous').hidden = !prev;
+    if (prev) $('verdict-previous').textContent = `Previous period (champion ${name(prev.period.champion)} · shadow ${name(prev.period.shadow)}, until ${new Date(prev.period.until * 1000).toLocaleString()}, ended by ${v.period.reason}): ${prev.sentence}`;
     $('promote').hidden = !state.write || !v.period.shadow;
     $('review-readonly').hidden = state.write;
     const disagreements = state.queue.filter((a) => a.agreement === false).length;

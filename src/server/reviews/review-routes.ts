@@ -130,14 +130,21 @@ async function review(ctx: ServerContext, req: IncomingMessage, p: StoredPredict
   return { status: 201, body: { id: stored.id, predicted_asset_id: p.id, created_at: new Date(stored.createdS * 1000).toISOString(), ...body } };
 }
 
-/** The verdict of the current comparison period (since the last champion/shadow change). */
-export function verdictOf(ctx: ServerContext, d: DeploymentInfo) {
-  const period = ctx.registry.models.currentPeriod(d.id);
+/**
+ * The verdict of a comparison period: the current one (since the last champion/shadow change), or `periodSeq` (an
+ * earlier one, e.g. the period a promotion ended), judged with that period's pair.
+ */
+export function verdictOf(ctx: ServerContext, d: DeploymentInfo, periodSeq?: number) {
+  const periods = ctx.registry.models.periods(d.id);
+  const index = periodSeq === undefined ? periods.length - 1 : periods.findIndex((x) => x.seq === periodSeq);
+  if (periodSeq !== undefined && index === -1) throw new HttpError(404, `Deployment ${d.name} has no comparison period ${periodSeq}.`);
+  const period = periods[index];
   const sinceS = period?.sinceS ?? 0;
+  const untilS = periods[index + 1]?.sinceS;
+  const versions = period === undefined ? { champion: d.championVersionId ?? null, shadow: d.shadowVersionId ?? null } : { champion: period.championVersionId, shadow: period.shadowVersionId };
   const labelsOf = labelsLookup(ctx);
-  const maps = [labelsOf(d.championVersionId), labelsOf(d.shadowVersionId)];
-  const versions = { champion: d.championVersionId ?? null, shadow: d.shadowVersionId ?? null };
-  const reviewed = ctx.registry.reviews.reviewedPairs(d.id, sinceS, versions).map((r) => ({
+  const maps = [labelsOf(versions.champion), labelsOf(versions.shadow)];
+  const reviewed = ctx.registry.reviews.reviewedPairs(d.id, { sinceS, untilS }, versions).map((r) => ({
     champion: labelName(r.championClass, d.labels, maps),
     shadow: labelName(r.shadowClass, d.labels, maps),
     truth: r.labels,
@@ -150,7 +157,9 @@ export function verdictOf(ctx: ServerContext, d: DeploymentInfo) {
   const supported = d.type === 'CLASSIFICATION';
   return {
     deployment: { id: d.id, name: d.name, type: d.type },
-    period: { since: sinceS, reason: period?.reason ?? null, champion: describe(d.championVersionId), shadow: describe(d.shadowVersionId) },
+    period: { seq: period?.seq ?? 0, since: sinceS, until: untilS ?? null, reason: period?.reason ?? null, champion: describe(versions.champion), shadow: describe(versions.shadow) },
+    /** Every comparison period, oldest first (`?period=<seq>` gives the verdict of one). */
+    periods: periods.map((x) => ({ seq: x.seq, since: x.sinceS, reason: x.reason, championVersionId: x.championVersionId, shadowVersionId: x.shadowVersionId })),
     /** Top-1 labels only judge classification: other deployments' reviews are stored and served, not turned into a verdict. */
     supported,
     /** Label names a review may use, in key order (1–9 in the dashboard). */
@@ -183,7 +192,11 @@ export async function handleReviews(ctx: ServerContext, req: IncomingMessage, ur
     const id = segment(m[1]);
     requireReader(ctx, req, id);
     const d = deploymentOr404(ctx, id);
-    if (m[2] === 'verdict') return { status: 200, body: verdictOf(ctx, d) };
+    if (m[2] === 'verdict') {
+      const raw = url.searchParams.get('period');
+      if (raw !== null && raw !== '' && !/^\d{1,12}$/.test(raw)) throw new HttpError(422, 'Invalid query: period must be the seq of a comparison period (see periods).', { field: 'period' });
+      return { status: 200, body: verdictOf(ctx, d, raw === null || raw === '' ? undefined : Number(raw)) };
+    }
     return m[2] === 'predictedassets' ? list(ctx, req, url, d) : find(ctx, req, url, d);
   }
   m = /^\/api\/predicted\/asset\/([^/]+)(\/reviews)?$/.exec(path);

@@ -168,18 +168,18 @@ export class ReviewStore {
              ORDER BY p.timestamp_s DESC LIMIT ?`,
           ).all(deploymentId, period.sinceS, ...ranByParams(versions), limit - disagreements.length) as { id: string }[]).map((r) => r.id);
     const traffic = this.periodTraffic(deploymentId, period.seq);
-    const reviewed = this.reviewedPairs(deploymentId, period.sinceS, versions).length;
+    const reviewed = this.reviewedPairs(deploymentId, { sinceS: period.sinceS }, versions).length;
     return { ids: [...disagreements, ...agreements], count: Math.max(0, traffic.agreements + traffic.disagreements - reviewed) };
   }
 
-  /** Reviewed paired predictions of a deployment since `sinceS` run by `versions`. */
-  reviewedPairs(deploymentId: string, sinceS: number, versions: PairVersions): ReviewedPair[] {
+  /** Reviewed paired predictions of a deployment received in [sinceS, untilS) and run by `versions`. */
+  reviewedPairs(deploymentId: string, range: { sinceS: number; untilS?: number | undefined }, versions: PairVersions): ReviewedPair[] {
     return (cachedStatement(
       this.#db,
       `SELECT p.champion_class AS championClass, p.shadow_class AS shadowClass, r.labels_json AS labels
        FROM prediction_reviews r JOIN predictions p ON p.id = r.prediction_id
-       WHERE r.deployment_id = ? AND p.received_s >= ? AND p.shadow_json IS NOT NULL AND ${RAN_BY}`,
-    ).all(deploymentId, sinceS, ...ranByParams(versions)) as { championClass: number | null; shadowClass: number | null; labels: string }[]).map((r) => ({ ...r, labels: JSON.parse(r.labels) as string[] }));
+       WHERE r.deployment_id = ? AND p.received_s >= ? AND p.received_s < ? AND p.shadow_json IS NOT NULL AND ${RAN_BY}`,
+    ).all(deploymentId, range.sinceS, range.untilS ?? Number.MAX_VALUE, ...ranByParams(versions)) as { championClass: number | null; shadowClass: number | null; labels: string }[]).map((r) => ({ ...r, labels: JSON.parse(r.labels) as string[] }));
   }
 
   /**
