@@ -10,6 +10,8 @@ import { dirname, join, resolve } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { computeDashboardStats } from '../../src/server/aggregates/dashboard-stats.js';
+import { serveConfigSchema, startServer } from '../../src/server/index.js';
 import { runCli } from '../helpers/cli.js';
 import { startPostgres } from '../helpers/postgres.js';
 import { classification, httpRequest, makeJpeg, monitorBody, postMonitor, sdkHandshake, tempDir, type Handshake } from './sdk.js';
@@ -142,4 +144,52 @@ test('serve --database: a URL that is not PostgreSQL is a configuration error; a
   assert.equal(down.code, 2, down.err);
   assert.match(down.err, /EW_SERVER_DATABASE/);
   assert.ok(!down.err.includes('hunter2-secret'), down.err);
+});
+
+test('serve on PostgreSQL: a late shadow sent to the other replica, retention deletes old rows and files while the aggregates stay', async (t) => {
+  const cluster = await startPostgres(t);
+  if (cluster === null) return;
+  const database = await cluster.createDatabase();
+  const dataDir = await tempDir(t);
+  const token = 'replica-test-token';
+  const start = async () => {
+    const server = await startServer(serveConfigSchema.parse({ dataDir, port: 0, token, database, retainDays: 2 }));
+    t.after(() => server.close());
+    return server;
+  };
+  const [a, b] = [await start(), await start()];
+  assert.equal(a.store.kind, 'postgres');
+  const ha = await sdkHandshake(a.url, token);
+  const now = Date.now() / 1000;
+  const ids: string[] = [];
+  for (let i = 0; i < 4; i += 1) {
+    const res = await postMonitor(ha, monitorBody({ image: await makeJpeg(16, 16, 40 + i), width: 16, height: 16, champion: classification(i % 2, 0.8), latencyS: 0.01, timestamp: now - (i < 3 ? 10 * 86_400 : 0) }));
+    assert.equal(res.status, 201, res.text);
+    ids.push(res.json.id as string);
+  }
+  const late = await httpRequest(`${b.url}/oracle/api/prediction/${ids[3]}/shadow`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${ha.jwt}` },
+    body: JSON.stringify({ shadow_raw_predictions: classification(1, 0.6), shadow_latency: 0.02 }),
+  });
+  assert.equal(late.status, 201, late.text);
+  const again = await httpRequest(`${a.url}/oracle/api/prediction/${ids[3]}/shadow`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${ha.jwt}` },
+    body: JSON.stringify({ shadow_raw_predictions: classification(0, 0.6), shadow_latency: 0.02 }),
+  });
+  assert.equal(again.status, 409, 'the other replica sees the shadow already stored');
+  assert.equal((await a.store.get(ids[3] as string))?.shadowClass, 1);
+
+  const before = await computeDashboardStats(a.store.aggregates, { deploymentId: ha.deploymentId }, { labels: [], driftWindow: 200 });
+  assert.equal((await datalakeFiles(dataDir)).length, 4);
+  const result = await b.retention.run();
+  assert.equal(result.deletedByAge, 3);
+  assert.equal((await a.retention.run()).deletedByAge, 0, 'the other replica finds nothing left to delete');
+  assert.equal(await a.store.count(ha.deploymentId), 1);
+  assert.equal((await datalakeFiles(dataDir)).length, 1);
+  assert.equal(await a.store.datalakeBytes(), (await a.store.get(ids[3] as string))?.imageBytes);
+  const after = await computeDashboardStats(a.store.aggregates, { deploymentId: ha.deploymentId }, { labels: [], driftWindow: 200 });
+  assert.deepEqual(after.counts, before.counts, 'aggregates of deleted predictions stay');
+  assert.equal(after.counts.predictions, 4);
 });
