@@ -195,6 +195,20 @@ test('retention never deletes a reviewed prediction (nor its image); others go a
   assert.equal((await server.retention.run()).deletedByAge, 0, 'a second pass finds nothing and does not loop on the reviewed row');
 });
 
+test('retention by size stops at reviewed predictions even when they alone exceed the cap', async (t) => {
+  const { server } = await startTestServer(t, { labels: ['cat', 'dog'], retainGb: 1e-9 });
+  const h = await sdkHandshake(server.url, server.token);
+  const p = platform(server.url, server.token, h.organizationId);
+  const reviewed = [await predict(h, 0, 1), await predict(h, 1, 0)];
+  const others = [await predict(h, 0, 0), await predict(h, 1, 1)];
+  for (const id of reviewed) assert.equal((await p.post(`/api/predicted/asset/${id}/reviews`, { classifications: [{ label: 'dog' }] })).status, 201);
+  const result = await server.retention.run();
+  assert.equal(result.deletedBySize, 2);
+  for (const id of others) assert.equal(await server.store.get(id), undefined);
+  for (const id of reviewed) assert.ok(await server.store.get(id));
+  assert.equal((await server.retention.run()).deletedBySize, 0, 'over the cap with reviewed rows only: the pass ends');
+});
+
 test('dashboard write access: a session opened with the token writes with the header and its own Origin; the link session reads only', async (t) => {
   const { server } = await startTestServer(t, { labels: ['cat', 'dog'] });
   const h = await sdkHandshake(server.url, server.token);
