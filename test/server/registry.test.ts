@@ -49,6 +49,14 @@ test('registry: create_model, create_version, get_version, ModelVersion.store, l
   assert.equal(badVersion.status, 422);
   assert.match(badVersion.json.field, /^labels|^type/);
   assert.equal((await p.get('/api/model/version/00000000-0000-4000-8000-000000000000')).status, 404);
+  // ModelVersion.update(labels=...): PATCH with the keys it sends.
+  const patch = (id: string, body: unknown) => httpRequest(`${server.url}/api/model/version/${id}`, { method: 'PATCH', headers: { authorization: `Bearer ${server.token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const updated = await patch(v2.json.id, { labels: { '1': 'cat', '2': 'dog', '3': 'bird' }, docker_image: 'ignored' });
+  assert.equal(updated.status, 200, updated.text);
+  assert.deepEqual(updated.json.labels, { '1': 'cat', '2': 'dog', '3': 'bird' });
+  assert.equal(updated.json.name, 'v2');
+  assert.equal((await patch(v2.json.id, { name: 'v1' })).status, 409);
+  assert.equal((await patch(v2.json.id, { type: 'KEYPOINT' })).json.field, 'type');
 
   const zip = Buffer.from('PK\u0003\u0004 a model zip of test bytes '.repeat(100));
   const ids = { organizationId, connectorId, modelVersionId: v1.json.id as string };

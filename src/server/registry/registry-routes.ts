@@ -148,10 +148,18 @@ export async function handleRegistry(ctx: ServerContext, req: IncomingMessage, u
   m = /^\/api\/model\/version\/([^/]+)(\/modelfiles(\/find)?)?$/.exec(path);
   if (m) {
     if (m[2] !== undefined && m[3] === undefined) allow(req, 'GET', 'POST');
+    else if (m[2] === undefined) allow(req, 'GET', 'PATCH');
     else allow(req, 'GET');
-    if (req.method === 'POST') requireApiToken(ctx, req);
+    if (req.method === 'POST' || req.method === 'PATCH') requireApiToken(ctx, req);
     else requireReader(ctx, req, null);
     const v = versionOr404(ctx, segment(m[1]));
+    if (req.method === 'PATCH') {
+      // `ModelVersion.update(...)`: the keys edgewatch keeps (name, labels, type, framework, description); others are ignored.
+      const body = await jsonBody(req, versionBody, 'model version update');
+      const updated = reg.updateVersion(v.id, { name: body.name ?? undefined, labels: body.labels ?? undefined, type: body.type ?? undefined, framework: body.framework ?? undefined, description: body.description ?? undefined });
+      if (updated === undefined) throw new HttpError(409, `Model ${v.modelName} already has a version named ${body.name ?? ''}.`, { field: 'name' });
+      return { status: 200, body: versionJson(updated) };
+    }
     if (m[2] === undefined) return { status: 200, body: versionJson(v) };
     if (req.method === 'POST') return addFile(ctx, req, v);
     if (m[3] === undefined) return { status: 200, body: { items: reg.listFiles(v.id).map((f) => fileReply(ctx, req, f)) } };

@@ -148,6 +148,26 @@ export class ModelRegistry {
     })();
   }
 
+  /** Changes the given fields of a version; undefined when the new name is taken by another version of its model. */
+  updateVersion(id: string, v: NewVersion): VersionRow | undefined {
+    const sets: string[] = [];
+    const params: unknown[] = [];
+    if (v.name !== undefined) (sets.push('name = ?'), params.push(v.name));
+    if (v.labels !== undefined) (sets.push('labels_json = ?'), params.push(v.labels === null ? null : JSON.stringify(v.labels)));
+    if (v.type !== undefined) (sets.push('type = ?'), params.push(v.type));
+    if (v.framework !== undefined) (sets.push('framework = ?'), params.push(v.framework));
+    if (v.description !== undefined) (sets.push('description = ?'), params.push(v.description));
+    if (sets.length > 0) {
+      try {
+        cachedStatement(this.#db, `UPDATE registry_versions SET ${sets.join(', ')} WHERE id = ?`).run(...params, id);
+      } catch (err) {
+        if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') return undefined;
+        throw err;
+      }
+    }
+    return this.getVersion(id);
+  }
+
   /** A model version by id. */
   getVersion(id: string): VersionRow | undefined {
     const r = cachedStatement(this.#db, `${VERSION_SELECT} WHERE v.id = ?`).get(id) as VersionDbRow | undefined;
