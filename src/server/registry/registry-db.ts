@@ -67,6 +67,8 @@ CREATE TABLE IF NOT EXISTS prediction_reviews (
   created_s REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS prediction_reviews_by_deployment ON prediction_reviews (deployment_id);
+-- Predicted assets are listed by reception time (created_at, newest first by default) and periods start at a reception time.
+CREATE INDEX IF NOT EXISTS predictions_by_received ON predictions (deployment_id, received_s);
 CREATE TRIGGER IF NOT EXISTS predictions_keep_reviewed BEFORE DELETE ON predictions
   WHEN EXISTS (SELECT 1 FROM prediction_reviews WHERE prediction_id = OLD.id)
   BEGIN SELECT RAISE(IGNORE); END;
