@@ -22,8 +22,9 @@ test('a shadow host waits between kernels while the champion pressure is held, r
   // The host is blocked inside a kernel's gate: let the event loop turn and check it did not finish.
   await new Promise<void>((resolve) => setImmediate(resolve));
   assert.equal(settled, false, 'the prediction waits while the pressure is held');
-  pressure.set(false);
+  // Read before the release: the host is still blocked at this instant.
   const released = performance.now();
+  pressure.set(false);
   const result = await held;
   const wall = (performance.now() - submitted) / 1000;
   assert.deepEqual(result.prediction, free.prediction, 'the same prediction as without pressure');
