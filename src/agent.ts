@@ -180,7 +180,7 @@ export class Agent {
         store: new ShadowPendingStore(db),
         outbox,
         shadow: models.live.current.shadow,
-        readLimits: { maxPixels: config.maxPixels, maxFileBytes: config.maxFileBytes },
+        readLimits: { maxPixels: config.maxPixels, maxFileBytes: config.maxFileBytes, followSymlinks: config.followSymlinks },
         maxLag: parseShadowLag(config.shadowMaxLag),
         logger,
         onQueued: (latencySeconds) => {

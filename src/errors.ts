@@ -16,6 +16,7 @@ export const ERROR_CODES = {
   EW_IMAGE_TRUNCATED: 'The image file ends early (incomplete or truncated).',
   EW_IMAGE_TOO_LARGE: 'The image exceeds the pixel or byte limit (possible decompression bomb).',
   EW_IMAGE_UNREADABLE: 'The file exists but cannot be read (permissions or I/O error).',
+  EW_IMAGE_SYMLINK: 'The file was replaced by a symbolic link between being seen and being read, and --follow-symlinks is off: the link is not followed (set aside as a bad file).',
   EW_REJECT_MOVE: 'A rejected file could not be moved to the rejected folder.',
   // models and inference
   EW_MODEL_LOAD: 'A model folder is missing, incomplete or not a TF.js model.',
@@ -43,6 +44,7 @@ export const ERROR_CODES = {
   EW_MONITOR_REJECTED: 'The monitoring service rejected a prediction permanently (400, 422, 500...).',
   EW_MONITOR_TIMEOUT: 'A request to the platform or monitoring service timed out.',
   EW_MONITOR_PROTOCOL: 'A response did not have the shape the Picsellia protocol requires.',
+  EW_CLOCK_SKEW: 'This box\'s clock differs from the platform\'s or service\'s (its Date header) by more than allowed, or the service refused a prediction\'s timestamp: fix the clock (NTP); see README "The agent\'s clock" for what happens to the predictions it refused.',
   EW_MONITOR_REDIRECT: 'The platform or monitoring service answered a redirect (3xx): its URL, path prefix or a proxy is misconfigured. Sending pauses; nothing is dead-lettered.',
   // ledger / outbox
   EW_STORE_OPEN: 'The state database cannot be opened or created.',

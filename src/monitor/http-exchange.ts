@@ -3,6 +3,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { Agent, request, type Dispatcher } from 'undici';
 import type { z } from 'zod';
 import { EdgewatchError } from '../errors.js';
+import type { ClockWatch } from './clock-skew.js';
 import type { Redactor } from './redactor.js';
 
 /** Logger subset the client uses (pino-compatible). Never receives a token or a JWT. */
@@ -34,6 +35,8 @@ export interface HttpExchangeOptions {
   /** Masks the secrets in transport errors; callers add JWTs to it as they learn them. */
   redactor: Redactor;
   logger?: MonitorLogger | undefined;
+  /** Learns the clock skew from every response's Date header. */
+  clock?: ClockWatch | undefined;
 }
 
 /** `path` (absolute) resolved against `base`: the base's own path is dropped, as urljoin does. */
@@ -128,6 +131,7 @@ export class HttpExchange {
     const timeout = AbortSignal.timeout(requestTimeoutMs);
     const signal = AbortSignal.any([this.#signal, timeout]);
     const startedMs = performance.now();
+    const sentAtMs = Date.now();
     try {
       const res = await request(url, {
         method,
@@ -136,6 +140,7 @@ export class HttpExchange {
         headers: { 'user-agent': this.#options.userAgent, ...headers },
         ...(body === undefined ? {} : { body }),
       });
+      this.#options.clock?.observe(res.headers.date, sentAtMs, Date.now(), phase);
       if (res.statusCode >= 300 && res.statusCode < 400) {
         discard(res);
         throw redirectError(phase, url, res.statusCode, res.headers.location);

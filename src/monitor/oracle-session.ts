@@ -1,6 +1,7 @@
 /** Session with a deployment's monitoring service: login, the cached JWT (one re-login on a 401), and each answer classified as a SendOutcome. */
 import { EdgewatchError, type ErrorCode } from '../errors.js';
 import { parseRetryAfter } from './backoff.js';
+import { timestampRefusedMessage, type ClockWatch } from './clock-skew.js';
 import { absoluteUrl, issuePaths, where, type HttpExchange, type HttpResponse, type MonitorLogger } from './http-exchange.js';
 import { createdSchema, loginResponseSchema } from './protocol-schemas.js';
 import { serverMessage, type Redactor } from './redactor.js';
@@ -28,6 +29,20 @@ export interface OracleSessionOptions {
   /** Learns each JWT as it is received. */
   redactor: Redactor;
   logger?: MonitorLogger | undefined;
+  /** The skew measured from the responses' Date headers (a 422 naming `timestamp` reports it). */
+  clock?: ClockWatch | undefined;
+}
+
+/** True when a 422's body names the `timestamp` field (`field`, `errors[].field`, or the message). */
+function refusesTimestamp(text: string): boolean {
+  try {
+    const body = JSON.parse(text) as { field?: unknown; errors?: unknown; message?: unknown; detail?: unknown };
+    if (body.field === 'timestamp') return true;
+    if (Array.isArray(body.errors) && body.errors.some((e) => (e as { field?: unknown } | null)?.field === 'timestamp')) return true;
+  } catch {
+    // Not JSON: the text itself is the message.
+  }
+  return /\btimestamp\b/i.test(text);
 }
 
 /** Logs in to one monitoring service at a time and POSTs to it; concurrent requests share one login. */
@@ -130,6 +145,15 @@ export class OracleSession {
     if (status === 409) return { kind: 'duplicate', status: 409, message };
     if (status === 429 || (status > 500 && status < 600)) {
       return { kind: 'retry', status, message: `HTTP ${status}: ${message}`, retryAfterMs: parseRetryAfter(response.headers['retry-after']), code: 'EW_MONITOR_HTTP' };
+    }
+    if (status === 422 && refusesTimestamp(text)) {
+      const skew = this.#options.clock?.latest ?? null;
+      const clockMessage = timestampRefusedMessage(message, skew);
+      this.#options.logger?.warn(
+        { code: 'EW_CLOCK_SKEW', status, ...(skew === null ? {} : { skewS: Math.round(skew.skewS * 10) / 10, uncertaintyS: Math.round(skew.uncertaintyS * 10) / 10 }) },
+        clockMessage,
+      );
+      return { kind: 'rejected', status, message: clockMessage, code: 'EW_CLOCK_SKEW' };
     }
     const code: ErrorCode = status >= 400 && status <= 500 ? 'EW_MONITOR_REJECTED' : 'EW_MONITOR_HTTP';
     return { kind: 'rejected', status, message: `HTTP ${status}: ${message}`, code };

@@ -1,6 +1,7 @@
 /** Client of the Picsellia protocol: resolves the deployment on the platform, logs in to its monitoring service and sends predictions. */
 import { EdgewatchError } from '../errors.js';
 import type { RawPrediction } from '../types.js';
+import { ClockWatch, clockSkewWarning, skewBeyond, type ClockSkew } from './clock-skew.js';
 import { absoluteUrl, HttpExchange, type MonitorLogger } from './http-exchange.js';
 import { normalizePrediction, serializeMonitorBody, type MonitorBody } from './monitor-body.js';
 import { OracleSession, type SendOutcome } from './oracle-session.js';
@@ -26,6 +27,8 @@ export interface PicselliaClientOptions {
   /** Aborts every request (the agent's root signal). */
   signal?: AbortSignal;
   logger?: MonitorLogger;
+  /** Skew of the local clock (from the responses' Date headers) beyond which `resolve()` warns (EW_CLOCK_SKEW); default CLOCK_SKEW_WARN_S. */
+  clockSkewWarnS?: number;
 }
 
 /** Body of the late-shadow call `POST /api/prediction/{id}/shadow`. */
@@ -42,6 +45,7 @@ export class PicselliaClient {
   #platform: PlatformApi;
   #session: OracleSession;
   #target: MonitorTarget | null = null;
+  #clock = new ClockWatch();
 
   constructor(options: PicselliaClientOptions) {
     this.#options = { ...options };
@@ -55,9 +59,9 @@ export class PicselliaClient {
       });
     }
     const { apiToken, logger } = options;
-    this.#http = new HttpExchange({ requestTimeoutMs: options.requestTimeoutMs, userAgent: options.userAgent, signal: options.signal, redactor: this.#redactor, logger });
+    this.#http = new HttpExchange({ requestTimeoutMs: options.requestTimeoutMs, userAgent: options.userAgent, signal: options.signal, redactor: this.#redactor, logger, clock: this.#clock });
     this.#platform = new PlatformApi({ host: options.host, apiToken, http: this.#http, redactor: this.#redactor });
-    this.#session = new OracleSession({ apiToken, http: this.#http, redactor: this.#redactor, logger });
+    this.#session = new OracleSession({ apiToken, http: this.#http, redactor: this.#redactor, logger, clock: this.#clock });
   }
 
   /** The target in use (from `resolve()` or `useTarget()`), or null. */
@@ -65,17 +69,25 @@ export class PicselliaClient {
     return this.#target;
   }
 
+  /** The skew of this box's clock shown by the last response with a Date header (null before any). */
+  get clockSkew(): ClockSkew | null {
+    return this.#clock.latest;
+  }
+
   /**
    * Runs the SDK's start-up sequence: ping, organization (by id, else by name, else the ping's
    * default), organization details, deployment by name, then logs in to the monitoring service
-   * and caches the JWT. Throws EdgewatchError (EW_MONITOR_CONNECT, _TIMEOUT, _AUTH, _NOT_FOUND,
-   * _NOT_ENABLED, _PROTOCOL, _HTTP).
+   * and caches the JWT. Warns (EW_CLOCK_SKEW) when a response's Date header shows the local clock
+   * off by more than `clockSkewWarnS`. Throws EdgewatchError (EW_MONITOR_CONNECT, _TIMEOUT, _AUTH,
+   * _NOT_FOUND, _NOT_ENABLED, _PROTOCOL, _HTTP).
    */
   async resolve(): Promise<MonitorTarget> {
     const { organization, organizationId, deployment } = this.#options;
+    this.#clock.reset();
     const target = await lookUpTarget(this.#platform, { organization, organizationId, deployment });
     this.useTarget(target);
     await this.#session.ensureJwt();
+    this.#warnOnSkew();
     this.#options.logger?.info(
       { organization: target.organizationName, deployment: target.deploymentName, type: target.type, oracle: absoluteUrl(target.oracleHost, '/').origin },
       'monitoring target resolved',
@@ -127,6 +139,15 @@ export class PicselliaClient {
   /** Aborts in-flight requests (they end as `retry`) and releases the connections. Idempotent: returns the same promise. */
   close(): Promise<void> {
     return this.#http.close();
+  }
+
+  /** Logs EW_CLOCK_SKEW once per resolve when the largest skew measured during it is beyond the threshold. */
+  #warnOnSkew(): void {
+    const skew = this.#clock.worst;
+    if (skew === null || !skewBeyond(skew, this.#options.clockSkewWarnS)) return;
+    const server = skew.phase === 'login' ? 'the monitoring service' : 'the platform';
+    const warning = clockSkewWarning(skew, server);
+    this.#options.logger?.warn({ code: warning.code, ...warning.details }, warning.message);
   }
 
   #requireTarget(): MonitorTarget {

@@ -189,7 +189,7 @@ async function examine(ctx: ProcessContext, file: WatchedFile, fileId: number): 
   const specs = [ctx.champion.info.input, ...(ctx.shadow && !shadowBehind ? [ctx.shadow.info.input] : [])];
   let image: ImageRead;
   try {
-    image = await readImage(file.path, specs, { maxPixels: config.maxPixels, maxFileBytes: config.maxFileBytes });
+    image = await readImage(file.path, specs, { maxPixels: config.maxPixels, maxFileBytes: config.maxFileBytes, followSymlinks: file.folder.followSymlinks === true });
   } catch (err) {
     if (!isEdgewatchError(err)) throw err;
     return unreadable(ctx, file, err);

@@ -5,7 +5,7 @@
  */
 import { isEdgewatchError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { readImage } from '../read/index.js';
+import { readImage, type ReadLimits } from '../read/index.js';
 import type { Outbox } from '../state/outbox.js';
 import type { PendingShadow, ShadowPendingStore } from '../state/shadow-pending.js';
 import type { ModelJob, PooledModel, TimedPrediction } from '../infer/index.js';
@@ -25,7 +25,7 @@ export interface ShadowBacklogOptions {
   outbox: Outbox;
   /** The shadow in use; undefined while there is none (a deployment without a shadow). See `setShadow`. */
   shadow: ShadowModel | undefined;
-  readLimits: { maxPixels: number; maxFileBytes: number };
+  readLimits: ReadLimits;
   maxLag: ShadowLag;
   logger: Logger;
   /** A late shadow entered the outbox (wake the sender), with the shadow's latency. */

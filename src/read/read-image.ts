@@ -14,6 +14,8 @@ export interface ReadLimits {
   maxPixels: number;
   /** Largest accepted file size in bytes, checked before the file is read. */
   maxFileBytes: number;
+  /** Open a symbolic link at the path (the folder's followSymlinks); absent or false: EW_IMAGE_SYMLINK. */
+  followSymlinks?: boolean;
 }
 
 /** Wall-clock time spent in each step of `readImage`, in milliseconds. */
@@ -73,11 +75,11 @@ export function distinctSpecs(specs: readonly InputSpec[]): InputSpec[] {
 /**
  * Reads the image at `path` for the models whose inputs are `specs`.
  * Throws `EdgewatchError` only: EW_WATCH_VANISHED, EW_IMAGE_UNREADABLE, EW_IMAGE_EMPTY,
- * EW_IMAGE_TOO_LARGE, EW_IMAGE_UNSUPPORTED, EW_IMAGE_TRUNCATED or EW_IMAGE_CORRUPT.
+ * EW_IMAGE_TOO_LARGE, EW_IMAGE_SYMLINK, EW_IMAGE_UNSUPPORTED, EW_IMAGE_TRUNCATED or EW_IMAGE_CORRUPT.
  */
 export async function readImage(path: string, specs: readonly InputSpec[], limits: ReadLimits): Promise<ImageRead> {
   const readStarted = performance.now();
-  const file = await readFileBytes(path, limits.maxFileBytes);
+  const file = await readFileBytes(path, limits.maxFileBytes, limits.followSymlinks === true);
   const sha256 = createHash('sha256').update(file.bytes).digest('hex');
   const readMs = performance.now() - readStarted;
 
