@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openRegistryServices } from '../src/server/registry/services.js';
+import { openSqliteRegistry } from '../src/server/registry/services.js';
 import { PredictionStore, type StoredPrediction } from '../src/server/store.js';
 
 const N = Number(process.argv[2] ?? 1_000_000);
@@ -30,7 +30,7 @@ function fill(withTriggers: boolean): { dir: string; insertS: number } {
   const dir = mkdtempSync(join(tmpdir(), 'ew-verdict-scale-'));
   const file = join(dir, 'monitoring.db');
   const store = new PredictionStore(file);
-  const registry = withTriggers ? openRegistryServices(file, Buffer.from('bench')) : null;
+  const registry = withTriggers ? openSqliteRegistry(file) : null;
   const t0 = performance.now();
   for (let i = 0; i < N; i += BATCH) store.insertMany(Array.from({ length: Math.min(BATCH, N - i) }, (_, k) => row(i + k)));
   const insertS = (performance.now() - t0) / 1000;
@@ -48,14 +48,14 @@ const time = <T>(f: () => T): [T, number] => {
 const bare = fill(false);
 console.log(`${N} predictions without the registry's triggers: ${bare.insertS.toFixed(1)} s (${Math.round(N / bare.insertS)} /s)`);
 // A database from before the counters: the first open counts its predictions once.
-const [backfilled, backfillMs] = time(() => openRegistryServices(join(bare.dir, 'monitoring.db'), Buffer.from('bench')));
+const [backfilled, backfillMs] = time(() => openSqliteRegistry(join(bare.dir, 'monitoring.db')));
 console.log(`first open of that database (counters backfilled once): ${backfillMs.toFixed(0)} ms ${JSON.stringify(backfilled.reviews.periodTraffic('dep', 0))}`);
 backfilled.close();
 rmSync(bare.dir, { recursive: true, force: true });
 const counted = fill(true);
 console.log(`${N} predictions with the registry's triggers:    ${counted.insertS.toFixed(1)} s (${Math.round(N / counted.insertS)} /s)`);
 const file = join(counted.dir, 'monitoring.db');
-const [services, openMs] = time(() => openRegistryServices(file, Buffer.from('bench')));
+const [services, openMs] = time(() => openSqliteRegistry(file));
 console.log(`open (counters already there): ${openMs.toFixed(0)} ms`);
 const versions = { champion: 'v1', shadow: 'v2' };
 const [traffic, trafficMs] = time(() => services.reviews.periodTraffic('dep', 0));

@@ -16,9 +16,10 @@ import { routeRequest } from './routes.js';
 import { loadJwtSecret, loadToken } from './secret-files.js';
 import { loadStaticFiles, type StaticFile } from './static-files.js';
 import { loadDeploymentModels } from './registry/deployment-models.js';
-import { openRegistryServices, type RegistryServices } from './registry/services.js';
+import { openPgRegistryServices, openRegistryServices, type RegistryServices } from './registry/services.js';
+import { PgMonitoringStore } from './pg/pg-store.js';
 import type { MonitoringStore } from './store-api.js';
-import { openMonitoringStore, registryOnPostgres, sqliteFileOf } from './store-open.js';
+import { openMonitoringStore, sqliteFileOf } from './store-open.js';
 
 /** A running service. `close()` is idempotent and returns the same promise every time. */
 export interface RunningServer {
@@ -72,13 +73,22 @@ export async function startServer(config: ServeConfig, options: { logger?: Serve
   const jwtSecret = loadJwtSecret(dataDir, token);
   let registry: RegistryServices;
   try {
-    // On PostgreSQL the registry's routes answer 501 (its tables join the SQLite predictions); deployments name no model versions.
-    registry = store.kind === 'sqlite' ? openRegistryServices(sqliteFileOf(dataDir), jwtSecret) : registryOnPostgres();
+    // On PostgreSQL the registry shares the store's pool and tables; every replica follows champion/shadow changes (LISTEN).
+    registry =
+      store instanceof PgMonitoringStore
+        ? await openPgRegistryServices(store.sql, jwtSecret, (services, id) => loadDeploymentModels(services, id === null ? deployments.values() : [deployments.get(id)].filter((d) => d !== undefined)), logger)
+        : openRegistryServices(sqliteFileOf(dataDir), jwtSecret);
   } catch (err) {
     await store.close();
     throw err;
   }
-  if (store.kind === 'sqlite') loadDeploymentModels(registry, deployments.values());
+  try {
+    await loadDeploymentModels(registry, deployments.values());
+  } catch (err) {
+    await registry.close();
+    await store.close();
+    throw err;
+  }
   const datalake = new Datalake(join(dataDir, 'datalake'));
   const disk = new DiskGuard({ folder: dataDir, minFreeBytes: config.minFreeGb * 1e9, logger });
   await disk.measure();
@@ -87,7 +97,8 @@ export async function startServer(config: ServeConfig, options: { logger?: Serve
     datalake,
     logger,
     policy: { retainDays: config.retainDays, retainBytes: config.retainGb === undefined ? undefined : config.retainGb * 1e9 },
-    candidates: store.kind === 'sqlite' ? (limit, beforeS) => registry.reviews.oldestUnreviewed(limit, beforeS) : undefined,
+    // Reviewed predictions are never candidates (and a trigger refuses their delete, on both databases).
+    candidates: (limit, beforeS) => registry.reviews.oldestUnreviewed(limit, beforeS),
   });
   const ctx: ServerContext = {
     config,
@@ -132,8 +143,7 @@ export async function startServer(config: ServeConfig, options: { logger?: Serve
 
   await new Promise<void>((resolveListen, reject) => {
     server.once('error', (cause: NodeJS.ErrnoException) => {
-      registry.close();
-      void store.close();
+      void registry.close().then(() => store.close());
       reject(new EdgewatchError('EW_SERVER_LISTEN', `Cannot listen on ${config.host}:${config.port}: ${cause.code ?? cause.message}. Choose another --port or --host.`, { cause, details: { host: config.host, port: config.port } }));
     });
     server.listen(config.port, config.host, () => resolveListen());
@@ -145,7 +155,7 @@ export async function startServer(config: ServeConfig, options: { logger?: Serve
   } catch (err) {
     await new Promise<void>((r) => server.close(() => r()));
     await observability.close();
-    registry.close();
+    await registry.close();
     await store.close();
     throw err;
   }
@@ -170,7 +180,7 @@ export async function startServer(config: ServeConfig, options: { logger?: Serve
       await stopped;
       await retentionStopped;
       await observability.close();
-      registry.close();
+      await registry.close();
       await store.close();
       logger.info({}, 'monitoring service stopped');
     })();

@@ -36,3 +36,18 @@ export interface MonitoringStore {
   probeWritable?(): Promise<true | string>;
   close(): Promise<void>;
 }
+
+/** `T`'s methods, answering promises (the registry's and reviews' store interfaces, from their SQLite classes). */
+export type Async<T> = { [K in keyof T]: T[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never };
+
+/**
+ * The model registry's store: models, versions, stored objects, model files, and each deployment's champion/shadow
+ * history (comparison periods). SQLite: `registry/registry-store.ts`; PostgreSQL: `pg/pg-registry.ts`.
+ */
+export type RegistryStore = Async<import('./registry/registry-store.js').ModelRegistry>;
+
+/**
+ * Reviews, predicted-asset queries and the verdict's counters (kept when a prediction is stored, by SQLite triggers or
+ * PL/pgSQL triggers). SQLite: `reviews/review-store.ts`; PostgreSQL: `pg/pg-reviews.ts`.
+ */
+export type ReviewsStore = Async<import('./reviews/review-store.js').ReviewStore>;

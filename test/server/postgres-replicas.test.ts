@@ -14,7 +14,8 @@ import { computeDashboardStats } from '../../src/server/aggregates/dashboard-sta
 import { serveConfigSchema, startServer } from '../../src/server/index.js';
 import { runCli } from '../helpers/cli.js';
 import { startPostgres } from '../helpers/postgres.js';
-import { classification, httpRequest, makeJpeg, monitorBody, postMonitor, sdkHandshake, tempDir, type Handshake } from './sdk.js';
+import { platform, storeModelFile } from './registry-sdk.js';
+import { classification, httpRequest, makeJpeg, monitorBody, postMonitor, sdkHandshake, tempDir, waitFor, type Handshake } from './sdk.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CLI_ENTRY = join(ROOT, 'test', 'helpers', 'cli-entry.ts');
@@ -108,10 +109,10 @@ test('two serve replicas on one PostgreSQL and one data folder: one token and JW
   assert.equal(image.status, 200);
   assert.equal(image.headers["content-type"], "image/jpeg");
 
-  // The registry and reviews need SQLite: a clear 501, not a wrong answer.
+  // Predicted assets are served on PostgreSQL too (registry-and-review details: the test below).
   const assets = await httpRequest(`${a.url}/api/deployment/${ha.deploymentId}/predictedassets`, { headers: auth });
-  assert.equal(assets.status, 501, assets.text);
-  assert.equal(assets.json.code, 'EW_SERVER_POSTGRES_UNSUPPORTED');
+  assert.equal(assets.status, 200, assets.text);
+  assert.equal(assets.json.count, 8);
 
   // The database unavailable: monitor calls answer 503 with Retry-After (agents retry), and /readyz says not ready.
   const admin = new pg.Client({ connectionString: cluster.adminUrl });
@@ -192,4 +193,95 @@ test('serve on PostgreSQL: a late shadow sent to the other replica, retention de
   const after = await computeDashboardStats(a.store.aggregates, { deploymentId: ha.deploymentId }, { labels: [], driftWindow: 200 });
   assert.deepEqual(after.counts, before.counts, 'aggregates of deleted predictions stay');
   assert.equal(after.counts.predictions, 4);
+});
+
+test('registry and reviews across replicas: a model pushed through A is downloaded through B, B follows champion/shadow set through A, a review through B counts in the verdict read through A', async (t) => {
+  const cluster = await startPostgres(t);
+  if (cluster === null) return;
+  const database = await cluster.createDatabase();
+  const dataDir = await tempDir(t);
+  const token = 'replica-registry-token';
+  const start = async () => {
+    const server = await startServer(serveConfigSchema.parse({ dataDir, port: 0, token, database, labels: ['cat', 'dog'] }));
+    t.after(() => server.close());
+    return server;
+  };
+  const [a, b] = [await start(), await start()];
+  const pa = platform(a.url, token);
+  const organizationId = (await pa.get('/api/home/ping')).json.default_organization as string;
+  const connectorId = (await pa.get(`/api/organization/${organizationId}`)).json.default_connector_id as string;
+  const A = platform(a.url, token, organizationId);
+  const B = platform(b.url, token, organizationId);
+  const deploymentId = (await A.get(`/api/organization/${organizationId}/deployments/find?name=demo`)).json.id as string;
+
+  // Push through A: a model, two versions, a model file uploaded by the presigned POST.
+  const model = await A.post(`/api/organization/${organizationId}/models`, { name: 'classifier' });
+  assert.equal(model.status, 201, model.text);
+  assert.equal((await B.post(`/api/organization/${organizationId}/models`, { name: 'classifier' })).status, 409, 'the name is taken for both replicas');
+  const v1 = (await A.post(`/api/model/${model.json.id}/versions`, { labels: { '0': 'cat', '1': 'dog' }, type: 'CLASSIFICATION', name: 'v1' })).json.id as string;
+  const v2res = await B.post(`/api/model/${model.json.id}/versions`, { labels: { '0': 'cat', '1': 'dog' }, type: 'CLASSIFICATION', name: 'v2' });
+  assert.equal(v2res.json.version, 2, 'version numbers continue across replicas');
+  const v2 = v2res.json.id as string;
+  const zip = Buffer.from(`PK fake model zip ${'x'.repeat(300)}`);
+  const stored = await storeModelFile(A, { organizationId, connectorId, modelVersionId: v1 }, 'model-tfjs', 'model-tfjs.zip', zip);
+  assert.equal(stored.status, 201, stored.text);
+
+  // Download through B (the data folder is shared): its own presigned URL, fetched without the token.
+  const files = await B.get(`/api/model/version/${v1}/modelfiles`);
+  assert.equal(files.status, 200, files.text);
+  assert.equal(files.json.items.length, 1);
+  const found = await B.get(`/api/model/version/${v1}/modelfiles/find?name=model-tfjs`);
+  assert.equal(found.json.id, stored.json.id);
+  const downloaded = await fetch(found.json.presigned_url as string);
+  assert.equal(downloaded.status, 200);
+  assert.ok(Buffer.from(await downloaded.arrayBuffer()).equals(zip), 'B serves the bytes A stored');
+
+  // Champion and shadow set through A: B names them (it heard the change) and stamps its new predictions with them.
+  assert.equal((await A.post(`/api/deployment/${deploymentId}/model`, { model_version_id: v1 })).status, 200);
+  assert.equal((await A.post(`/api/deployment/${deploymentId}/shadow`, { model_version_id: v2 })).status, 200);
+  const names = async (p: typeof A) => {
+    const d = (await p.get(`/api/deployment/${deploymentId}`)).json;
+    return `${d.model_version_id as string}/${(d.shadow_model_version_id as string | null) ?? 'none'}`;
+  };
+  await waitFor(async () => (await names(B)) === `${v1}/${v2}`, 'replica B to follow the champion/shadow set through A');
+  const hb = await sdkHandshake(b.url, token);
+  const posted = await postMonitor(hb, monitorBody({ image: await makeJpeg(16, 16, 70), width: 16, height: 16, champion: classification(0, 0.9), shadow: classification(1, 0.7), latencyS: 0.01 }));
+  assert.equal(posted.status, 201, posted.text);
+  const row = await a.store.get(posted.json.id as string);
+  assert.deepEqual([row?.championVersionId, row?.shadowVersionId], [v1, v2], 'stamped by B with the versions A set');
+
+  // Reviewed through B (the shadow was right), read through A: one reviewed disagreement, won by the shadow.
+  const asset = await B.get(`/api/predicted/asset/${posted.json.id as string}`);
+  assert.equal(asset.status, 200, asset.text);
+  assert.deepEqual(asset.json.predictions.map((x: { is_shadow: boolean }) => x.is_shadow).sort(), [false, true]);
+  const review = await B.post(`/api/predicted/asset/${posted.json.id as string}/reviews`, { classifications: [{ label: 'dog' }] });
+  assert.equal(review.status, 201, review.text);
+  assert.equal((await A.post(`/api/predicted/asset/${posted.json.id as string}/reviews`, { classifications: [{ label: 'cat' }] })).status, 409, 'one review per asset, across replicas');
+  const verdict = await A.get(`/api/deployment/${deploymentId}/verdict`);
+  assert.equal(verdict.status, 200, verdict.text);
+  assert.deepEqual(verdict.json.traffic, { paired: 1, agreements: 0, disagreements: 1 });
+  assert.equal(verdict.json.paired.onlyShadowRight, 1);
+  assert.deepEqual([verdict.json.period.champion.id, verdict.json.period.shadow.id], [v1, v2]);
+  const queue = await A.get(`/api/deployment/${deploymentId}/predictedassets?period=current&review_status=TO_REVIEW&order_by=disagreements_first&paired=true`);
+  assert.equal(queue.json.count, 0, 'nothing left to review');
+
+  // Retention on either replica keeps the reviewed prediction.
+  const admin = new pg.Client({ connectionString: database });
+  await admin.connect();
+  admin.on('error', () => undefined); // the cluster stops first if the test fails: not a second failure
+  t.after(() => admin.end());
+  await admin.query('DELETE FROM predictions');
+  assert.equal(await a.store.count(deploymentId), 1, 'a reviewed prediction cannot be deleted, whoever deletes');
+
+  // Promoted through B: A follows, and its predictions are stamped with the new champion and no shadow.
+  const promoted = await B.post(`/api/deployment/${deploymentId}/promote`, {});
+  assert.equal(promoted.status, 200, promoted.text);
+  await waitFor(async () => (await names(A)) === `${v2}/none`, 'replica A to follow the promotion made through B');
+  const ha = await sdkHandshake(a.url, token);
+  const after = await postMonitor(ha, monitorBody({ image: await makeJpeg(16, 16, 71), width: 16, height: 16, champion: classification(1, 0.9), latencyS: 0.01 }));
+  assert.equal(after.status, 201, after.text);
+  assert.equal((await b.store.get(after.json.id as string))?.championVersionId, v2);
+  const next = await B.get(`/api/deployment/${deploymentId}/verdict`);
+  assert.equal(next.json.traffic.paired, 0, 'a promotion starts a new comparison period');
+  assert.equal(next.json.periods.length, 3);
 });

@@ -33,6 +33,18 @@ export interface PgStoreOptions {
 
 const TRANSACTION_ATTEMPTS = 3;
 
+/** Queries on the store's pool for the registry and reviews (`pg-registry.ts`, `pg-reviews.ts`, `model-assignment.ts`). */
+export interface PgSql {
+  /** One statement; an unavailable database is `EW_SERVER_DATABASE`. */
+  rows<T>(sql: string, params: unknown[]): Promise<T[]>;
+  /** `work` in a transaction, run again after a deadlock or serialization failure. */
+  transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T>;
+  /** A connection outside the pool (LISTEN), with the store's types; the caller connects and ends it. */
+  dedicatedClient(): pg.Client;
+  /** The database URL without its password, for messages. */
+  readonly where: string;
+}
+
 export class PgMonitoringStore implements MonitoringStore {
   readonly kind = 'postgres' as const;
   readonly aggregates: AggregateReader;
@@ -41,10 +53,18 @@ export class PgMonitoringStore implements MonitoringStore {
   /** The URL without its password, for messages. */
   readonly #where: string;
   #closed: Promise<void> | null = null;
+  /** The registry's and reviews' access to this database (one pool for the whole service). */
+  readonly sql: PgSql;
 
-  private constructor(pool: pg.Pool, where: string) {
+  private constructor(pool: pg.Pool, url: string, where: string) {
     this.#pool = pool;
     this.#where = where;
+    this.sql = {
+      rows: (sql, params) => this.#rows(sql, params),
+      transaction: (work) => this.#transaction(work),
+      dedicatedClient: () => new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000, types: TYPES, application_name: 'edgewatch serve (listen)' }),
+      where,
+    };
     this.#writer = new PgAggregateWriter((sql, params) => this.#rows(sql, params));
     this.aggregates = new PgAggregateReader((sql, params) => this.#rows(sql, params));
   }
@@ -70,7 +90,7 @@ export class PgMonitoringStore implements MonitoringStore {
         details: { database: where },
       });
     }
-    return new PgMonitoringStore(pool, where);
+    return new PgMonitoringStore(pool, url, where);
   }
 
   /** A connection of the pool; any failure to get one (refused, shutting down, not accepting connections) is `EW_SERVER_DATABASE`. */

@@ -8,6 +8,7 @@ import type pg from 'pg';
 import { EdgewatchError } from '../../errors.js';
 import { AGGREGATES_SCHEMA } from '../aggregates/schema.js';
 import { STORE_SCHEMA_VERSION } from '../store.js';
+import { ensureRegistrySchema } from './registry-schema.js';
 
 const PREDICTIONS = `
 CREATE TABLE IF NOT EXISTS predictions (
@@ -60,6 +61,7 @@ export async function ensureSchema(client: pg.PoolClient, where: string): Promis
     await client.query("SELECT pg_advisory_xact_lock(hashtext('edgewatch schema'))");
     await client.query(PREDICTIONS);
     await client.query(PG_AGGREGATES_SCHEMA);
+    await ensureRegistrySchema(client);
     const row = (await client.query<{ version: number }>('SELECT version FROM edgewatch_schema WHERE id = 1')).rows[0];
     if (row === undefined) await client.query('INSERT INTO edgewatch_schema (id, version) VALUES (1, $1)', [PG_SCHEMA_VERSION]);
     else if (row.version !== PG_SCHEMA_VERSION) {

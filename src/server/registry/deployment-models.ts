@@ -12,6 +12,7 @@ import { deploymentOr404, type ServerContext } from '../context.js';
 import { HttpError, allow } from '../http-util.js';
 import { deploymentJson } from '../platform-routes.js';
 import { jsonBody, segment } from './registry-routes.js';
+import type { ModelPeriod } from './registry-store.js';
 import type { RegistryServices } from './services.js';
 import { requireWriter } from './write-access.js';
 
@@ -20,24 +21,33 @@ type Reply = { status: number; body: unknown };
 const setBody = z.object({ model_version_id: z.string().min(1) });
 const promoteBody = z.object({ shadow_model_version_id: z.string().min(1).nullish() });
 
-/** Copies each deployment's persisted champion/shadow into its in-memory info (at start). */
-export function loadDeploymentModels(registry: RegistryServices, deployments: Iterable<DeploymentInfo>): void {
-  for (const d of deployments) {
-    const period = registry.models.currentPeriod(d.id);
-    d.championVersionId = period?.championVersionId ?? null;
-    d.shadowVersionId = period?.shadowVersionId ?? null;
-  }
+/** The period each in-memory deployment shows: a re-read finishing late never replaces a newer period with an older one. */
+const shownSeq = new WeakMap<DeploymentInfo, number>();
+
+function show(d: DeploymentInfo, period: ModelPeriod | undefined): void {
+  const seq = period?.seq ?? 0;
+  if ((shownSeq.get(d) ?? -1) > seq) return;
+  shownSeq.set(d, seq);
+  d.championVersionId = period?.championVersionId ?? null;
+  d.shadowVersionId = period?.shadowVersionId ?? null;
 }
 
-function apply(ctx: ServerContext, d: DeploymentInfo, champion: string | null, shadow: string | null, reason: string): void {
-  const { changed } = ctx.registry.models.setModels(d.id, champion, shadow, reason);
-  d.championVersionId = champion;
-  d.shadowVersionId = shadow;
+/**
+ * Copies each deployment's persisted champion/shadow into its in-memory info: at start, and on PostgreSQL whenever a
+ * replica announces a change (pg/model-assignment.ts). Predictions are stamped from the in-memory info.
+ */
+export async function loadDeploymentModels(registry: RegistryServices, deployments: Iterable<DeploymentInfo>): Promise<void> {
+  await Promise.all([...deployments].map(async (d) => show(d, await registry.models.currentPeriod(d.id))));
+}
+
+async function apply(ctx: ServerContext, d: DeploymentInfo, champion: string | null, shadow: string | null, reason: string): Promise<void> {
+  const { period, changed } = await ctx.registry.models.setModels(d.id, champion, shadow, reason);
+  show(d, period);
   if (changed) ctx.logger.info({ deployment: d.name, championVersionId: champion, shadowVersionId: shadow, reason }, 'deployment models changed: a new comparison period starts');
 }
 
-function versionFor(ctx: ServerContext, d: DeploymentInfo, id: string) {
-  const v = ctx.registry.models.getVersion(id);
+async function versionFor(ctx: ServerContext, d: DeploymentInfo, id: string) {
+  const v = await ctx.registry.models.getVersion(id);
   if (v === undefined) throw new HttpError(422, `Invalid model_version_id: model version ${id} does not exist.`, { field: 'model_version_id' });
   if (v.type !== d.type) throw new HttpError(422, `Invalid model_version_id: model version ${v.modelName} ${v.name} is a ${v.type} model; deployment ${d.name} is ${d.type}.`, { field: 'model_version_id' });
   return v;
@@ -50,6 +60,8 @@ export async function handleDeploymentModels(ctx: ServerContext, req: IncomingMe
   allow(req, 'POST');
   requireWriter(ctx, req);
   const d = deploymentOr404(ctx, segment(m[1]));
+  // The pair the database names now (another replica may have changed it a moment ago), not only this process's copy.
+  await loadDeploymentModels(ctx.registry, [d]);
   if (m[2] === 'promote') {
     const body = await jsonBody(req, promoteBody, 'promotion');
     const shadow = d.shadowVersionId ?? null;
@@ -57,17 +69,17 @@ export async function handleDeploymentModels(ctx: ServerContext, req: IncomingMe
     if (body.shadow_model_version_id != null && body.shadow_model_version_id !== shadow) {
       throw new HttpError(409, `The shadow of deployment ${d.name} changed since the verdict was shown (now ${shadow}): look again before promoting.`, { field: 'shadow_model_version_id' });
     }
-    apply(ctx, d, shadow, null, 'promote');
+    await apply(ctx, d, shadow, null, 'promote');
     return { status: 200, body: deploymentJson(ctx, d, req) };
   }
   const body = await jsonBody(req, setBody, m[2] === 'model' ? 'champion' : 'shadow');
-  const v = versionFor(ctx, d, body.model_version_id);
+  const v = await versionFor(ctx, d, body.model_version_id);
   if (m[2] === 'model') {
     const shadow = d.shadowVersionId === v.id ? null : (d.shadowVersionId ?? null);
-    apply(ctx, d, v.id, shadow, d.shadowVersionId === v.id ? 'promote' : 'set champion');
+    await apply(ctx, d, v.id, shadow, d.shadowVersionId === v.id ? 'promote' : 'set champion');
   } else {
     if (d.championVersionId === v.id) throw new HttpError(422, `Invalid model_version_id: ${v.modelName} ${v.name} is already the champion of ${d.name}.`, { field: 'model_version_id' });
-    apply(ctx, d, d.championVersionId ?? null, v.id, 'set shadow');
+    await apply(ctx, d, d.championVersionId ?? null, v.id, 'set shadow');
   }
   return { status: 200, body: deploymentJson(ctx, d, req) };
 }

@@ -61,27 +61,27 @@ export function organizationOr404(ctx: ServerContext, id: string): OrganizationI
 }
 
 /** A model version, else 404. */
-export function versionOr404(ctx: ServerContext, id: string): VersionRow {
-  const v = ctx.registry.models.getVersion(id);
+export async function versionOr404(ctx: ServerContext, id: string): Promise<VersionRow> {
+  const v = await ctx.registry.models.getVersion(id);
   if (v === undefined) throw new HttpError(404, `Model version ${id} does not exist.`);
   return v;
 }
 
-function fileReply(ctx: ServerContext, req: IncomingMessage, f: FileRow) {
-  return fileJson(f, ctx.registry.models.getObject(f.objectName), ctx.registry.signer.downloadUrl(baseUrl(ctx, req), f.objectName));
+async function fileReply(ctx: ServerContext, req: IncomingMessage, f: FileRow) {
+  return fileJson(f, await ctx.registry.models.getObject(f.objectName), ctx.registry.signer.downloadUrl(baseUrl(ctx, req), f.objectName));
 }
 
 async function addFile(ctx: ServerContext, req: IncomingMessage, v: VersionRow): Promise<Reply> {
   const body = await jsonBody(req, fileBody, 'model file');
-  const object = ctx.registry.models.getObject(body.object_name);
+  const object = await ctx.registry.models.getObject(body.object_name);
   if (object === undefined || object.modelVersionId !== v.id) {
     throw new HttpError(422, `Invalid model file: object_name ${body.object_name} was not generated for model version ${v.id} (call generate_object_name first).`, { field: 'object_name' });
   }
   if (object.bytes === null) throw new HttpError(422, `Invalid model file: object_name ${body.object_name} has not been uploaded yet.`, { field: 'object_name' });
-  const file = ctx.registry.models.addFile({ modelVersionId: v.id, name: body.name, filename: body.filename, objectName: body.object_name, large: body.large });
+  const file = await ctx.registry.models.addFile({ modelVersionId: v.id, name: body.name, filename: body.filename, objectName: body.object_name, large: body.large });
   if (file === undefined) throw new HttpError(409, `Model version ${v.id} already has a file named ${body.name}: store it with replace=True (or delete that file first).`, { field: 'name' });
   ctx.logger.info({ modelVersionId: v.id, name: body.name, bytes: object.bytes }, 'model file stored');
-  return { status: 201, body: fileReply(ctx, req, file) };
+  return { status: 201, body: await fileReply(ctx, req, file) };
 }
 
 function pageOf<T>(items: T[]): { items: T[]; count: number } {
@@ -102,13 +102,13 @@ export async function handleRegistry(ctx: ServerContext, req: IncomingMessage, u
     if (m[2] !== undefined) {
       const name = url.searchParams.get('name');
       const id = url.searchParams.get('id');
-      const found = id !== null ? reg.findModel({ id }) : name !== null ? reg.findModel({ organizationId: org.id, name }) : undefined;
+      const found = id !== null ? await reg.findModel({ id }) : name !== null ? await reg.findModel({ organizationId: org.id, name }) : undefined;
       if (found === undefined || found.organizationId !== org.id) throw new HttpError(404, `Model ${JSON.stringify(name ?? id ?? '')} does not exist in organization ${org.name}.`);
       return { status: 200, body: modelJson(found) };
     }
-    if (req.method === 'GET') return { status: 200, body: pageOf(reg.listModels(org.id).map(modelJson)) };
+    if (req.method === 'GET') return { status: 200, body: pageOf((await reg.listModels(org.id)).map(modelJson)) };
     const body = await jsonBody(req, modelBody, 'model');
-    const created = reg.createModel(org.id, body.name, body.description ?? null);
+    const created = await reg.createModel(org.id, body.name, body.description ?? null);
     if (created === undefined) throw new HttpError(409, `A model named ${body.name} already exists in organization ${org.name}: get it with models/find?name=.`, { field: 'name' });
     return { status: 201, body: modelJson(created) };
   }
@@ -117,7 +117,7 @@ export async function handleRegistry(ctx: ServerContext, req: IncomingMessage, u
     allow(req, 'GET');
     requireReader(ctx, req, null);
     organizationOr404(ctx, segment(m[1]));
-    return { status: 200, body: versionJson(versionOr404(ctx, url.searchParams.get('id') ?? '')) };
+    return { status: 200, body: versionJson(await versionOr404(ctx, url.searchParams.get('id') ?? '')) };
   }
   m = /^\/api\/model\/([^/]+)(\/versions(\/find)?)?$/.exec(path);
   if (m && m[1] !== 'version' && m[1] !== 'file') {
@@ -125,7 +125,7 @@ export async function handleRegistry(ctx: ServerContext, req: IncomingMessage, u
     else allow(req, 'GET', 'POST');
     if (req.method === 'POST') requireApiToken(ctx, req);
     else requireReader(ctx, req, null);
-    const model = reg.findModel({ id: segment(m[1]) });
+    const model = await reg.findModel({ id: segment(m[1]) });
     if (m[2] === undefined) {
       if (model === undefined) throw new HttpError(404, `Model ${m[1]} does not exist.`);
       return { status: 200, body: modelJson(model) };
@@ -134,13 +134,13 @@ export async function handleRegistry(ctx: ServerContext, req: IncomingMessage, u
     if (m[3] !== undefined) {
       const name = url.searchParams.get('name');
       const version = url.searchParams.get('version');
-      const found = name !== null ? reg.findVersion(model.id, { name }) : version !== null && /^\d+$/.test(version) ? reg.findVersion(model.id, { version: Number(version) }) : undefined;
+      const found = name !== null ? await reg.findVersion(model.id, { name }) : version !== null && /^\d+$/.test(version) ? await reg.findVersion(model.id, { version: Number(version) }) : undefined;
       if (found === undefined) throw new HttpError(404, `Model ${model.name} has no version ${JSON.stringify(name ?? version ?? '')}.`);
       return { status: 200, body: versionJson(found) };
     }
-    if (req.method === 'GET') return { status: 200, body: pageOf(reg.listVersions(model.id).map(versionJson)) };
+    if (req.method === 'GET') return { status: 200, body: pageOf((await reg.listVersions(model.id)).map(versionJson)) };
     const body = await jsonBody(req, versionBody, 'model version');
-    const created = reg.createVersion(model.id, { name: body.name ?? undefined, labels: body.labels ?? null, type: body.type ?? undefined, framework: body.framework ?? undefined, description: body.description ?? undefined }, { type: 'CLASSIFICATION', framework: 'TENSORFLOW' });
+    const created = await reg.createVersion(model.id, { name: body.name ?? undefined, labels: body.labels ?? null, type: body.type ?? undefined, framework: body.framework ?? undefined, description: body.description ?? undefined }, { type: 'CLASSIFICATION', framework: 'TENSORFLOW' });
     if (created === undefined) throw new HttpError(409, `Model ${model.name} already has a version named ${body.name ?? ''}.`, { field: 'name' });
     ctx.logger.info({ model: model.name, version: created.version, modelVersionId: created.id }, 'model version created');
     return { status: 201, body: versionJson(created) };
@@ -152,31 +152,31 @@ export async function handleRegistry(ctx: ServerContext, req: IncomingMessage, u
     else allow(req, 'GET');
     if (req.method === 'POST' || req.method === 'PATCH') requireApiToken(ctx, req);
     else requireReader(ctx, req, null);
-    const v = versionOr404(ctx, segment(m[1]));
+    const v = await versionOr404(ctx, segment(m[1]));
     if (req.method === 'PATCH') {
       // `ModelVersion.update(...)`: the keys edgewatch keeps (name, labels, type, framework, description); others are ignored.
       const body = await jsonBody(req, versionBody, 'model version update');
-      const updated = reg.updateVersion(v.id, { name: body.name ?? undefined, labels: body.labels ?? undefined, type: body.type ?? undefined, framework: body.framework ?? undefined, description: body.description ?? undefined });
+      const updated = await reg.updateVersion(v.id, { name: body.name ?? undefined, labels: body.labels ?? undefined, type: body.type ?? undefined, framework: body.framework ?? undefined, description: body.description ?? undefined });
       if (updated === undefined) throw new HttpError(409, `Model ${v.modelName} already has a version named ${body.name ?? ''}.`, { field: 'name' });
       return { status: 200, body: versionJson(updated) };
     }
     if (m[2] === undefined) return { status: 200, body: versionJson(v) };
     if (req.method === 'POST') return addFile(ctx, req, v);
-    if (m[3] === undefined) return { status: 200, body: { items: reg.listFiles(v.id).map((f) => fileReply(ctx, req, f)) } };
+    if (m[3] === undefined) return { status: 200, body: { items: await Promise.all((await reg.listFiles(v.id)).map((f) => fileReply(ctx, req, f))) } };
     const name = url.searchParams.get('name') ?? '';
-    const f = reg.findFile({ modelVersionId: v.id, name });
+    const f = await reg.findFile({ modelVersionId: v.id, name });
     if (f === undefined) throw new HttpError(404, `Model version ${v.id} has no file named ${JSON.stringify(name)}.`);
-    return { status: 200, body: fileReply(ctx, req, f) };
+    return { status: 200, body: await fileReply(ctx, req, f) };
   }
   m = /^\/api\/model\/file\/([^/]+)$/.exec(path);
   if (m) {
     allow(req, 'GET', 'DELETE');
     if (req.method === 'DELETE') requireApiToken(ctx, req);
     else requireReader(ctx, req, null);
-    const f = reg.findFile({ id: segment(m[1]) });
+    const f = await reg.findFile({ id: segment(m[1]) });
     if (f === undefined) throw new HttpError(404, `Model file ${m[1]} does not exist.`);
-    if (req.method === 'GET') return { status: 200, body: fileReply(ctx, req, f) };
-    reg.deleteFile(f.id);
+    if (req.method === 'GET') return { status: 200, body: await fileReply(ctx, req, f) };
+    await reg.deleteFile(f.id);
     return { status: 200, body: { id: f.id, deleted: true } };
   }
   return null;

@@ -59,15 +59,15 @@ async function generateObjectName(ctx: ServerContext, req: IncomingMessage, orgI
   if (connectorIdOf(org) !== connectorId) throw new HttpError(404, `Connector ${connectorId} is not organization ${org.name}'s.`);
   const body = await jsonBody(req, objectNameBody, 'object name request');
   if (body.type !== 'MODEL_FILE') throw new HttpError(422, `Invalid object name request: type ${body.type} is not supported here (only MODEL_FILE).`, { field: 'type' });
-  const v = versionOr404(ctx, body.context.model_version_id);
+  const v = await versionOr404(ctx, body.context.model_version_id);
   const objectName = `registry/model-files/${v.id}/${randomUUID()}/${safeFilename(body.filename)}`;
-  ctx.registry.models.addObject({ objectName, organizationId: org.id, modelVersionId: v.id, filename: body.filename });
+  await ctx.registry.models.addObject({ objectName, organizationId: org.id, modelVersionId: v.id, filename: body.filename });
   return { status: 200, body: { object_name: objectName } };
 }
 
 async function presignUpload(ctx: ServerContext, req: IncomingMessage): Promise<Reply> {
   const body = await jsonBody(req, presignBody, 'presigned URL request');
-  const object = ctx.registry.models.getObject(body.object_name);
+  const object = await ctx.registry.models.getObject(body.object_name);
   if (object === undefined) throw new HttpError(404, `Object ${body.object_name} does not exist: call generate_object_name first.`);
   if (object.bytes !== null) throw new HttpError(409, `Object ${body.object_name} is already uploaded: objects are immutable, store a new file instead.`);
   return {
@@ -78,7 +78,7 @@ async function presignUpload(ctx: ServerContext, req: IncomingMessage): Promise<
 
 async function presignDownload(ctx: ServerContext, req: IncomingMessage): Promise<Reply> {
   const body = await jsonBody(req, presignBody, 'presigned URL request');
-  const object = ctx.registry.models.getObject(body.object_name);
+  const object = await ctx.registry.models.getObject(body.object_name);
   if (object === undefined || object.bytes === null) throw new HttpError(404, `Object ${body.object_name} does not exist or is not uploaded yet.`);
   // Exactly 200: the SDK treats any other success status as a storage error.
   return { status: 200, body: { presigned_url: ctx.registry.signer.downloadUrl(baseUrl(ctx, req), body.object_name) } };
@@ -102,7 +102,7 @@ async function upload(ctx: ServerContext, req: IncomingMessage): Promise<Reply> 
   const bytes = file.data;
   if (bytes.length > checked.policy.max_bytes) throw new HttpError(413, `The file is ${bytes.length} bytes; the limit is ${checked.policy.max_bytes} (maxModelFileBytes).`, { limitBytes: checked.policy.max_bytes });
   const objectName = checked.policy.object_name;
-  const object = ctx.registry.models.getObject(objectName);
+  const object = await ctx.registry.models.getObject(objectName);
   if (object === undefined) throw new HttpError(404, `Object ${objectName} does not exist.`);
   if (object.bytes !== null) throw new HttpError(409, `Object ${objectName} is already uploaded.`);
   const path = ctx.datalake.resolve(objectName);
@@ -111,7 +111,7 @@ async function upload(ctx: ServerContext, req: IncomingMessage): Promise<Reply> 
   await writeFileAtomic(path, bytes, 0o600);
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   const type = field('Content-Type') ?? file.contentType ?? 'application/octet-stream';
-  ctx.registry.models.markUploaded(objectName, bytes.length, sha256, type);
+  await ctx.registry.models.markUploaded(objectName, bytes.length, sha256, type);
   return { status: 201, body: { object_name: objectName, size: bytes.length, sha256 } };
 }
 
@@ -129,7 +129,7 @@ async function download(ctx: ServerContext, req: IncomingMessage, url: URL, obje
   } catch {
     throw new HttpError(404, `Object ${objectName} is not in the storage any more.`);
   }
-  const known = ctx.registry.models.getObject(objectName)?.contentType;
+  const known = (await ctx.registry.models.getObject(objectName))?.contentType;
   const contentType = known ?? CONTENT_TYPES[extname(objectName).toLowerCase()] ?? 'application/octet-stream';
   const stream = req.method === 'HEAD' ? null : createReadStream(path);
   return { status: 200, stream, contentLength: size, contentType, headers: { 'cache-control': 'private, no-store', 'content-security-policy': "default-src 'none'" } };

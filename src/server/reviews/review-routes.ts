@@ -14,7 +14,6 @@ import { segment } from '../registry/registry-routes.js';
 import { WRITER_SESSION_SUB, requireWriter } from '../registry/write-access.js';
 import { safeEqual } from '../safe-equal.js';
 import type { StoredPrediction } from '../store.js';
-import { sqliteStoreOf } from '../store-open.js';
 import { countReviews, labelName } from '../verdict/verdict-counts.js';
 import { computeVerdict } from '../verdict/verdict.js';
 import { assetJson } from './asset-json.js';
@@ -40,23 +39,27 @@ function boolQuery(url: URL, name: string): boolean | undefined {
   return raw === 'true';
 }
 
-function labelsLookup(ctx: ServerContext): (id: string | null | undefined) => Record<string, string> | null {
+/** Labels of the model versions in `ids` (read once each), looked up synchronously afterwards. */
+async function labelsLookup(ctx: ServerContext, ids: Iterable<string | null | undefined>): Promise<(id: string | null | undefined) => Record<string, string> | null> {
   const cache = new Map<string, Record<string, string> | null>();
-  return (id) => {
-    if (id == null) return null;
-    if (!cache.has(id)) cache.set(id, ctx.registry.models.getVersion(id)?.labels ?? null);
-    return cache.get(id) ?? null;
-  };
+  for (const id of new Set(ids)) if (id != null) cache.set(id, (await ctx.registry.models.getVersion(id))?.labels ?? null);
+  return (id) => (id == null ? null : (cache.get(id) ?? null));
 }
 
-function assetsJson(ctx: ServerContext, req: IncomingMessage, d: DeploymentInfo, predictions: StoredPrediction[]) {
-  const periods = ctx.registry.models.periods(d.id);
-  const labelsOf = labelsLookup(ctx);
+/** The stored predictions of `ids`, in that order (those deleted meanwhile left out). */
+async function predictionsOf(ctx: ServerContext, ids: readonly string[]): Promise<StoredPrediction[]> {
+  return (await Promise.all(ids.map((id) => ctx.store.get(id)))).filter((p): p is StoredPrediction => p !== undefined);
+}
+
+async function assetsJson(ctx: ServerContext, req: IncomingMessage, d: DeploymentInfo, predictions: StoredPrediction[]) {
+  const periods = await ctx.registry.models.periods(d.id);
+  const labelsOf = await labelsLookup(ctx, [...periods.flatMap((x) => [x.championVersionId, x.shadowVersionId]), ...predictions.flatMap((p) => [p.championVersionId, p.shadowVersionId])]);
   const base = baseUrl(ctx, req);
-  return predictions.map((p) => assetJson(p, { deployment: d, periods, review: ctx.registry.reviews.get(p.id), presignedUrl: ctx.registry.signer.downloadUrl(base, p.imagePath), labelsOf }));
+  const reviews = await Promise.all(predictions.map((p) => ctx.registry.reviews.get(p.id)));
+  return predictions.map((p, i) => assetJson(p, { deployment: d, periods, review: reviews[i], presignedUrl: ctx.registry.signer.downloadUrl(base, p.imagePath), labelsOf }));
 }
 
-function list(ctx: ServerContext, req: IncomingMessage, url: URL, d: DeploymentInfo): Reply {
+async function list(ctx: ServerContext, req: IncomingMessage, url: URL, d: DeploymentInfo): Promise<Reply> {
   const orderRaw = url.searchParams.getAll('order_by')[0] ?? '-created_at';
   const order = ORDERS[orderRaw];
   if (order === undefined) throw new HttpError(422, `Invalid query: order_by must be one of ${Object.keys(ORDERS).join(', ')}.`, { field: 'order_by' });
@@ -69,13 +72,13 @@ function list(ctx: ServerContext, req: IncomingMessage, url: URL, d: DeploymentI
   const q = url.searchParams.get('q');
   const limit = intQuery(url, 'limit', 100, 1000);
   const offset = intQuery(url, 'offset', 0, 1_000_000_000);
-  const current = ctx.registry.models.currentPeriod(d.id);
+  const current = await ctx.registry.models.currentPeriod(d.id);
   const versions = { champion: d.championVersionId ?? null, shadow: d.shadowVersionId ?? null };
   // The dashboard's review queue, every few seconds: answered from the trigger-kept counters, never a scan of the traffic.
   const isQueue = period === 'current' && status === 'TO_REVIEW' && order === 'disagreements_first' && paired === true && agreement === undefined && (q === null || q === '') && offset === 0;
   const { ids, count } = isQueue
-    ? ctx.registry.reviews.queuePage(d.id, { seq: current?.seq ?? 0, sinceS: current?.sinceS ?? 0 }, versions, limit)
-    : ctx.registry.reviews.listIds({
+    ? await ctx.registry.reviews.queuePage(d.id, { seq: current?.seq ?? 0, sinceS: current?.sinceS ?? 0 }, versions, limit)
+    : await ctx.registry.reviews.listIds({
         deploymentId: d.id,
         sinceS: period === 'current' ? (current?.sinceS ?? 0) : undefined,
         ranBy: period === 'current' ? versions : undefined,
@@ -87,44 +90,43 @@ function list(ctx: ServerContext, req: IncomingMessage, url: URL, d: DeploymentI
         limit,
         offset,
       });
-  const predictions = ids.map((id) => sqliteStoreOf(ctx.store).get(id)).filter((p): p is StoredPrediction => p !== undefined);
-  return { status: 200, body: { items: assetsJson(ctx, req, d, predictions), count } };
+  return { status: 200, body: { items: await assetsJson(ctx, req, d, await predictionsOf(ctx, ids)), count } };
 }
 
-function find(ctx: ServerContext, req: IncomingMessage, url: URL, d: DeploymentInfo): Reply {
+async function find(ctx: ServerContext, req: IncomingMessage, url: URL, d: DeploymentInfo): Promise<Reply> {
   const byId = url.searchParams.get('id') ?? url.searchParams.get('oracle_prediction_id') ?? url.searchParams.get('data_id');
   const filename = url.searchParams.get('filename');
   const objectName = url.searchParams.get('object_name');
   let p: StoredPrediction | undefined;
-  if (byId !== null) p = sqliteStoreOf(ctx.store).get(byId);
+  if (byId !== null) p = await ctx.store.get(byId);
   else if (filename !== null || objectName !== null) {
-    const { ids } = ctx.registry.reviews.listIds({ deploymentId: d.id, filename: filename ?? undefined, order: '-created_at', limit: 1000, offset: 0 });
-    p = ids.map((id) => sqliteStoreOf(ctx.store).get(id)).find((x) => x !== undefined && (objectName === null || x.imagePath === objectName));
+    const { ids } = await ctx.registry.reviews.listIds({ deploymentId: d.id, filename: filename ?? undefined, order: '-created_at', limit: 1000, offset: 0 });
+    p = (await predictionsOf(ctx, ids)).find((x) => objectName === null || x.imagePath === objectName);
   } else throw new HttpError(400, 'Give ?id=, ?oracle_prediction_id=, ?data_id=, ?filename= or ?object_name=.');
   if (p === undefined || p.deploymentId !== d.id) throw new HttpError(404, `No predicted asset of deployment ${d.name} matches.`);
-  return { status: 200, body: assetsJson(ctx, req, d, [p])[0] };
+  return { status: 200, body: (await assetsJson(ctx, req, d, [p]))[0] };
 }
 
 /** Label names a review may use: the deployment's, and those of its champion and shadow versions. */
-export function allowedLabels(ctx: ServerContext, d: DeploymentInfo): string[] {
+export async function allowedLabels(ctx: ServerContext, d: DeploymentInfo): Promise<string[]> {
   const names = new Set(d.labels);
   for (const id of [d.championVersionId, d.shadowVersionId]) {
-    const labels = id == null ? null : ctx.registry.models.getVersion(id)?.labels;
+    const labels = id == null ? null : (await ctx.registry.models.getVersion(id))?.labels;
     for (const name of Object.values(labels ?? {})) names.add(name);
   }
   return [...names];
 }
 
 async function review(ctx: ServerContext, req: IncomingMessage, p: StoredPrediction, d: DeploymentInfo): Promise<Reply> {
-  const checked = checkReview(parseJson(await readBody(req, 1024 * 1024)), allowedLabels(ctx, d), p);
+  const checked = checkReview(parseJson(await readBody(req, 1024 * 1024)), await allowedLabels(ctx, d), p);
   if (!checked.ok) {
     const first = checked.problems[0] as { field: string };
     throw new HttpError(422, `Invalid review: ${checked.problems.map((x) => `${x.field} ${x.message}`).join('; ')}`, { field: first.field, errors: checked.problems });
   }
   const body = Object.fromEntries(Object.entries(checked.body).filter(([, v]) => v !== undefined));
-  const stored = ctx.registry.reviews.add(p.id, d.id, body, checked.labels);
+  const stored = await ctx.registry.reviews.add(p.id, d.id, body, checked.labels);
   if (stored === undefined) {
-    if (sqliteStoreOf(ctx.store).get(p.id) === undefined) throw new HttpError(404, `Predicted asset ${p.id} does not exist any more.`);
+    if ((await ctx.store.get(p.id)) === undefined) throw new HttpError(404, `Predicted asset ${p.id} does not exist any more.`);
     throw new HttpError(409, `Predicted asset ${p.id} is already reviewed: a review cannot be changed.`);
   }
   return { status: 201, body: { id: stored.id, predicted_asset_id: p.id, created_at: new Date(stored.createdS * 1000).toISOString(), ...body } };
@@ -134,36 +136,36 @@ async function review(ctx: ServerContext, req: IncomingMessage, p: StoredPredict
  * The verdict of a comparison period: the current one (since the last champion/shadow change), or `periodSeq` (an
  * earlier one, e.g. the period a promotion ended), judged with that period's pair.
  */
-export function verdictOf(ctx: ServerContext, d: DeploymentInfo, periodSeq?: number) {
-  const periods = ctx.registry.models.periods(d.id);
+export async function verdictOf(ctx: ServerContext, d: DeploymentInfo, periodSeq?: number) {
+  const periods = await ctx.registry.models.periods(d.id);
   const index = periodSeq === undefined ? periods.length - 1 : periods.findIndex((x) => x.seq === periodSeq);
   if (periodSeq !== undefined && index === -1) throw new HttpError(404, `Deployment ${d.name} has no comparison period ${periodSeq}.`);
   const period = periods[index];
   const sinceS = period?.sinceS ?? 0;
   const untilS = periods[index + 1]?.sinceS;
   const versions = period === undefined ? { champion: d.championVersionId ?? null, shadow: d.shadowVersionId ?? null } : { champion: period.championVersionId, shadow: period.shadowVersionId };
-  const labelsOf = labelsLookup(ctx);
+  const labelsOf = await labelsLookup(ctx, [versions.champion, versions.shadow]);
   const maps = [labelsOf(versions.champion), labelsOf(versions.shadow)];
-  const reviewed = ctx.registry.reviews.reviewedPairs(d.id, { sinceS, untilS }, versions).map((r) => ({
+  const reviewed = (await ctx.registry.reviews.reviewedPairs(d.id, { sinceS, untilS }, versions)).map((r) => ({
     champion: labelName(r.championClass, d.labels, maps),
     shadow: labelName(r.shadowClass, d.labels, maps),
     truth: r.labels,
   }));
-  const verdict = computeVerdict(countReviews(ctx.registry.reviews.periodTraffic(d.id, period?.seq ?? 0), reviewed));
-  const describe = (id: string | null | undefined) => {
-    const v = id == null ? undefined : ctx.registry.models.getVersion(id);
+  const verdict = computeVerdict(countReviews(await ctx.registry.reviews.periodTraffic(d.id, period?.seq ?? 0), reviewed));
+  const describe = async (id: string | null | undefined) => {
+    const v = id == null ? undefined : await ctx.registry.models.getVersion(id);
     return v === undefined ? null : { id: v.id, model: v.modelName, name: v.name, version: v.version };
   };
   const supported = d.type === 'CLASSIFICATION';
   return {
     deployment: { id: d.id, name: d.name, type: d.type },
-    period: { seq: period?.seq ?? 0, since: sinceS, until: untilS ?? null, reason: period?.reason ?? null, champion: describe(versions.champion), shadow: describe(versions.shadow) },
+    period: { seq: period?.seq ?? 0, since: sinceS, until: untilS ?? null, reason: period?.reason ?? null, champion: await describe(versions.champion), shadow: await describe(versions.shadow) },
     /** Every comparison period, oldest first (`?period=<seq>` gives the verdict of one). */
     periods: periods.map((x) => ({ seq: x.seq, since: x.sinceS, reason: x.reason, championVersionId: x.championVersionId, shadowVersionId: x.shadowVersionId })),
     /** Top-1 labels only judge classification: other deployments' reviews are stored and served, not turned into a verdict. */
     supported,
     /** Label names a review may use, in key order (1–9 in the dashboard). */
-    labels: allowedLabels(ctx, d),
+    labels: await allowedLabels(ctx, d),
     ...verdict,
     ...(supported ? {} : { settled: false, better: null, moreReviewsNeeded: null, sentence: `no verdict: reviews of ${d.type} deployments are stored, the verdict covers classification deployments only` }),
   };
@@ -195,7 +197,7 @@ export async function handleReviews(ctx: ServerContext, req: IncomingMessage, ur
     if (m[2] === 'verdict') {
       const raw = url.searchParams.get('period');
       if (raw !== null && raw !== '' && !/^\d{1,12}$/.test(raw)) throw new HttpError(422, 'Invalid query: period must be the seq of a comparison period (see periods).', { field: 'period' });
-      return { status: 200, body: verdictOf(ctx, d, raw === null || raw === '' ? undefined : Number(raw)) };
+      return { status: 200, body: await verdictOf(ctx, d, raw === null || raw === '' ? undefined : Number(raw)) };
     }
     return m[2] === 'predictedassets' ? list(ctx, req, url, d) : find(ctx, req, url, d);
   }
@@ -206,12 +208,12 @@ export async function handleReviews(ctx: ServerContext, req: IncomingMessage, ur
     // Credentials first, then the path is decoded (a malformed %-encoding is 401 without them, 400 with them).
     if (m[2] === undefined) requireReader(ctx, req, null);
     else requireWriter(ctx, req);
-    const p = sqliteStoreOf(ctx.store).get(segment(m[1]));
+    const p = await ctx.store.get(segment(m[1]));
     if (m[2] === undefined) {
       if (p === undefined) throw new HttpError(404, `Predicted asset ${m[1]} does not exist.`);
       requireReader(ctx, req, p.deploymentId);
       const d = deploymentOr404(ctx, p.deploymentId);
-      return { status: 200, body: assetsJson(ctx, req, d, [p])[0] };
+      return { status: 200, body: (await assetsJson(ctx, req, d, [p]))[0] };
     }
     if (p === undefined) throw new HttpError(404, `Predicted asset ${m[1]} does not exist.`);
     return review(ctx, req, p, deploymentOr404(ctx, p.deploymentId));

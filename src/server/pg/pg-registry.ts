@@ -1,0 +1,190 @@
+/**
+ * The model registry on PostgreSQL (`RegistryStore`; SQLite: registry/registry-store.ts, same answers): models,
+ * versions, stored objects, model files and each deployment's champion/shadow history. Replicas share it: unique
+ * constraints decide between two replicas creating the same name, a version number is taken under its model's row lock,
+ * and a champion/shadow change is serialized per deployment and announced (NOTIFY, see model-assignment.ts) when it commits.
+ */
+import { randomUUID } from 'node:crypto';
+import type { FileRow, ModelPeriod, ModelRow, NewVersion, ObjectRow, VersionRow } from '../registry/registry-store.js';
+import type { RegistryStore } from '../store-api.js';
+import type { PgSql } from './pg-store.js';
+
+/** Channel of champion/shadow changes; the payload is the deployment id. */
+export const MODELS_CHANNEL = 'edgewatch_models';
+
+interface VersionDbRow {
+  id: string;
+  model_id: string;
+  model_name: string;
+  version: number;
+  name: string;
+  labels_json: string | null;
+  type: string;
+  framework: string;
+  description: string | null;
+  created_s: number;
+}
+
+const MODEL_SELECT = 'SELECT id, organization_id AS "organizationId", name, description FROM registry_models';
+const VERSION_SELECT = `SELECT v.id, v.model_id, m.name AS model_name, v.version, v.name, v.labels_json, v.type, v.framework, v.description, v.created_s
+  FROM registry_versions v JOIN registry_models m ON m.id = v.model_id`;
+const FILE_SELECT = 'SELECT id, model_version_id AS "modelVersionId", name, filename, object_name AS "objectName", large FROM registry_files';
+const OBJECT_SELECT = `SELECT object_name AS "objectName", organization_id AS "organizationId", model_version_id AS "modelVersionId", filename, bytes, sha256,
+  content_type AS "contentType" FROM registry_objects`;
+const PERIOD_SELECT = `SELECT seq, deployment_id AS "deploymentId", champion_version_id AS "championVersionId", shadow_version_id AS "shadowVersionId",
+  since_s AS "sinceS", reason FROM deployment_model_history`;
+
+function versionOf(r: VersionDbRow): VersionRow {
+  return {
+    id: r.id,
+    modelId: r.model_id,
+    modelName: r.model_name,
+    version: r.version,
+    name: r.name,
+    labels: r.labels_json === null ? null : (JSON.parse(r.labels_json) as Record<string, string>),
+    type: r.type,
+    framework: r.framework,
+    description: r.description,
+    createdS: r.created_s,
+  };
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  return (err as { code?: unknown }).code === '23505';
+}
+
+/** `RegistryStore` on the service's PostgreSQL pool. */
+export class PgModelRegistry implements RegistryStore {
+  readonly #sql: PgSql;
+
+  constructor(sql: PgSql) {
+    this.#sql = sql;
+  }
+
+  async #one<T>(sql: string, params: unknown[]): Promise<T | undefined> {
+    return (await this.#sql.rows<T>(sql, params))[0];
+  }
+
+  async createModel(organizationId: string, name: string, description: string | null): Promise<ModelRow | undefined> {
+    const id = randomUUID();
+    const rows = await this.#sql.rows('INSERT INTO registry_models (id, organization_id, name, description, created_s) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING id', [id, organizationId, name, description, Date.now() / 1000]);
+    return rows.length === 1 ? { id, organizationId, name, description } : undefined;
+  }
+
+  findModel(by: { id: string } | { organizationId: string; name: string }): Promise<ModelRow | undefined> {
+    return 'id' in by ? this.#one<ModelRow>(`${MODEL_SELECT} WHERE id = $1`, [by.id]) : this.#one<ModelRow>(`${MODEL_SELECT} WHERE organization_id = $1 AND name = $2`, [by.organizationId, by.name]);
+  }
+
+  listModels(organizationId: string): Promise<ModelRow[]> {
+    return this.#sql.rows<ModelRow>(`${MODEL_SELECT} WHERE organization_id = $1 ORDER BY name`, [organizationId]);
+  }
+
+  async createVersion(modelId: string, v: NewVersion, defaults: { type: string; framework: string }): Promise<VersionRow | undefined> {
+    const id = randomUUID();
+    const created = await this.#sql.transaction(async (client) => {
+      // The model's row lock: two replicas adding a version to one model take the next numbers in turn.
+      if ((await client.query('SELECT 1 FROM registry_models WHERE id = $1 FOR UPDATE', [modelId])).rowCount === 0) return false;
+      const last = Number((await client.query<{ n: number | null }>('SELECT MAX(version) AS n FROM registry_versions WHERE model_id = $1', [modelId])).rows[0]?.n ?? 0);
+      const inserted = await client.query(
+        `INSERT INTO registry_versions (id, model_id, version, name, labels_json, type, framework, description, created_s)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
+        [id, modelId, last + 1, v.name ?? String(last + 1), v.labels == null ? null : JSON.stringify(v.labels), v.type ?? defaults.type, v.framework ?? defaults.framework, v.description ?? null, Date.now() / 1000],
+      );
+      return inserted.rowCount === 1;
+    });
+    return created ? this.getVersion(id) : undefined;
+  }
+
+  async updateVersion(id: string, v: NewVersion): Promise<VersionRow | undefined> {
+    const sets: string[] = [];
+    const params: unknown[] = [];
+    const set = (column: string, value: unknown) => (params.push(value), sets.push(`${column} = $${params.length}`));
+    if (v.name !== undefined) set('name', v.name);
+    if (v.labels !== undefined) set('labels_json', v.labels === null ? null : JSON.stringify(v.labels));
+    if (v.type !== undefined) set('type', v.type);
+    if (v.framework !== undefined) set('framework', v.framework);
+    if (v.description !== undefined) set('description', v.description);
+    if (sets.length > 0) {
+      try {
+        await this.#sql.rows(`UPDATE registry_versions SET ${sets.join(', ')} WHERE id = $${params.length + 1}`, [...params, id]);
+      } catch (err) {
+        if (isUniqueViolation(err)) return undefined;
+        throw err;
+      }
+    }
+    return this.getVersion(id);
+  }
+
+  async getVersion(id: string): Promise<VersionRow | undefined> {
+    const r = await this.#one<VersionDbRow>(`${VERSION_SELECT} WHERE v.id = $1`, [id]);
+    return r && versionOf(r);
+  }
+
+  async findVersion(modelId: string, by: { name: string } | { version: number }): Promise<VersionRow | undefined> {
+    const r = 'name' in by
+      ? await this.#one<VersionDbRow>(`${VERSION_SELECT} WHERE v.model_id = $1 AND v.name = $2`, [modelId, by.name])
+      : await this.#one<VersionDbRow>(`${VERSION_SELECT} WHERE v.model_id = $1 AND v.version = $2`, [modelId, by.version]);
+    return r && versionOf(r);
+  }
+
+  async listVersions(modelId: string): Promise<VersionRow[]> {
+    return (await this.#sql.rows<VersionDbRow>(`${VERSION_SELECT} WHERE v.model_id = $1 ORDER BY v.version`, [modelId])).map(versionOf);
+  }
+
+  async addObject(o: { objectName: string; organizationId: string; modelVersionId: string | null; filename: string }): Promise<void> {
+    await this.#sql.rows('INSERT INTO registry_objects (object_name, organization_id, model_version_id, filename, created_s) VALUES ($1, $2, $3, $4, $5)', [o.objectName, o.organizationId, o.modelVersionId, o.filename, Date.now() / 1000]);
+  }
+
+  getObject(objectName: string): Promise<ObjectRow | undefined> {
+    return this.#one<ObjectRow>(`${OBJECT_SELECT} WHERE object_name = $1`, [objectName]);
+  }
+
+  async markUploaded(objectName: string, bytes: number, sha256: string, contentType: string): Promise<void> {
+    await this.#sql.rows('UPDATE registry_objects SET bytes = $1, sha256 = $2, content_type = $3, uploaded_s = $4 WHERE object_name = $5', [bytes, sha256, contentType, Date.now() / 1000, objectName]);
+  }
+
+  async addFile(f: Omit<FileRow, 'id'>): Promise<FileRow | undefined> {
+    const id = randomUUID();
+    const rows = await this.#sql.rows(
+      'INSERT INTO registry_files (id, model_version_id, name, filename, object_name, large, created_s) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING RETURNING id',
+      [id, f.modelVersionId, f.name, f.filename, f.objectName, f.large, Date.now() / 1000],
+    );
+    return rows.length === 1 ? { id, ...f } : undefined;
+  }
+
+  listFiles(modelVersionId: string): Promise<FileRow[]> {
+    return this.#sql.rows<FileRow>(`${FILE_SELECT} WHERE model_version_id = $1 ORDER BY created_s, id`, [modelVersionId]);
+  }
+
+  findFile(by: { id: string } | { modelVersionId: string; name: string }): Promise<FileRow | undefined> {
+    return 'id' in by ? this.#one<FileRow>(`${FILE_SELECT} WHERE id = $1`, [by.id]) : this.#one<FileRow>(`${FILE_SELECT} WHERE model_version_id = $1 AND name = $2`, [by.modelVersionId, by.name]);
+  }
+
+  async deleteFile(id: string): Promise<boolean> {
+    return (await this.#sql.rows('DELETE FROM registry_files WHERE id = $1 RETURNING id', [id])).length === 1;
+  }
+
+  currentPeriod(deploymentId: string): Promise<ModelPeriod | undefined> {
+    return this.#one<ModelPeriod>(`${PERIOD_SELECT} WHERE deployment_id = $1 ORDER BY seq DESC LIMIT 1`, [deploymentId]);
+  }
+
+  periods(deploymentId: string): Promise<ModelPeriod[]> {
+    return this.#sql.rows<ModelPeriod>(`${PERIOD_SELECT} WHERE deployment_id = $1 ORDER BY seq`, [deploymentId]);
+  }
+
+  /** Starts a new period when the pair changes (one change per deployment at a time, across replicas) and notifies every replica on commit. */
+  setModels(deploymentId: string, championVersionId: string | null, shadowVersionId: string | null, reason: string): Promise<{ period: ModelPeriod; changed: boolean }> {
+    return this.#sql.transaction(async (client) => {
+      await client.query("SELECT pg_advisory_xact_lock(hashtext('edgewatch models ' || $1))", [deploymentId]);
+      const now = (await client.query<ModelPeriod>(`${PERIOD_SELECT} WHERE deployment_id = $1 ORDER BY seq DESC LIMIT 1`, [deploymentId])).rows[0];
+      if (now !== undefined && now.championVersionId === championVersionId && now.shadowVersionId === shadowVersionId) return { period: now, changed: false };
+      const period = (await client.query<ModelPeriod>(
+        `INSERT INTO deployment_model_history (deployment_id, champion_version_id, shadow_version_id, since_s, reason) VALUES ($1, $2, $3, $4, $5)
+         RETURNING seq, deployment_id AS "deploymentId", champion_version_id AS "championVersionId", shadow_version_id AS "shadowVersionId", since_s AS "sinceS", reason`,
+        [deploymentId, championVersionId, shadowVersionId, Date.now() / 1000, reason],
+      )).rows[0] as ModelPeriod;
+      await client.query('SELECT pg_notify($1, $2)', [MODELS_CHANNEL, deploymentId]);
+      return { period, changed: true };
+    });
+  }
+}
