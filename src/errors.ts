@@ -63,7 +63,6 @@ export const ERROR_CODES = {
   EW_SERVER_DISK_LOW: 'The disk of the embedded service\'s data folder has less free space than minFreeGb (or is full): monitor calls are answered 503 with Retry-After until space is freed.',
   EW_SERVER_RETENTION: 'A retention pass of the embedded service could not delete a datalake file or finish (logged; the next pass, within the hour, tries again).',
   EW_SERVER_DATABASE: 'The service\'s PostgreSQL database (--database postgres://...) cannot be reached or refused a query: at start the service exits 2; while running, calls are answered 503 with Retry-After (agents keep the prediction and retry).',
-  EW_SERVER_POSTGRES_UNSUPPORTED: 'This route (model registry, model files, champion/shadow changes, reviews, verdict) is not available when the service runs on PostgreSQL (--database postgres://...); it answers 501. Run it on the default SQLite store for those features.',
   // metrics and health
   EW_METRICS_LISTEN: 'The metrics port (--metrics-port, --metrics-host) cannot be bound: choose another port or host, or leave --metrics-port unset.',
   // models pull
