@@ -112,26 +112,39 @@ END $$;
 CREATE OR REPLACE FUNCTION edgewatch_period_traffic() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
   r predictions%ROWTYPE;
-  p RECORD;
+  h RECORD;
+  period BIGINT := 0;
+  judges BOOLEAN := true;
+  cm JSONB;
   disagree BOOLEAN;
 BEGIN
   IF TG_OP = 'DELETE' THEN r := OLD; ELSE r := NEW; END IF;
-  SELECT * INTO p FROM edgewatch_period_of(r.deployment_id, r.received_s, r.custom_metadata_json);
+  -- Inlined edgewatch_period_of (a nested call costs as much again); the metadata is parsed only when a pair is named.
+  SELECT x.seq AS s, x.champion_version_id AS c, x.shadow_version_id AS sh INTO h FROM deployment_model_history x
+    WHERE x.deployment_id = r.deployment_id AND x.since_s <= r.received_s ORDER BY x.seq DESC LIMIT 1;
+  IF FOUND THEN
+    period := h.s;
+    IF r.custom_metadata_json IS NOT NULL AND (h.c IS NOT NULL OR h.sh IS NOT NULL) THEN
+      cm := r.custom_metadata_json::jsonb;
+      judges := (h.c IS NULL OR COALESCE(cm #>> '{edgewatch,champion,modelVersionId}', h.c) = h.c)
+        AND (h.sh IS NULL OR COALESCE(cm #>> '{edgewatch,shadow,modelVersionId}', h.sh) = h.sh);
+    END IF;
+  END IF;
   disagree := r.champion_class IS DISTINCT FROM r.shadow_class;
   IF TG_OP = 'DELETE' THEN
-    IF p.judges THEN
+    IF judges THEN
       UPDATE period_traffic SET agreements = agreements - (NOT disagree)::int, disagreements = disagreements - disagree::int
-        WHERE deployment_id = r.deployment_id AND period_seq = p.seq;
+        WHERE deployment_id = r.deployment_id AND period_seq = period;
     END IF;
     IF disagree THEN DELETE FROM period_disagreements WHERE prediction_id = r.id; END IF;
     RETURN NULL;
   END IF;
-  IF NOT p.judges THEN RETURN NULL; END IF;
-  INSERT INTO period_traffic (deployment_id, period_seq, agreements, disagreements) VALUES (r.deployment_id, p.seq, (NOT disagree)::int, disagree::int)
+  IF NOT judges THEN RETURN NULL; END IF;
+  INSERT INTO period_traffic (deployment_id, period_seq, agreements, disagreements) VALUES (r.deployment_id, period, (NOT disagree)::int, disagree::int)
     ON CONFLICT (deployment_id, period_seq) DO UPDATE
     SET agreements = period_traffic.agreements + excluded.agreements, disagreements = period_traffic.disagreements + excluded.disagreements;
   IF disagree THEN
-    INSERT INTO period_disagreements (prediction_id, deployment_id, period_seq, received_s) VALUES (r.id, r.deployment_id, p.seq, r.received_s) ON CONFLICT DO NOTHING;
+    INSERT INTO period_disagreements (prediction_id, deployment_id, period_seq, received_s) VALUES (r.id, r.deployment_id, period, r.received_s) ON CONFLICT DO NOTHING;
   END IF;
   RETURN NULL;
 END $$;
