@@ -26,6 +26,8 @@ export interface ModelPoolOptions extends Omit<ModelWorkerOptions, 'name' | 'nic
    * (the low-memory mode); the `tensorflow` backend always gets one host holding every model.
    */
   workers: number;
+  /** Shadow hosts beside the champion hosts (default {@link shadowHostCount}(workers)); ignored with `workers: 1` and on `tensorflow`. */
+  shadowWorkers?: number;
   /** Niceness of the shadow hosts' threads (default 19: they get the CPU the champion's leave); 0 leaves them as they are. */
   shadowNiceness?: number;
 }
@@ -99,9 +101,10 @@ export class ModelPool {
   /** Starts the hosts, each loading and warming up its models. Load errors keep their code and message; a failed start leaves no thread behind. */
   static async start(models: ModelSpec[], options: ModelPoolOptions): Promise<ModelPool> {
     if (!Number.isInteger(options.workers) || options.workers < 1) throw new RangeError('workers must be a positive integer');
+    if (options.shadowWorkers !== undefined && (!Number.isInteger(options.shadowWorkers) || options.shadowWorkers < 1)) throw new RangeError('shadowWorkers must be a positive integer');
     const [champion, ...shadows] = models;
     if (!champion) throw new RangeError('a model pool needs at least the champion');
-    const { workers, shadowNiceness = SHADOW_NICENESS, ...workerOptions } = options;
+    const { workers, shadowWorkers = shadowHostCount(workers), shadowNiceness = SHADOW_NICENESS, ...workerOptions } = options;
     const hosts: Host[] = [];
     try {
       const preference = workerOptions.backend ?? 'auto';
@@ -130,7 +133,7 @@ export class ModelPool {
       const starts: Promise<Host>[] = [];
       for (let i = hosts.length; i < workers; i++) starts.push(ModelWorker.startMany([champion], explicit).then((worker) => ({ worker, role: 'champion' })));
       if (shadows.length > 0) {
-        for (let i = 0; i < shadowHostCount(workers); i++) starts.push(ModelWorker.startMany(shadows, { ...explicit, niceness: shadowNiceness, yieldTo: pressure.buffer }).then((worker) => ({ worker, role: 'shadow' })));
+        for (let i = 0; i < shadowWorkers; i++) starts.push(ModelWorker.startMany(shadows, { ...explicit, niceness: shadowNiceness, yieldTo: pressure.buffer }).then((worker) => ({ worker, role: 'shadow' })));
       }
       const started = await Promise.allSettled(starts);
       for (const r of started) if (r.status === 'fulfilled') hosts.push(r.value);

@@ -21,13 +21,14 @@ export interface StartedModels {
 const TRANSIENT = new Set(['EW_MONITOR_CONNECT', 'EW_MONITOR_TIMEOUT', 'EW_MONITOR_HTTP', 'EW_MODEL_DOWNLOAD']);
 
 /**
- * Loads and warms up `wanted` on a new pool of `workers` champion hosts (and as many shadow hosts),
+ * Loads and warms up `wanted` on a new pool of `workers` champion hosts (and `shadowWorkers` shadow hosts),
  * and refuses a shadow whose task differs from the champion's (EW_MODEL_MANIFEST). On failure the
  * pool is closed before the error is thrown.
  */
 export async function loadPair(config: AgentConfig, wanted: WantedModels, workers: number, logger: Logger): Promise<ModelPool> {
   const pool = await ModelPool.start([{ dir: wanted.champion.dir }, ...(wanted.shadow ? [{ dir: wanted.shadow.dir }] : [])], {
     workers,
+    ...(config.shadowWorkers !== undefined ? { shadowWorkers: config.shadowWorkers } : {}),
     backend: config.backend,
     topK: config.topK,
     warn: (message) => logger.warn(message),

@@ -81,3 +81,13 @@ test('workers 1 with a shadow: one wasm host holds both models (the low-memory m
   assert.deepEqual(order, [shadows[0], late, shadows[1], shadows[2]]);
   assert.deepEqual((await pool.memory()).map((m) => m.numTensors), before);
 });
+
+test('shadowWorkers sets the number of shadow hosts beside the champion hosts', async (t) => {
+  const pool = await ModelPool.start([{ dir: DEMO_CHAMPION }, { dir: DEMO_SHADOW }], { workers: 2, shadowWorkers: 2, backend: 'wasm' });
+  t.after(() => pool.close());
+  assert.deepEqual(
+    pool.hosts.map((h) => h.models),
+    [[0], [0], [1], [1]],
+  );
+  await assert.rejects(ModelPool.start([{ dir: DEMO_CHAMPION }, { dir: DEMO_SHADOW }], { workers: 2, shadowWorkers: 0, backend: 'wasm' }), RangeError);
+});
