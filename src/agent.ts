@@ -183,6 +183,7 @@ export class Agent {
         readLimits: { maxPixels: config.maxPixels, maxFileBytes: config.maxFileBytes, followSymlinks: config.followSymlinks },
         maxLag: parseShadowLag(config.shadowMaxLag),
         logger,
+        sinks: sinks && { queue: sinks, deployment: config.deployment },
         onQueued: (latencySeconds) => {
           this.metrics.shadowMs.add(latencySeconds * 1000);
           this.#sender?.wake();

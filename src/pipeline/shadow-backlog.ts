@@ -5,11 +5,13 @@
  */
 import { isEdgewatchError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { encodeLateShadowRecord, lateShadowSinkKey, sinkOutput } from '../sinks/record.js';
 import { readImage, type ReadLimits } from '../read/index.js';
 import type { Outbox } from '../state/outbox.js';
 import type { PendingShadow, ShadowPendingStore } from '../state/shadow-pending.js';
 import type { ModelJob, PooledModel, TimedPrediction } from '../infer/index.js';
 import type { DecodedInput } from '../types.js';
+import type { ResultSinks } from './sampling.js';
 
 /** What the backlog needs of the shadow model. */
 export type ShadowModel = Pick<PooledModel, 'info' | 'submit' | 'queued'>;
@@ -28,6 +30,8 @@ export interface ShadowBacklogOptions {
   readLimits: ReadLimits;
   maxLag: ShadowLag;
   logger: Logger;
+  /** The result sinks, when configured: each late shadow is queued for them as a follow-up record, in the same transaction as its monitor call. */
+  sinks?: { queue: ResultSinks; deployment: string } | undefined;
   /** A late shadow entered the outbox (wake the sender), with the shadow's latency. */
   onQueued: (latencySeconds: number) => void;
   /** Shadow work given up, with why (an error code, or a few words). */
@@ -144,7 +148,7 @@ export class ShadowBacklog {
       this.#shed(p, 'shadow model changed');
       return;
     }
-    if (job && (this.#jobs.size < MAX_IN_MEMORY || !job.cancel())) this.#follow(p, job);
+    if (job && (this.#jobs.size < MAX_IN_MEMORY || !job.cancel())) this.#follow(p, job, expected ?? this.#shadow);
     this.#pump();
   }
 
@@ -162,12 +166,13 @@ export class ShadowBacklog {
     this.#wakeIdle();
   }
 
-  #follow(p: PendingShadow, job: ModelJob): void {
+  /** Waits for `job`, run by `model` (whose name and version the sinks' record names). */
+  #follow(p: PendingShadow, job: ModelJob, model: ShadowModel | undefined): void {
     this.#jobs.set(p.imageId, job);
     job.result.then(
       (result) => {
         this.#jobs.delete(p.imageId);
-        this.#complete(p, result);
+        this.#complete(p, result, model);
       },
       (err: unknown) => {
         this.#jobs.delete(p.imageId);
@@ -183,8 +188,8 @@ export class ShadowBacklog {
     );
   }
 
-  /** The shadow's prediction is ready: queue it as a late shadow and forget the work, in one transaction. */
-  #complete(p: PendingShadow, result: TimedPrediction): void {
+  /** The shadow's prediction is ready: queue it as a late shadow (and its sinks' follow-up record) and forget the work, in one transaction. */
+  #complete(p: PendingShadow, result: TimedPrediction, model: ShadowModel | undefined): void {
     if (this.#closed || !this.#pending.has(p.imageId)) return;
     if (this.#o.outbox.isDead(p.imageId)) {
       // The champion's prediction was dead-lettered while its shadow ran: nothing to attach it to.
@@ -198,10 +203,14 @@ export class ShadowBacklog {
       return;
     }
     const body = Buffer.from(JSON.stringify({ shadow_raw_predictions: result.prediction, shadow_latency: result.latencySeconds }), 'utf8');
+    const sinks = this.#o.sinks;
+    const shadow = sinks && model ? sinkOutput(model.info, result.prediction, result.latencySeconds) : undefined;
+    const record = sinks && shadow ? encodeLateShadowRecord({ imageId: p.imageId, path: p.path, capturedAt: p.capturedAt, predictedAt: Date.now() / 1000, deployment: sinks.deployment, shadow }) : undefined;
     try {
       this.#o.store.transaction(() => {
         this.#o.outbox.enqueue({ imageId: lateShadowId(p.imageId), fileId: p.fileId, parentId: p.imageId, body, capturedAt: p.capturedAt });
         this.#o.store.remove(p.imageId);
+        if (record !== undefined) sinks?.queue.add(lateShadowSinkKey(p.imageId), record);
       });
     } catch (err) {
       // E.g. a full disk: the work stays recorded and is done again at the next start.
@@ -209,6 +218,7 @@ export class ShadowBacklog {
       return;
     }
     this.#done(p);
+    if (record !== undefined) sinks?.queue.wake();
     this.#o.onQueued(result.latencySeconds);
   }
 
@@ -303,7 +313,7 @@ export class ShadowBacklog {
     }
     const input = image.inputs[0] as DecodedInput;
     const job = shadow.submit(input, { width: image.width, height: image.height });
-    this.#follow(p, job);
+    this.#follow(p, job, shadow);
     await job.result.catch(() => undefined);
   }
 

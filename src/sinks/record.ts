@@ -40,7 +40,7 @@ export interface SinkRecord {
   width: number;
   height: number;
   champion: SinkModelOutput;
-  /** The shadow's output when it ran in time (a deferred, late shadow is sent to monitoring only). */
+  /** The shadow's output when it ran in time; a deferred shadow follows as a `LateShadowRecord` once done. */
   shadow?: SinkModelOutput;
   /** Whether the prediction goes to the monitoring service, with what probability and under which `--sample` rule. */
   monitoring: { sent: boolean; probability: number; policy: string };
@@ -64,5 +64,35 @@ export function sinkOutput(model: { name: string; hash: string; task: TaskType; 
 export function encodeSinkRecord(record: Omit<SinkRecord, 'schema' | 'filename'>): string {
   const { imageId, path, ...rest } = record;
   const full: SinkRecord = { schema: 'edgewatch.prediction/1', imageId, path, filename: basename(path), ...rest };
+  return JSON.stringify(full);
+}
+
+/**
+ * The follow-up record of a shadow that came late (deferred shadow work, README "Shadow priority"):
+ * queued once the shadow's prediction is made, after the image's `SinkRecord` that went out without
+ * it. De-duplicate on `imageId` too: a consumer merges `shadow` into the image's record.
+ */
+export interface LateShadowRecord {
+  schema: 'edgewatch.late-shadow/1';
+  /** The image id of the `SinkRecord` this completes. */
+  imageId: string;
+  path: string;
+  filename: string;
+  capturedAt: number;
+  /** When the shadow's prediction was made, epoch seconds. */
+  predictedAt: number;
+  deployment: string;
+  shadow: SinkModelOutput;
+}
+
+/** The sink-queue key of an image's late-shadow record (its own key: the image's record keeps the image id). */
+export function lateShadowSinkKey(imageId: string): string {
+  return `${imageId}:shadow`;
+}
+
+/** The late-shadow record's JSON text. */
+export function encodeLateShadowRecord(record: Omit<LateShadowRecord, 'schema' | 'filename'>): string {
+  const { imageId, path, ...rest } = record;
+  const full: LateShadowRecord = { schema: 'edgewatch.late-shadow/1', imageId, path, filename: basename(path), ...rest };
   return JSON.stringify(full);
 }

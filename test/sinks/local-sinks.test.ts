@@ -7,12 +7,12 @@ import { runCli } from '../helpers/cli.js';
 import { agentArgs, distinctJpegs, startAgent, startService, stateDbQuery, tempFolder } from '../helpers/service.js';
 import { silentLogger } from '../../src/log.js';
 import { JsonlSink } from '../../src/sinks/jsonl-sink.js';
-import type { SinkRecord } from '../../src/sinks/record.js';
+import type { LateShadowRecord, SinkRecord } from '../../src/sinks/record.js';
 import type { DeliveryOutcome, SinkTarget } from '../../src/sinks/sink.js';
 import { SinkLoop } from '../../src/sinks/sink-loop.js';
 import { SinkQueue } from '../../src/state/sink-queue.js';
 import { openStateDb } from '../../src/state/state-db.js';
-import { jsonlRecords, rawOf, storedByImageId } from './stored.js';
+import { jsonlLines, jsonlRecords, rawOf, storedByImageId } from './stored.js';
 
 test('sidecar and JSONL sinks receive exactly the champion prediction of every monitored image, with its image id', async (t) => {
   const service = await startService(t);
@@ -30,13 +30,17 @@ test('sidecar and JSONL sinks receive exactly the champion prediction of every m
   const summary = await agent.runOnce();
   assert.equal(summary.monitored, 6);
   assert.equal(summary.rejected, 1);
+  // A shadow that fell behind adds a follow-up record (README "Result sinks"): one per late shadow.
+  const followUps = summary.shadowLate;
   const status = agent.sinks?.status();
-  assert.deepEqual(status?.jsonl, { pending: 0, dead: 0, delivered: 6, dropped: 0 });
-  assert.deepEqual(status?.sidecar, { pending: 0, dead: 0, delivered: 6, dropped: 0 });
+  assert.deepEqual(status?.jsonl, { pending: 0, dead: 0, delivered: 6 + followUps, dropped: 0 });
+  assert.deepEqual(status?.sidecar, { pending: 0, dead: 0, delivered: 6 + followUps, dropped: 0 });
 
   const stored = storedByImageId(service.dataDir);
+  const all = await jsonlLines(jsonl);
   const lines = await jsonlRecords(jsonl);
   assert.equal(lines.length, 6, 'one line per image, none for the rejected file');
+  assert.equal(all.length, 6 + followUps);
   const sidecars = (await readdir(results)).filter((f) => f.endsWith('.json'));
   assert.equal(sidecars.length, 6);
   for (const record of lines) {
@@ -50,7 +54,8 @@ test('sidecar and JSONL sinks receive exactly the champion prediction of every m
     assert.equal(record.champion.version.length, 64, 'the champion version is its content hash');
     assert.deepEqual(record.monitoring, { sent: true, probability: 1, policy: 'all' });
     const sidecar = JSON.parse(await readFile(join(results, `${record.filename}.${record.imageId.slice(0, 12)}.json`), 'utf8')) as SinkRecord;
-    assert.deepEqual(sidecar, record, 'the sidecar holds the same record');
+    const late = all.find((r): r is LateShadowRecord => r.schema === 'edgewatch.late-shadow/1' && r.imageId === record.imageId);
+    assert.deepEqual(sidecar, late ? { ...record, shadow: late.shadow } : record, 'the sidecar holds the same record (with its late shadow merged)');
   }
   await agent.close();
   // Nothing is left queued in the state database.
@@ -95,7 +100,7 @@ test('JSONL rotation: files stay under maxBytes, at most maxFiles rotated ones, 
   const all: string[] = [];
   for (const f of ['p.jsonl.2', 'p.jsonl.1', 'p.jsonl']) {
     assert.ok((await stat(join(dir, f))).size <= 1024, `${f} under maxBytes`);
-    all.push(...(await jsonlRecords(join(dir, f))).map((r) => (r as unknown as { imageId: string }).imageId));
+    all.push(...(await jsonlLines(join(dir, f))).map((r) => (r as unknown as { imageId: string }).imageId));
   }
   assert.equal(all.at(-1), 'img-69', 'the newest record is in the current file');
   const numbers = all.map((id) => Number(id.slice(4)));

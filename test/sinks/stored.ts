@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import type { SinkRecord } from '../../src/sinks/record.js';
+import type { LateShadowRecord, SinkRecord } from '../../src/sinks/record.js';
 import type { RawPrediction } from '../../src/types.js';
 
 /** One stored prediction: its image id, the champion's raw prediction and `custom_metadata.edgewatch`. */
@@ -35,13 +35,18 @@ export function storedByImageId(dataDir: string): Map<string, Stored> {
   }
 }
 
-/** The records of a JSONL file (every line must parse: a torn line fails the test). */
-export async function jsonlRecords(path: string): Promise<SinkRecord[]> {
+/** Every line of a JSONL file, image records and late-shadow follow-ups (every line must parse: a torn line fails the test). */
+export async function jsonlLines(path: string): Promise<(SinkRecord | LateShadowRecord)[]> {
   const text = await readFile(path, 'utf8').catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? '' : Promise.reject(err)));
   return text
     .split('\n')
     .filter((l) => l !== '')
-    .map((l) => JSON.parse(l) as SinkRecord);
+    .map((l) => JSON.parse(l) as SinkRecord | LateShadowRecord);
+}
+
+/** The image records of a JSONL file (`edgewatch.prediction/1`; a late shadow's follow-up is left out). */
+export async function jsonlRecords(path: string): Promise<SinkRecord[]> {
+  return (await jsonlLines(path)).filter((r): r is SinkRecord => r.schema === 'edgewatch.prediction/1');
 }
 
 /** The champion's raw prediction as a sink record carries it (classes and scores, boxes when detection). */

@@ -53,10 +53,16 @@ test('webhook: each champion prediction POSTed once acknowledged, Idempotency-Ke
   assert.equal(summary.monitored, 5);
   // --once waits for what can be delivered now: the 503's record may still wait for its retry.
   await waitFor(() => agent.sinks?.status().webhook?.pending === 0);
-  assert.equal(hook.requests(), 6, 'five records, one of them twice (after the 503)');
+  // A shadow that fell behind adds a follow-up record (README "Result sinks"), keyed `<image id>:shadow`.
+  const followUps = hook.received.filter((r) => (r.record as { schema: string }).schema === 'edgewatch.late-shadow/1');
+  assert.equal(followUps.length, summary.shadowLate);
+  for (const { key, record } of followUps) assert.equal(key, `${record.imageId}:shadow`);
+  const images = hook.received.filter((r) => r.record.schema === 'edgewatch.prediction/1');
+  assert.equal(hook.requests(), 6 + followUps.length, 'five records (and the follow-ups), one of them twice (after the 503)');
   const stored = storedByImageId(service.dataDir);
-  assert.deepEqual(new Set(hook.received.map((r) => r.record.imageId)), new Set(stored.keys()), 'exactly the monitored images');
-  for (const { key, record } of hook.received) {
+  assert.deepEqual(new Set(images.map((r) => r.record.imageId)), new Set(stored.keys()), 'exactly the monitored images');
+  assert.equal(images.length, 5);
+  for (const { key, record } of images) {
     assert.equal(key, record.imageId);
     const s = stored.get(record.imageId);
     assert.ok(s);
@@ -76,6 +82,7 @@ test('a dead webhook (connection refused) and a refusing one (400) leave monitor
       s.close(() => resolve(port));
     });
   });
+  let refused = 0;
   for (const [i, url] of [`http://127.0.0.1:${closedPort}/hook`, refusing.url].entries()) {
     const { dir, inbox } = await inboxWith(t, 4, 100 * (i + 1));
     const stateDir = join(dir, 'state');
@@ -86,26 +93,29 @@ test('a dead webhook (connection refused) and a refusing one (400) leave monitor
     const summary = await agent.runOnce();
     assert.equal(summary.monitored, 4, url);
     assert.equal(summary.pending, 0, url);
+    // Four records, and a follow-up for each shadow that came late (README "Result sinks").
+    const records = 4 + summary.shadowLate;
     assert.equal(service.count(), before + 4, 'every prediction stored by the monitoring service');
     const unreachable = i === 0;
     if (unreachable) {
       // Down, not refusing: the records wait (the backlog bound applies), however many rounds fail.
       await waitFor(() => (agent.sinks?.loops[0]?.stats.retries ?? 0) >= 8);
-      assert.deepEqual(agent.sinks?.status().webhook, { pending: 4, dead: 0, delivered: 0, dropped: 0 });
+      assert.deepEqual(agent.sinks?.status().webhook, { pending: records, dead: 0, delivered: 0, dropped: 0 });
     } else {
-      await waitFor(() => agent.sinks?.status().webhook?.dead === 4);
+      await waitFor(() => agent.sinks?.status().webhook?.dead === records);
+      refused = records;
     }
     await agent.close();
     const pending = stateDbQuery(stateDir, (db) => db.prepare("SELECT attempts, last_error FROM sink_pending WHERE sink = 'webhook' ORDER BY id").all() as { attempts: number; last_error: string | null }[]);
     const dead = stateDbQuery(stateDir, (db) => db.prepare("SELECT code, attempts, message FROM sink_dead WHERE sink = 'webhook'").all() as { code: string; attempts: number; message: string }[]);
     if (unreachable) {
-      assert.equal(pending.length, 4);
+      assert.equal(pending.length, records);
       for (const p of pending) assert.equal(p.attempts, 0, 'an unreachable endpoint uses up no attempt');
       // While it is down only the oldest record is tried each round; the others wait untried.
-      assert.deepEqual(pending.map((p) => /ECONNREFUSED/.test(p.last_error ?? '')), [true, false, false, false]);
+      assert.deepEqual(pending.map((p) => /ECONNREFUSED/.test(p.last_error ?? '')), [true, ...Array<boolean>(records - 1).fill(false)]);
     } else {
       assert.equal(pending.length, 0);
-      assert.equal(dead.length, 4);
+      assert.equal(dead.length, records);
       for (const d of dead) {
         assert.equal(d.code, 'EW_SINK_HTTP');
         assert.equal(d.attempts, 1, 'a 400 is given up at once');
@@ -114,15 +124,15 @@ test('a dead webhook (connection refused) and a refusing one (400) leave monitor
       }
       // Shown and replayed like the monitor's dead letters.
       const list = await runCli(['outbox', 'list', '--state-dir', stateDir]);
-      assert.match(list.out, /^queued 0, delivered 4, dead 0[^\n]*\nsink webhook: queued 0, dead 4\n/);
-      assert.equal(list.out.match(/EW_SINK_HTTP {2}the webhook http:\/\/127\.0\.0\.1:\d+\/hook answered 400/g)?.length, 4);
+      assert.match(list.out, new RegExp(`^queued 0, delivered 4, dead 0[^\\n]*\\nsink webhook: queued 0, dead ${records}\\n`));
+      assert.equal(list.out.match(/EW_SINK_HTTP {2}the webhook http:\/\/127\.0\.0\.1:\d+\/hook answered 400/g)?.length, records);
       assert.ok(!list.out.includes('s3cret'));
-      assert.match((await runCli(['outbox', 'retry', '--state-dir', stateDir])).out, /4 sink dead letter\(s\) moved back to their sink queues/);
-      assert.match((await runCli(['outbox', 'list', '--state-dir', stateDir])).out, /sink webhook: queued 4, dead 0/);
+      assert.match((await runCli(['outbox', 'retry', '--state-dir', stateDir])).out, new RegExp(`${records} sink dead letter\\(s\\) moved back to their sink queues`));
+      assert.match((await runCli(['outbox', 'list', '--state-dir', stateDir])).out, new RegExp(`sink webhook: queued ${records}, dead 0`));
       assert.match((await runCli(['outbox', 'purge', '--state-dir', stateDir])).out, /^0 dead letter\(s\) deleted\n$/);
     }
   }
-  assert.equal(refusing.requests(), 4, 'a 400 is not retried');
+  assert.equal(refusing.requests(), refused, 'a 400 is not retried');
 });
 
 async function waitFor(condition: () => boolean): Promise<void> {
