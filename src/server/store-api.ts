@@ -21,6 +21,8 @@ export interface MonitoringStore {
   /** Inserts many in one transaction (imports, benches); returns how many were new. */
   insertMany(ps: readonly StoredPrediction[]): Promise<number>;
   get(id: string): Promise<StoredPrediction | undefined>;
+  /** Several predictions in one query, in any order, those missing left out (PostgreSQL: a page of 1000 assets is one round trip, not 1000). */
+  getMany?(ids: readonly string[]): Promise<StoredPrediction[]>;
   /** Adds a late shadow prediction and moves its aggregates; false when it already has one or does not exist. */
   setShadow(id: string, shadow: unknown, shadowClass: number | null, shadowScore: number | null, shadowLatencyS: number, shadowVersionId?: string | null): Promise<boolean>;
   count(deploymentId: string): Promise<number>;

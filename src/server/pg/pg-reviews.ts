@@ -79,6 +79,12 @@ export class PgReviewStore implements ReviewsStore {
     return r && reviewOf(r);
   }
 
+  async getMany(predictionIds: readonly string[]): Promise<Map<string, ReviewRow>> {
+    if (predictionIds.length === 0) return new Map();
+    const rows = await this.#sql.rows<ReviewDbRow>('SELECT * FROM prediction_reviews WHERE prediction_id = ANY($1::text[])', [predictionIds]);
+    return new Map(rows.map((r) => [r.prediction_id, reviewOf(r)] as const));
+  }
+
   /** Stores the review; undefined when it already has one, or when its prediction is gone (deleted by retention meanwhile). */
   async add(predictionId: string, deploymentId: string, body: ReviewRow['body'], labels: string[]): Promise<ReviewRow | undefined> {
     const row: ReviewRow = { id: randomUUID(), predictionId, deploymentId, body, labels, createdS: Date.now() / 1000 };

@@ -194,6 +194,11 @@ export class PgMonitoringStore implements MonitoringStore {
     return row && fromPgRow(row);
   }
 
+  async getMany(ids: readonly string[]): Promise<StoredPrediction[]> {
+    if (ids.length === 0) return [];
+    return (await this.#rows<PgRow>('SELECT * FROM predictions WHERE id = ANY($1::text[])', [ids])).map(fromPgRow);
+  }
+
   async setShadow(id: string, shadow: unknown, shadowClass: number | null, shadowScore: number | null, shadowLatencyS: number, shadowVersionId: string | null = null): Promise<boolean> {
     const before = await this.get(id);
     if (before === undefined || before.shadow !== null) return false;

@@ -48,6 +48,10 @@ async function labelsLookup(ctx: ServerContext, ids: Iterable<string | null | un
 
 /** The stored predictions of `ids`, in that order (those deleted meanwhile left out). */
 async function predictionsOf(ctx: ServerContext, ids: readonly string[]): Promise<StoredPrediction[]> {
+  if (ctx.store.getMany !== undefined) {
+    const byId = new Map((await ctx.store.getMany(ids)).map((p) => [p.id, p] as const));
+    return ids.map((id) => byId.get(id)).filter((p): p is StoredPrediction => p !== undefined);
+  }
   return (await Promise.all(ids.map((id) => ctx.store.get(id)))).filter((p): p is StoredPrediction => p !== undefined);
 }
 
@@ -55,8 +59,8 @@ async function assetsJson(ctx: ServerContext, req: IncomingMessage, d: Deploymen
   const periods = await ctx.registry.models.periods(d.id);
   const labelsOf = await labelsLookup(ctx, [...periods.flatMap((x) => [x.championVersionId, x.shadowVersionId]), ...predictions.flatMap((p) => [p.championVersionId, p.shadowVersionId])]);
   const base = baseUrl(ctx, req);
-  const reviews = await Promise.all(predictions.map((p) => ctx.registry.reviews.get(p.id)));
-  return predictions.map((p, i) => assetJson(p, { deployment: d, periods, review: reviews[i], presignedUrl: ctx.registry.signer.downloadUrl(base, p.imagePath), labelsOf }));
+  const reviews = await ctx.registry.reviews.getMany(predictions.map((p) => p.id));
+  return predictions.map((p) => assetJson(p, { deployment: d, periods, review: reviews.get(p.id), presignedUrl: ctx.registry.signer.downloadUrl(base, p.imagePath), labelsOf }));
 }
 
 async function list(ctx: ServerContext, req: IncomingMessage, url: URL, d: DeploymentInfo): Promise<Reply> {

@@ -117,6 +117,16 @@ export class ReviewStore {
     return r && reviewOf(r);
   }
 
+  /** The reviews of several predictions, by prediction id (those without one are absent). */
+  getMany(predictionIds: readonly string[]): Map<string, ReviewRow> {
+    const found = new Map<string, ReviewRow>();
+    for (const id of predictionIds) {
+      const r = this.get(id);
+      if (r !== undefined) found.set(id, r);
+    }
+    return found;
+  }
+
   /** Stores the review of a prediction; undefined when it already has one (a review cannot be changed). */
   add(predictionId: string, deploymentId: string, body: ReviewRow['body'], labels: string[]): ReviewRow | undefined {
     const row: ReviewRow = { id: randomUUID(), predictionId, deploymentId, body, labels, createdS: Date.now() / 1000 };
