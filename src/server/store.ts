@@ -197,7 +197,8 @@ export class PredictionStore {
   /** The same statistics computed in a worker thread with its own read-only connection: what the routes use. */
   readonly stats: StatsWorker;
 
-  constructor(file: string) {
+  /** `maxDimsPerDeployment`: cap on a deployment's exact aggregate dimensions (tests lower it). */
+  constructor(file: string, options: { maxDimsPerDeployment?: number } = {}) {
     try {
       this.#db = new Database(file);
       this.#db.pragma('journal_mode = WAL');
@@ -208,7 +209,7 @@ export class PredictionStore {
       if (this.#db.prepare('SELECT 1 FROM datalake_usage WHERE id = 1').get() === undefined) {
         this.#db.exec('INSERT INTO datalake_usage (id, bytes) SELECT 1, COALESCE(SUM(image_bytes), 0) FROM predictions');
       }
-      this.#writer = new SqliteAggregateWriter(this.#db);
+      this.#writer = new SqliteAggregateWriter(this.#db, options.maxDimsPerDeployment);
       this.#migrate();
       this.aggregates = new SqliteAggregateReader(this.#db);
       this.stats = new StatsWorker(file);

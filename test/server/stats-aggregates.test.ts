@@ -171,3 +171,18 @@ test('the stats worker (own read-only connection, another thread) answers what t
   store.insert(prediction({ timestampS: 1_750_010_000 }));
   assert.equal((await store.stats.dashboard({ deploymentId: DEP }, { labels: [], driftWindow: 10 })).counts.predictions, 51);
 });
+
+test('a deployment tagging every image differently stays bounded: combinations beyond the cap share an overflow dimension', async (t) => {
+  const dir = await tempDir(t);
+  const store = new PredictionStore(join(dir, 'm.db'), { maxDimsPerDeployment: 3 });
+  t.after(() => store.close());
+  for (let i = 0; i < 10; i++) store.insert(prediction({ timestampS: 1_750_000_000 + i, tags: [`t${i}`] }));
+  const dims = await store.aggregates.dims(DEP);
+  assert.equal(dims.filter((d) => !d.rollup).length, 4);
+  const read = (tags?: string[]) => computeDashboardStats(store.aggregates, { deploymentId: DEP, tags }, { labels: [], driftWindow: 200 });
+  assert.equal((await read()).counts.predictions, 10);
+  assert.equal((await read(['t0'])).counts.predictions, 1);
+  assert.equal((await read(['t9'])).counts.predictions, 0);
+  assert.equal((await read(['(other)'])).counts.predictions, 7);
+  assert.deepEqual((await read()).counts.tags.map((x) => x.name), ['(other)', 't0', 't1', 't2']);
+});

@@ -56,6 +56,21 @@ export function rollupOf(d: DimKey): DimKey {
   return { deploymentId: d.deploymentId, championVersion: d.championVersion, shadowVersion: d.shadowVersion, source: ROLLUP, tagsJson: ROLLUP, namesJson: ROLLUP };
 }
 
+/**
+ * Exact dimensions one deployment may have (source × tag set × reported names × versions). Beyond it, a new
+ * combination is counted under its versions' overflow dimension (source and tag `(other)`): totals and unfiltered
+ * reads stay exact, a source or tag filter misses what overflowed. It keeps the per-read dimension list bounded when
+ * an agent tags every image differently.
+ */
+export const MAX_DIMS_PER_DEPLOYMENT = 10_000;
+/** Source and tag of the overflow dimensions. */
+export const OVERFLOW = '(other)';
+
+/** The overflow dimension of `d`: same deployment and model versions. */
+export function overflowOf(d: DimKey): DimKey {
+  return { deploymentId: d.deploymentId, championVersion: d.championVersion, shadowVersion: d.shadowVersion, source: OVERFLOW, tagsJson: JSON.stringify([OVERFLOW]), namesJson: JSON.stringify({ champion: null, shadow: null, backend: null, agentVersion: null }) };
+}
+
 /** The `custom_metadata.edgewatch.sampling.probability` of a prediction: absent → 1; otherwise it must be in (0, 1]. */
 export function samplingProbability(customMetadata: Record<string, unknown> | null | undefined): { probability: number } | { problem: string } {
   const ew = customMetadata?.edgewatch;

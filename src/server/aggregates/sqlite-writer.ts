@@ -5,7 +5,7 @@
  */
 import type Database from 'better-sqlite3';
 import { cachedStatement } from '../../sqlite-statements.js';
-import { rollupOf, type Contribution, type DimKey } from './contribution.js';
+import { MAX_DIMS_PER_DEPLOYMENT, overflowOf, ROLLUP, rollupOf, type Contribution, type DimKey } from './contribution.js';
 import { LEVELS_S, bucketOf } from './levels.js';
 import { UPSERT } from './schema.js';
 
@@ -56,21 +56,47 @@ export class PendingRows {
 export class SqliteAggregateWriter {
   readonly #db: Database.Database;
   readonly #dimIds = new Map<string, number>();
+  /** Exact dimensions per deployment, counted once from the database, then kept up to date. */
+  readonly #exactDims = new Map<string, number>();
+  readonly #maxDims: number;
 
-  constructor(db: Database.Database) {
+  constructor(db: Database.Database, maxDimsPerDeployment = MAX_DIMS_PER_DEPLOYMENT) {
     this.#db = db;
+    this.#maxDims = maxDimsPerDeployment;
   }
 
-  #dimId(d: DimKey): number {
+  #lookup(d: DimKey): number | undefined {
     const params = [d.deploymentId, d.championVersion, d.shadowVersion, d.source, d.tagsJson, d.namesJson];
     const key = JSON.stringify(params);
     let id = this.#dimIds.get(key);
     if (id === undefined) {
-      cachedStatement(this.#db, UPSERT.dim).run(...params);
-      id = (cachedStatement(this.#db, UPSERT.dimId).get(...params) as { id: number }).id;
-      this.#dimIds.set(key, id);
+      id = (cachedStatement(this.#db, UPSERT.dimId).get(...params) as { id: number } | undefined)?.id;
+      if (id !== undefined) this.#dimIds.set(key, id);
     }
     return id;
+  }
+
+  #create(d: DimKey): number {
+    cachedStatement(this.#db, UPSERT.dim).run(d.deploymentId, d.championVersion, d.shadowVersion, d.source, d.tagsJson, d.namesJson);
+    return this.#lookup(d) as number;
+  }
+
+  /** The id of `d`, created if new; a new exact dimension beyond the deployment's cap is its overflow dimension instead. */
+  #dimId(d: DimKey): number {
+    const known = this.#lookup(d);
+    if (known !== undefined) return known;
+    if (d.tagsJson === ROLLUP) return this.#create(d);
+    let n = this.#exactDims.get(d.deploymentId);
+    if (n === undefined) {
+      n = (cachedStatement(this.#db, 'SELECT COUNT(*) AS n FROM agg_dims WHERE deployment_id = ? AND tags_json <> ?').get(d.deploymentId, ROLLUP) as { n: number }).n;
+    }
+    if (n >= this.#maxDims) {
+      const overflow = overflowOf(d);
+      const id = this.#lookup(overflow);
+      if (id !== undefined) return id;
+    }
+    this.#exactDims.set(d.deploymentId, n + 1);
+    return this.#create(n >= this.#maxDims ? overflowOf(d) : d);
   }
 
   /** Adds the contributions, each to its own dimension and to its roll-up, at every level (inside the caller's transaction). */
