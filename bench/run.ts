@@ -27,8 +27,6 @@ const { values: args } = parseArgs({
     'shadow-priority': { type: 'boolean', default: false },
     service: { type: 'boolean', default: false },
     'service-n': { type: 'string', default: '10000000' },
-    service: { type: 'boolean', default: false },
-    'service-n': { type: 'string', default: '10000000' },
     fleet: { type: 'boolean', default: false },
     'fleet-agents': { type: 'string', default: '50' },
     'fleet-images': { type: 'string', default: '40' },
@@ -54,9 +52,6 @@ if (args.help) {
                    measured capacity (shadow coverage, share of images in one request)
   --rss            peak RSS per configuration (champion alone, the MobileNetV2 pair, InceptionV3 as
                    shadow; default workers and --workers 1), each on the built CLI with --once
-  --service        the monitoring service at scale (no models): fills --service-n predictions (default
-                   10,000,000) through the store, then stats latency (All / last day / last hour), monitor
-                   latency while 10 dashboards poll, RSS and insert rate at 100 k, 1 M and 10 M
   --service        the monitoring service at scale (no models): fills --service-n predictions (default
                    10,000,000) through the store, then stats latency (All / last day / last hour), monitor
                    latency while 10 dashboards poll, RSS and insert rate at 100 k, 1 M and 10 M
@@ -122,14 +117,6 @@ interface EdgewatchRate {
   agentMetrics: Record<string, { n: number; p50: number; p95: number }>;
   singleMetrics?: Record<string, { n: number; p50: number; p95: number }>;
   backend: string;
-}
-
-if (args.service) {
-  const n = Number(args['service-n']);
-  if (!Number.isInteger(n) || n < 1) throw new Error('--service-n must be a positive integer');
-  const { runServiceBench } = await import('./service-load.js');
-  await runServiceBench(n, (line) => void process.stderr.write(`${line}\n`));
-  process.exit(0);
 }
 
 if (args.service) {
