@@ -274,7 +274,10 @@ test('registry and reviews across replicas: a model pushed through A is download
   await db.query('DELETE FROM predictions');
   assert.equal((await db.query('SELECT id FROM predictions')).rowCount, 1, 'a reviewed prediction cannot be deleted, whoever deletes');
 
-  // Promoted through B: A follows, and its predictions are stamped with the new champion and no shadow.
+  // Promoted through B while the replicas' listening connections are cut (a notification nobody hears): A re-reads the
+  // deployments when it reconnects, follows, and stamps its predictions with the new champion and no shadow.
+  const cut = await db.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'edgewatch serve (listen)'");
+  assert.equal(cut.rowCount, 2, 'one listening connection per replica');
   const promoted = await B.post(`/api/deployment/${deploymentId}/promote`, {});
   assert.equal(promoted.status, 200, promoted.text);
   await waitFor(async () => (await names(A)) === `${v2}/none`, 'replica A to follow the promotion made through B');
