@@ -1,6 +1,7 @@
 /** The sender: drains the outbox with bounded concurrency, retrying with backoff, until each entry is delivered or dead. */
 import { isEdgewatchError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { LoopWakeup, StateWaiters } from '../loop-signals.js';
 import type { SendOutcome } from '../monitor/index.js';
 import type { Outbox, OutboxEntry } from '../state/outbox.js';
 
@@ -35,11 +36,10 @@ export interface SenderStats {
 export class Sender {
   readonly #o: SenderOptions;
   readonly #inFlight = new Map<string, Promise<void>>();
-  #timer: NodeJS.Timeout | undefined;
-  #wakeResolve: (() => void) | undefined;
+  readonly #wakeup = new LoopWakeup();
   #closed = false;
   #loop: Promise<void> | undefined;
-  #idleWaiters: (() => void)[] = [];
+  readonly #idle = new StateWaiters(() => this.#inFlight.size === 0 && this.#o.outbox.size.entries === 0);
   /**
    * Epoch ms before which no send starts. Every `retry` outcome (connection failure, timeout, 429,
    * 5xx other than 500) says the service is unavailable, not that this request is bad: all sends wait
@@ -62,26 +62,12 @@ export class Sender {
 
   /** Tells the sender there may be new work (a new entry, the service became ready). */
   wake(): void {
-    const r = this.#wakeResolve;
-    this.#wakeResolve = undefined;
-    r?.();
+    this.#wakeup.wake();
   }
 
   /** Resolves when the outbox holds nothing due or queued and nothing is in flight. */
   idle(): Promise<void> {
-    if (this.#isIdle()) return Promise.resolve();
-    return new Promise((resolve) => this.#idleWaiters.push(resolve));
-  }
-
-  #isIdle(): boolean {
-    return this.#inFlight.size === 0 && this.#o.outbox.size.entries === 0;
-  }
-
-  #notifyIdle(): void {
-    if (!this.#isIdle()) return;
-    const waiters = this.#idleWaiters;
-    this.#idleWaiters = [];
-    for (const w of waiters) w();
+    return this.#idle.wait();
   }
 
   async #run(): Promise<void> {
@@ -95,7 +81,7 @@ export class Sender {
           const p = this.#attempt(entry).finally(() => {
             this.#inFlight.delete(entry.imageId);
             this.stats.inFlight = this.#inFlight.size;
-            this.#notifyIdle();
+            this.#idle.notify();
             this.wake();
           });
           this.#inFlight.set(entry.imageId, p);
@@ -103,24 +89,11 @@ export class Sender {
         }
         this.stats.inFlight = this.#inFlight.size;
       }
-      this.#notifyIdle();
+      this.#idle.notify();
       if (started > 0 && this.#inFlight.size < this.#o.concurrency) continue;
       const dueIn = !ready ? null : pausedMs > 0 ? pausedMs / 1000 : this.#o.outbox.nextDueIn();
-      await this.#sleep(dueIn === null ? null : Math.max(5, dueIn * 1000));
+      await this.#wakeup.sleep(dueIn === null ? null : Math.max(5, dueIn * 1000));
     }
-  }
-
-  #sleep(ms: number | null): Promise<void> {
-    return new Promise<void>((resolve) => {
-      this.#wakeResolve = resolve;
-      if (ms !== null) {
-        // Not unref'd: callers awaiting idle() rely on the retry timer to keep the loop alive.
-        this.#timer = setTimeout(() => this.wake(), Math.min(ms, 60_000));
-      }
-    }).finally(() => {
-      clearTimeout(this.#timer);
-      this.#timer = undefined;
-    });
   }
 
   async #attempt(entry: OutboxEntry): Promise<void> {
@@ -189,8 +162,6 @@ export class Sender {
       }),
     ]);
     clearTimeout(timer);
-    const waiters = this.#idleWaiters;
-    this.#idleWaiters = [];
-    for (const w of waiters) w();
+    this.#idle.releaseAll();
   }
 }

@@ -23,9 +23,8 @@ export interface SinkModelOutput {
   results: SinkResult[];
 }
 
-/** What a sink receives per image, `schema` first. */
-export interface SinkRecord {
-  schema: 'edgewatch.prediction/1';
+/** The fields every record starts with: which image, where it was, when it was captured and predicted. */
+interface RecordHead {
   /** The image id (content hash + deployment): de-duplicate on it (delivery is at least once). */
   imageId: string;
   /** Where the file was when it was read. */
@@ -33,9 +32,14 @@ export interface SinkRecord {
   filename: string;
   /** The file's mtime, epoch seconds. */
   capturedAt: number;
-  /** When the champion's prediction was made, epoch seconds. */
+  /** When the model's prediction was made (the champion's; in a late-shadow record the shadow's), epoch seconds. */
   predictedAt: number;
   deployment: string;
+}
+
+/** What a sink receives per image, `schema` first. */
+export interface SinkRecord extends RecordHead {
+  schema: 'edgewatch.prediction/1';
   /** Displayed size (EXIF orientation applied). */
   width: number;
   height: number;
@@ -62,9 +66,13 @@ export function sinkOutput(model: { name: string; hash: string; task: TaskType; 
 
 /** The record's JSON text (what the state database keeps and every sink delivers). */
 export function encodeSinkRecord(record: Omit<SinkRecord, 'schema' | 'filename'>): string {
+  return encodeRecord<SinkRecord>('edgewatch.prediction/1', record);
+}
+
+/** A record's JSON text: `schema`, `imageId`, `path`, `filename` (the path's last part), then the rest in the given order. */
+function encodeRecord<R extends RecordHead & { schema: string }>(schema: R['schema'], record: Omit<R, 'schema' | 'filename'>): string {
   const { imageId, path, ...rest } = record;
-  const full: SinkRecord = { schema: 'edgewatch.prediction/1', imageId, path, filename: basename(path), ...rest };
-  return JSON.stringify(full);
+  return JSON.stringify({ schema, imageId, path, filename: basename(path), ...rest });
 }
 
 /**
@@ -72,16 +80,8 @@ export function encodeSinkRecord(record: Omit<SinkRecord, 'schema' | 'filename'>
  * queued once the shadow's prediction is made, after the image's `SinkRecord` that went out without
  * it. De-duplicate on `imageId` too: a consumer merges `shadow` into the image's record.
  */
-export interface LateShadowRecord {
+export interface LateShadowRecord extends RecordHead {
   schema: 'edgewatch.late-shadow/1';
-  /** The image id of the `SinkRecord` this completes. */
-  imageId: string;
-  path: string;
-  filename: string;
-  capturedAt: number;
-  /** When the shadow's prediction was made, epoch seconds. */
-  predictedAt: number;
-  deployment: string;
   shadow: SinkModelOutput;
 }
 
@@ -92,7 +92,5 @@ export function lateShadowSinkKey(imageId: string): string {
 
 /** The late-shadow record's JSON text. */
 export function encodeLateShadowRecord(record: Omit<LateShadowRecord, 'schema' | 'filename'>): string {
-  const { imageId, path, ...rest } = record;
-  const full: LateShadowRecord = { schema: 'edgewatch.late-shadow/1', imageId, path, filename: basename(path), ...rest };
-  return JSON.stringify(full);
+  return encodeRecord<LateShadowRecord>('edgewatch.late-shadow/1', record);
 }

@@ -1,5 +1,6 @@
 /** One delivery loop per sink: drains its queue in the state database oldest first, retries with backoff, gives up after `maxAttempts` (dead letter). A sink that is down only waits itself. */
 import type { Logger } from '../log.js';
+import { LoopWakeup, StateWaiters } from '../loop-signals.js';
 import type { SinkQueue, SinkRow } from '../state/sink-queue.js';
 import type { DeliveryOutcome, SinkTarget } from './sink.js';
 
@@ -25,11 +26,10 @@ export class SinkLoop {
   #closed = false;
   #busy = false;
   #loop: Promise<void> | undefined;
-  #wakeResolve: (() => void) | undefined;
-  #timer: NodeJS.Timeout | undefined;
+  readonly #wakeup = new LoopWakeup();
   /** Epoch ms before which no delivery starts: after a failure the whole sink waits (the next record would fail the same way). */
   #pausedUntilMs = 0;
-  #settledWaiters: (() => void)[] = [];
+  readonly #settled = new StateWaiters(() => this.#isSettled());
   /** Rounds in a row with a failure: the sink's own backoff (a record's attempts count only failures where the sink was reached). */
   #failedRounds = 0;
   #closing: Promise<void> | undefined;
@@ -48,9 +48,7 @@ export class SinkLoop {
 
   /** There may be new records. */
   wake(): void {
-    const r = this.#wakeResolve;
-    this.#wakeResolve = undefined;
-    r?.();
+    this.#wakeup.wake();
   }
 
   /**
@@ -58,21 +56,13 @@ export class SinkLoop {
    * or holds only records waiting for a retry (they stay in the state database for later).
    */
   settled(): Promise<void> {
-    if (this.#isSettled()) return Promise.resolve();
-    return new Promise((resolve) => this.#settledWaiters.push(resolve));
+    return this.#settled.wait();
   }
 
   #isSettled(): boolean {
     if (this.#closed) return true;
     if (this.#busy) return false;
     return this.#pausedUntilMs > Date.now() || this.#o.queue.due(this.name, 1).length === 0;
-  }
-
-  #notifySettled(): void {
-    if (!this.#isSettled()) return;
-    const waiters = this.#settledWaiters;
-    this.#settledWaiters = [];
-    for (const w of waiters) w();
   }
 
   async #run(): Promise<void> {
@@ -97,16 +87,16 @@ export class SinkLoop {
           continue;
         }
       }
-      this.#notifySettled();
+      this.#settled.notify();
       let dueIn: number | null;
       try {
         dueIn = pausedMs > 0 ? pausedMs / 1000 : queue.nextDueIn(target.name);
       } catch {
         dueIn = 1;
       }
-      await this.#sleep(dueIn === null ? null : Math.max(5, dueIn * 1000));
+      await this.#wakeup.sleep(dueIn === null ? null : Math.max(5, dueIn * 1000));
     }
-    this.#notifySettled();
+    this.#settled.notify();
   }
 
   async #round(rows: SinkRow[]): Promise<void> {
@@ -160,16 +150,6 @@ export class SinkLoop {
     if (pauseMs > 0) this.#pausedUntilMs = Math.max(this.#pausedUntilMs, Date.now() + pauseMs + 1);
   }
 
-  #sleep(ms: number | null): Promise<void> {
-    return new Promise<void>((resolve) => {
-      this.#wakeResolve = resolve;
-      if (ms !== null) this.#timer = setTimeout(() => this.wake(), Math.min(ms, 60_000));
-    }).finally(() => {
-      clearTimeout(this.#timer);
-      this.#timer = undefined;
-    });
-  }
-
   /** Stops after the round in flight (at most `deadlineMs`), then closes the target. Idempotent: the same promise each time. */
   close(deadlineMs = 5_000): Promise<void> {
     this.#closing ??= this.#close(deadlineMs);
@@ -183,6 +163,6 @@ export class SinkLoop {
     await Promise.race([this.#loop, new Promise<void>((resolve) => (timer = setTimeout(resolve, deadlineMs)))]);
     clearTimeout(timer);
     await this.#o.target.close();
-    this.#notifySettled();
+    this.#settled.notify();
   }
 }
