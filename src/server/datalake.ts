@@ -1,5 +1,5 @@
 /** The datalake folder: images stored as received, one file per prediction, under `<deployment>/<yyyy-mm-dd>/<id>.<ext>` (folders 0700, files 0600). */
-import { mkdir, rm, rmdir } from 'node:fs/promises';
+import { mkdir, readdir, rm, rmdir } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { writeFileAtomic } from '../fs-atomic.js';
 
@@ -70,4 +70,43 @@ export class Datalake {
     this.#folders.delete(folder);
     return true;
   }
+}
+
+/** A stored image file's name: `<prediction id>.<ext>`, the id a UUID (what `write` makes; anything else is not the service's). */
+const IMAGE_FILE = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.(jpg|png)$/;
+const DAY_FOLDER = /^\d{4}-\d{2}-\d{2}$/;
+
+/** A stored image file found by `listImages`: its path relative to the root and the prediction id its name carries. */
+export interface DatalakeImage {
+  rel: string;
+  id: string;
+}
+
+/**
+ * Up to `limit` image files of the datalake, oldest day first (every deployment's folder, day folders by name), only
+ * files the service writes (`<deployment>/<yyyy-mm-dd>/<uuid>.jpg|png`): notes, temp files and other folders are left out.
+ */
+export async function listImages(datalake: Datalake, limit: number): Promise<DatalakeImage[]> {
+  const found: DatalakeImage[] = [];
+  const names = async (abs: string, dirs: boolean) => {
+    try {
+      return (await readdir(abs, { withFileTypes: true })).filter((e) => (dirs ? e.isDirectory() : e.isFile())).map((e) => e.name);
+    } catch {
+      return []; // the root not created yet, or a folder removed meanwhile
+    }
+  };
+  const days: { day: string; deployment: string }[] = [];
+  for (const deployment of await names(datalake.root, true)) {
+    for (const day of await names(join(datalake.root, deployment), true)) if (DAY_FOLDER.test(day)) days.push({ day, deployment });
+  }
+  days.sort((a, b) => a.day.localeCompare(b.day) || a.deployment.localeCompare(b.deployment));
+  for (const { day, deployment } of days) {
+    for (const name of (await names(join(datalake.root, deployment, day), false)).sort()) {
+      const m = IMAGE_FILE.exec(name);
+      if (m === null) continue;
+      found.push({ rel: `${deployment}/${day}/${name}`, id: m[1] as string });
+      if (found.length >= limit) return found;
+    }
+  }
+  return found;
 }

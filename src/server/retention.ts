@@ -2,9 +2,11 @@
  * Retention of the embedded service: predictions captured longer ago than `retainDays`, then the
  * ones captured first while the datalake is over `retainBytes`, are deleted with their image files,
  * at start and every hour, in bounded batches so that monitor calls never wait long behind it.
+ * At start, a bounded sweep also removes image files left without a row (see datalake-sweep.ts).
  */
 import type { ServerLogger } from './context.js';
 import type { Datalake } from './datalake.js';
+import { sweepOrphanFiles, type SweepOptions, type SweepResult } from './datalake-sweep.js';
 import type { RetentionCandidate } from './store.js';
 
 /**
@@ -38,6 +40,16 @@ export interface RetentionStore {
   oldest(limit: number, beforeS?: number): RetentionCandidate[] | Promise<RetentionCandidate[]>;
   datalakeBytes(): number | Promise<number>;
   deleteMany(ids: readonly string[]): number | Promise<number>;
+  /** The row of a prediction, if it still exists (which rows of a batch the database kept; the start sweep). */
+  get(id: string): unknown | Promise<unknown>;
+}
+
+/** Test seams: called at the points where a concurrent writer (a review, another replica) could land. */
+export interface RetentionHooks {
+  /** After a batch is selected, before its rows are deleted. */
+  beforeDelete?: (batch: readonly RetentionCandidate[]) => void | Promise<void>;
+  /** After the batch's rows are deleted, before their files are. */
+  beforeFiles?: (deleted: readonly RetentionCandidate[]) => void | Promise<void>;
 }
 
 /** Options of `Retention`. */
@@ -55,6 +67,9 @@ export interface RetentionOptions {
    * the review store's `oldestUnreviewed`: a reviewed prediction is never a candidate (and a trigger refuses its delete).
    */
   candidates?: ((limit: number, beforeS?: number) => RetentionCandidate[] | Promise<RetentionCandidate[]>) | undefined;
+  hooks?: RetentionHooks | undefined;
+  /** Options of the start sweep (tests: its bound, minimum age and clock). */
+  sweep?: Pick<SweepOptions, 'maxFiles' | 'minAgeMs' | 'now'> | undefined;
 }
 
 /** The oldest of `rows` whose bytes cover `excess` (all of them if they do not). */
@@ -66,21 +81,28 @@ function coveringPrefix(rows: RetentionCandidate[], excess: number): RetentionCa
 }
 
 /**
- * Runs retention passes. Files go before rows: a pass cut short (crash, close) leaves rows whose
- * files are gone, which the next pass deletes, never files no row points to. Reviewed predictions
- * (the verdict's ground truth) are never deleted: they are not candidates, and they still count in the datalake's size.
+ * Runs retention passes. Rows go before files, and only the files of the rows the database really deleted: a prediction
+ * reviewed after its batch was selected is refused by the database (a trigger keeps reviewed rows) and keeps its image.
+ * A pass cut short between the two (crash) leaves files without a row, which the sweep at the next start removes.
+ * Reviewed predictions (the verdict's ground truth) are never deleted: they are not candidates, and they still count in
+ * the datalake's size.
  */
 export class Retention {
-  readonly #o: Required<Omit<RetentionOptions, 'policy' | 'candidates'>> & { policy: RetentionPolicy };
+  readonly #o: Required<Omit<RetentionOptions, 'policy' | 'candidates' | 'hooks' | 'sweep'>> & { policy: RetentionPolicy };
   readonly #candidates: (limit: number, beforeS?: number) => RetentionCandidate[] | Promise<RetentionCandidate[]>;
+  readonly #hooks: RetentionHooks;
+  readonly #sweepOptions: RetentionOptions['sweep'];
   #timer: NodeJS.Timeout | null = null;
   #running: Promise<RetentionResult> | null = null;
+  #sweeping: Promise<SweepResult> | null = null;
   #closed = false;
 
   constructor(options: RetentionOptions) {
-    const { candidates, ...rest } = options;
+    const { candidates, hooks, sweep, ...rest } = options;
     this.#o = { batchRows: RETENTION_BATCH_ROWS, intervalMs: RETENTION_INTERVAL_MS, now: Date.now, ...rest };
     this.#candidates = candidates ?? ((limit, beforeS) => options.store.oldest(limit, beforeS));
+    this.#hooks = hooks ?? {};
+    this.#sweepOptions = sweep;
   }
 
   /** True when a limit is set; otherwise `start` does nothing. */
@@ -88,9 +110,14 @@ export class Retention {
     return this.#o.policy.retainDays !== undefined || this.#o.policy.retainBytes !== undefined;
   }
 
-  /** Starts a pass now and one every interval after each pass ends (timer unref'd: it never keeps the process alive). */
+  /**
+   * Starts the datalake sweep (whatever the policy), then, when a limit is set, a pass now and one every interval after
+   * each pass ends (timer unref'd: it never keeps the process alive).
+   */
   start(): void {
-    if (!this.enabled || this.#closed) return;
+    if (this.#closed) return;
+    void this.sweep();
+    if (!this.enabled) return;
     const loop = (): void => {
       this.#timer = null;
       void this.run().finally(() => {
@@ -110,12 +137,27 @@ export class Retention {
     return this.#running;
   }
 
-  /** Stops the timer and waits for a running pass to end after its current batch. Idempotent. */
+  /** The start sweep: image files without a row, among the oldest, removed (a sweep already running is shared). */
+  sweep(): Promise<SweepResult> {
+    const { store, datalake, logger } = this.#o;
+    this.#sweeping ??= sweepOrphanFiles({
+      datalake,
+      logger,
+      ...this.#sweepOptions,
+      exists: async (id) => (await store.get(id)) !== undefined,
+      stopped: () => this.#closed,
+    }).finally(() => {
+      this.#sweeping = null;
+    });
+    return this.#sweeping;
+  }
+
+  /** Stops the timer and waits for a running pass (or sweep) to end after its current batch. Idempotent. */
   async close(): Promise<void> {
     this.#closed = true;
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
-    await this.#running;
+    await Promise.all([this.#running, this.#sweeping]);
   }
 
   async #pass(): Promise<RetentionResult> {
@@ -135,14 +177,17 @@ export class Retention {
         }
         let syncMs = performance.now() - t0;
         if (batch.length === 0) break;
-        await this.#removeFiles(batch);
+        await this.#hooks.beforeDelete?.(batch);
         const t1 = performance.now();
         const deleted = await store.deleteMany(batch.map((r) => r.id));
         syncMs += performance.now() - t1;
         if (deleted === 0) break; // nothing left to select again: never spin
+        const gone = deleted === batch.length ? batch : await this.#rowsGone(batch);
+        await this.#hooks.beforeFiles?.(gone);
+        await this.#removeFiles(gone);
         result.batches += 1;
         result.longestBatchMs = Math.max(result.longestBatchMs, syncMs);
-        result.freedBytes += batch.reduce((n, r) => n + r.imageBytes, 0);
+        result.freedBytes += gone.reduce((n, r) => n + r.imageBytes, 0);
         if (bySize) result.deletedBySize += deleted;
         else result.deletedByAge += deleted;
         await new Promise<void>((resolve) => setImmediate(resolve));
@@ -156,8 +201,18 @@ export class Retention {
     return result;
   }
 
-  /** Unlinks the batch's files, then the day folders they leave empty. A file that cannot go is logged; its row goes anyway. */
-  async #removeFiles(batch: RetentionCandidate[]): Promise<void> {
+  /**
+   * The candidates of a batch whose rows are gone, when the database kept some (a review landed after the batch was
+   * selected; rows another replica deleted are gone too). Looked up only then, one row at a time: a rare path.
+   */
+  async #rowsGone(batch: readonly RetentionCandidate[]): Promise<RetentionCandidate[]> {
+    const gone: RetentionCandidate[] = [];
+    for (const r of batch) if ((await this.#o.store.get(r.id)) === undefined) gone.push(r);
+    return gone;
+  }
+
+  /** Unlinks the files of deleted rows, then the day folders they leave empty. A file that cannot go is logged (the start sweep tries again). */
+  async #removeFiles(batch: readonly RetentionCandidate[]): Promise<void> {
     const { datalake, logger } = this.#o;
     for (let i = 0; i < batch.length; i += UNLINK_CONCURRENCY) {
       await Promise.all(
