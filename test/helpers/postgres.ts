@@ -16,7 +16,7 @@ import { chown, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { TestContext } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { promisify } from 'node:util';
 import pg from 'pg';
 
@@ -116,4 +116,29 @@ export async function startPostgres(t: TestContext): Promise<TestPostgres | null
   const cluster = await startPostgresCluster();
   t.after(() => cluster.stop());
   return cluster;
+}
+
+/** A database for the services of one test: SQLite (none given) or a fresh PostgreSQL database; the same for every start in that test. */
+export type StoreBackend = (t: TestContext) => Promise<{ database?: string }>;
+
+function memoBackend(make: () => Promise<{ database?: string }>): StoreBackend {
+  const made = new WeakMap<TestContext, Promise<{ database?: string }>>();
+  return (t) => {
+    let db = made.get(t);
+    if (db === undefined) made.set(t, (db = make()));
+    return db;
+  };
+}
+
+/**
+ * Registers `cases` twice, as the tests "on SQLite" and "on PostgreSQL" (one throwaway cluster, a fresh database per
+ * subtest; skipped with a message when PostgreSQL is not installed). `cases` passes `await on(t)` to every service it starts.
+ */
+export function testOnBothStores(cases: (t: TestContext, on: StoreBackend) => Promise<void>): void {
+  test('on SQLite', (t) => cases(t, memoBackend(async () => ({}))));
+  test('on PostgreSQL', async (t) => {
+    const cluster = await startPostgres(t);
+    if (cluster === null) return;
+    await cases(t, memoBackend(async () => ({ database: await cluster.createDatabase() })));
+  });
 }

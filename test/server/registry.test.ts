@@ -4,7 +4,7 @@ import { test, type TestContext } from 'node:test';
 import { UrlSigner } from '../../src/server/registry/signed-urls.js';
 import { platform, presignedPost, storeModelFile } from './registry-sdk.js';
 import { httpRequest, startTestServer, tempDir } from './sdk.js';
-import { startPostgres } from '../helpers/postgres.js';
+import { testOnBothStores, type StoreBackend } from '../helpers/postgres.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -20,20 +20,8 @@ async function bootstrap(url: string, token: string) {
   return { p, organizationId, connectorId: org.json.default_connector_id as string, deploymentId: dep.json.id as string };
 }
 
-/** A database for the services of one test: SQLite (none given) or a fresh PostgreSQL database; the same for every start in that test. */
-type Backend = (t: TestContext) => Promise<{ database?: string }>;
-
-function memoBackend(make: () => Promise<{ database?: string }>): Backend {
-  const made = new WeakMap<TestContext, Promise<{ database?: string }>>();
-  return (t) => {
-    let db = made.get(t);
-    if (db === undefined) made.set(t, (db = make()));
-    return db;
-  };
-}
-
 /** The cases run on both stores. */
-async function cases(t: TestContext, on: Backend): Promise<void> {
+async function cases(t: TestContext, on: StoreBackend): Promise<void> {
   await t.test('registry: create_model, create_version, get_version, ModelVersion.store, list_files/get_file, download without the token', async (t) => {
     const { server } = await startTestServer(t, { ...(await on(t)), labels: ['cat', 'dog'] });
     const { p, organizationId, connectorId } = await bootstrap(server.url, server.token);
@@ -201,13 +189,7 @@ async function cases(t: TestContext, on: Backend): Promise<void> {
   });
 }
 
-test('on SQLite', (t) => cases(t, memoBackend(async () => ({}))));
-
-test('on PostgreSQL', async (t) => {
-  const cluster = await startPostgres(t);
-  if (cluster === null) return;
-  await cases(t, memoBackend(async () => ({ database: await cluster.createDatabase() })));
-});
+testOnBothStores(cases);
 
 test('presigned download URLs expire and are bound to their object', () => {
   let now = 1_000_000;

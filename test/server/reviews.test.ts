@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { platform } from './registry-sdk.js';
 import { classification, httpRequest, makeJpeg, monitorBody, postMonitor, sdkHandshake, startTestServer, tempDir, type Handshake } from './sdk.js';
-import { startPostgres } from '../helpers/postgres.js';
+import { testOnBothStores, type StoreBackend } from '../helpers/postgres.js';
 
 const DAY_S = 86_400;
 let seed = 7000;
@@ -30,20 +30,8 @@ async function champions(p: ReturnType<typeof platform>, organizationId: string,
   return { v1, v2 };
 }
 
-/** A database for the services of one test: SQLite (none given) or a fresh PostgreSQL database; the same for every start in that test. */
-type Backend = (t: TestContext) => Promise<{ database?: string }>;
-
-function memoBackend(make: () => Promise<{ database?: string }>): Backend {
-  const made = new WeakMap<TestContext, Promise<{ database?: string }>>();
-  return (t) => {
-    let db = made.get(t);
-    if (db === undefined) made.set(t, (db = make()));
-    return db;
-  };
-}
-
 /** The cases run on both stores. */
-async function cases(t: TestContext, on: Backend): Promise<void> {
+async function cases(t: TestContext, on: StoreBackend): Promise<void> {
   await t.test('predicted assets: list (SDK query), find, sync shape with is_shadow and model versions, image by presigned URL', async (t) => {
     const { server } = await startTestServer(t, { ...(await on(t)), labels: ['cat', 'dog', 'bird'] });
     const h = await sdkHandshake(server.url, server.token);
@@ -295,13 +283,7 @@ async function cases(t: TestContext, on: Backend): Promise<void> {
   });
 }
 
-test('on SQLite', (t) => cases(t, memoBackend(async () => ({}))));
-
-test('on PostgreSQL', async (t) => {
-  const cluster = await startPostgres(t);
-  if (cluster === null) return;
-  await cases(t, memoBackend(async () => ({ database: await cluster.createDatabase() })));
-});
+testOnBothStores(cases);
 
 
 

@@ -5,49 +5,13 @@
  * and a champion/shadow change is serialized per deployment and announced (NOTIFY, see model-assignment.ts) when it commits.
  */
 import { randomUUID } from 'node:crypto';
+import { FILE_SELECT, MODEL_SELECT, OBJECT_SELECT, PERIOD_COLUMNS, PERIOD_SELECT, VERSION_SELECT, versionChanges, versionOf, type VersionDbRow } from '../registry/registry-queries.js';
 import type { FileRow, ModelPeriod, ModelRow, NewVersion, ObjectRow, VersionRow } from '../registry/registry-store.js';
 import type { RegistryStore } from '../store-api.js';
 import type { PgSql } from './pg-store.js';
 
 /** Channel of champion/shadow changes; the payload is the deployment id. */
 export const MODELS_CHANNEL = 'edgewatch_models';
-
-interface VersionDbRow {
-  id: string;
-  model_id: string;
-  model_name: string;
-  version: number;
-  name: string;
-  labels_json: string | null;
-  type: string;
-  framework: string;
-  description: string | null;
-  created_s: number;
-}
-
-const MODEL_SELECT = 'SELECT id, organization_id AS "organizationId", name, description FROM registry_models';
-const VERSION_SELECT = `SELECT v.id, v.model_id, m.name AS model_name, v.version, v.name, v.labels_json, v.type, v.framework, v.description, v.created_s
-  FROM registry_versions v JOIN registry_models m ON m.id = v.model_id`;
-const FILE_SELECT = 'SELECT id, model_version_id AS "modelVersionId", name, filename, object_name AS "objectName", large FROM registry_files';
-const OBJECT_SELECT = `SELECT object_name AS "objectName", organization_id AS "organizationId", model_version_id AS "modelVersionId", filename, bytes, sha256,
-  content_type AS "contentType" FROM registry_objects`;
-const PERIOD_SELECT = `SELECT seq, deployment_id AS "deploymentId", champion_version_id AS "championVersionId", shadow_version_id AS "shadowVersionId",
-  since_s AS "sinceS", reason FROM deployment_model_history`;
-
-function versionOf(r: VersionDbRow): VersionRow {
-  return {
-    id: r.id,
-    modelId: r.model_id,
-    modelName: r.model_name,
-    version: r.version,
-    name: r.name,
-    labels: r.labels_json === null ? null : (JSON.parse(r.labels_json) as Record<string, string>),
-    type: r.type,
-    framework: r.framework,
-    description: r.description,
-    createdS: r.created_s,
-  };
-}
 
 function isUniqueViolation(err: unknown): boolean {
   return (err as { code?: unknown }).code === '23505';
@@ -96,17 +60,11 @@ export class PgModelRegistry implements RegistryStore {
   }
 
   async updateVersion(id: string, v: NewVersion): Promise<VersionRow | undefined> {
-    const sets: string[] = [];
-    const params: unknown[] = [];
-    const set = (column: string, value: unknown) => (params.push(value), sets.push(`${column} = $${params.length}`));
-    if (v.name !== undefined) set('name', v.name);
-    if (v.labels !== undefined) set('labels_json', v.labels === null ? null : JSON.stringify(v.labels));
-    if (v.type !== undefined) set('type', v.type);
-    if (v.framework !== undefined) set('framework', v.framework);
-    if (v.description !== undefined) set('description', v.description);
-    if (sets.length > 0) {
+    const changes = versionChanges(v);
+    if (changes.length > 0) {
       try {
-        await this.#sql.rows(`UPDATE registry_versions SET ${sets.join(', ')} WHERE id = $${params.length + 1}`, [...params, id]);
+        const sets = changes.map(([column], i) => `${column} = $${i + 1}`).join(', ');
+        await this.#sql.rows(`UPDATE registry_versions SET ${sets} WHERE id = $${changes.length + 1}`, [...changes.map(([, value]) => value), id]);
       } catch (err) {
         if (isUniqueViolation(err)) return undefined;
         throw err;
@@ -180,7 +138,7 @@ export class PgModelRegistry implements RegistryStore {
       if (now !== undefined && now.championVersionId === championVersionId && now.shadowVersionId === shadowVersionId) return { period: now, changed: false };
       const period = (await client.query<ModelPeriod>(
         `INSERT INTO deployment_model_history (deployment_id, champion_version_id, shadow_version_id, since_s, reason) VALUES ($1, $2, $3, $4, $5)
-         RETURNING seq, deployment_id AS "deploymentId", champion_version_id AS "championVersionId", shadow_version_id AS "shadowVersionId", since_s AS "sinceS", reason`,
+         RETURNING ${PERIOD_COLUMNS}`,
         [deploymentId, championVersionId, shadowVersionId, Date.now() / 1000, reason],
       )).rows[0] as ModelPeriod;
       await client.query('SELECT pg_notify($1, $2)', [MODELS_CHANNEL, deploymentId]);

@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { cachedStatement } from '../../sqlite-statements.js';
+import { FILE_SELECT, MODEL_SELECT, OBJECT_SELECT, PERIOD_SELECT, VERSION_SELECT, versionChanges, versionOf, type VersionDbRow } from './registry-queries.js';
 
 /** A model (the "origin" of its versions). */
 export interface ModelRow {
@@ -65,42 +66,6 @@ export interface NewVersion {
   description?: string | undefined;
 }
 
-interface VersionDbRow {
-  id: string;
-  model_id: string;
-  model_name: string;
-  version: number;
-  name: string;
-  labels_json: string | null;
-  type: string;
-  framework: string;
-  description: string | null;
-  created_s: number;
-}
-
-const VERSION_SELECT = `SELECT v.id, v.model_id, m.name AS model_name, v.version, v.name, v.labels_json, v.type, v.framework, v.description, v.created_s
-  FROM registry_versions v JOIN registry_models m ON m.id = v.model_id`;
-const FILE_SELECT = 'SELECT id, model_version_id AS modelVersionId, name, filename, object_name AS objectName, large FROM registry_files';
-const OBJECT_SELECT = `SELECT object_name AS objectName, organization_id AS organizationId, model_version_id AS modelVersionId, filename, bytes, sha256,
-  content_type AS contentType FROM registry_objects`;
-const PERIOD_SELECT = `SELECT seq, deployment_id AS deploymentId, champion_version_id AS championVersionId, shadow_version_id AS shadowVersionId,
-  since_s AS sinceS, reason FROM deployment_model_history`;
-
-function versionOf(r: VersionDbRow): VersionRow {
-  return {
-    id: r.id,
-    modelId: r.model_id,
-    modelName: r.model_name,
-    version: r.version,
-    name: r.name,
-    labels: r.labels_json === null ? null : (JSON.parse(r.labels_json) as Record<string, string>),
-    type: r.type,
-    framework: r.framework,
-    description: r.description,
-    createdS: r.created_s,
-  };
-}
-
 function fileOf(r: Omit<FileRow, 'large'> & { large: number }): FileRow {
   return { ...r, large: r.large === 1 };
 }
@@ -123,15 +88,14 @@ export class ModelRegistry {
 
   /** A model by id, or by name within an organization. */
   findModel(by: { id: string } | { organizationId: string; name: string }): ModelRow | undefined {
-    const select = 'SELECT id, organization_id AS organizationId, name, description FROM registry_models';
     return ('id' in by
-      ? cachedStatement(this.#db, `${select} WHERE id = ?`).get(by.id)
-      : cachedStatement(this.#db, `${select} WHERE organization_id = ? AND name = ?`).get(by.organizationId, by.name)) as ModelRow | undefined;
+      ? cachedStatement(this.#db, `${MODEL_SELECT} WHERE id = ?`).get(by.id)
+      : cachedStatement(this.#db, `${MODEL_SELECT} WHERE organization_id = ? AND name = ?`).get(by.organizationId, by.name)) as ModelRow | undefined;
   }
 
   /** Models of an organization, by name. */
   listModels(organizationId: string): ModelRow[] {
-    return cachedStatement(this.#db, 'SELECT id, organization_id AS organizationId, name, description FROM registry_models WHERE organization_id = ? ORDER BY name').all(organizationId) as ModelRow[];
+    return cachedStatement(this.#db, `${MODEL_SELECT} WHERE organization_id = ? ORDER BY name`).all(organizationId) as ModelRow[];
   }
 
   /** Adds the next version (number = last + 1, name defaults to that number); undefined when the name is taken. */
@@ -150,16 +114,10 @@ export class ModelRegistry {
 
   /** Changes the given fields of a version; undefined when the new name is taken by another version of its model. */
   updateVersion(id: string, v: NewVersion): VersionRow | undefined {
-    const sets: string[] = [];
-    const params: unknown[] = [];
-    if (v.name !== undefined) (sets.push('name = ?'), params.push(v.name));
-    if (v.labels !== undefined) (sets.push('labels_json = ?'), params.push(v.labels === null ? null : JSON.stringify(v.labels)));
-    if (v.type !== undefined) (sets.push('type = ?'), params.push(v.type));
-    if (v.framework !== undefined) (sets.push('framework = ?'), params.push(v.framework));
-    if (v.description !== undefined) (sets.push('description = ?'), params.push(v.description));
-    if (sets.length > 0) {
+    const changes = versionChanges(v);
+    if (changes.length > 0) {
       try {
-        cachedStatement(this.#db, `UPDATE registry_versions SET ${sets.join(', ')} WHERE id = ?`).run(...params, id);
+        cachedStatement(this.#db, `UPDATE registry_versions SET ${changes.map(([column]) => `${column} = ?`).join(', ')} WHERE id = ?`).run(...changes.map(([, value]) => value), id);
       } catch (err) {
         if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') return undefined;
         throw err;
