@@ -3,7 +3,7 @@
  * The verdict's counters (`period_traffic`, `period_disagreements`) are kept by the triggers of registry-schema.ts.
  */
 import { randomUUID } from 'node:crypto';
-import type { AssetQuery, PairVersions, ReviewedPair, ReviewRow } from '../reviews/review-store.js';
+import { reviewOf, type AssetQuery, type PairVersions, type ReviewDbRow, type ReviewedPair, type ReviewRow } from '../reviews/review-store.js';
 import type { ReviewsStore } from '../store-api.js';
 import type { PgSql } from './pg-store.js';
 
@@ -31,19 +31,6 @@ const ORDER: Record<AssetQuery['order'], string> = {
   disagreements_first: `${DISAGREE} DESC, p.received_s DESC, p.id`,
 };
 const UNREVIEWED = 'NOT EXISTS (SELECT 1 FROM prediction_reviews r WHERE r.prediction_id = p.id)';
-
-interface ReviewDbRow {
-  id: string;
-  prediction_id: string;
-  deployment_id: string;
-  body_json: string;
-  labels_json: string;
-  created_s: number;
-}
-
-function reviewOf(r: ReviewDbRow): ReviewRow {
-  return { id: r.id, predictionId: r.prediction_id, deploymentId: r.deployment_id, body: JSON.parse(r.body_json) as ReviewRow['body'], labels: JSON.parse(r.labels_json) as string[], createdS: r.created_s };
-}
 
 function whereOf(q: Omit<AssetQuery, 'order' | 'limit' | 'offset'>, params: Params): string {
   const parts = [`p.deployment_id = ${params.add(q.deploymentId)}`];

@@ -69,7 +69,8 @@ const ORDER: Record<AssetQuery['order'], string> = {
   disagreements_first: `${DISAGREE} DESC, p.received_s DESC, p.id`,
 };
 
-interface ReviewDbRow {
+/** A row of `prediction_reviews` (the same columns on SQLite and PostgreSQL). */
+export interface ReviewDbRow {
   id: string;
   prediction_id: string;
   deployment_id: string;
@@ -78,7 +79,8 @@ interface ReviewDbRow {
   created_s: number;
 }
 
-function reviewOf(r: ReviewDbRow): ReviewRow {
+/** A `prediction_reviews` row decoded (both stores). */
+export function reviewOf(r: ReviewDbRow): ReviewRow {
   return { id: r.id, predictionId: r.prediction_id, deploymentId: r.deployment_id, body: JSON.parse(r.body_json) as ReviewRow['body'], labels: JSON.parse(r.labels_json) as string[], createdS: r.created_s };
 }
 
