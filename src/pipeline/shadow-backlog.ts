@@ -5,33 +5,23 @@
  */
 import { isEdgewatchError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { encodeLateShadowRecord, lateShadowSinkKey, sinkOutput } from '../sinks/record.js';
+import { StateWaiters } from '../loop-signals.js';
 import { readImage, type ReadLimits } from '../read/index.js';
-import type { Outbox } from '../state/outbox.js';
-import type { PendingShadow, ShadowPendingStore } from '../state/shadow-pending.js';
+import type { PendingShadow } from '../state/shadow-pending.js';
 import type { ModelJob, PooledModel, TimedPrediction } from '../infer/index.js';
 import type { DecodedInput } from '../types.js';
-import type { ResultSinks } from './sampling.js';
+import { unattachableReason, writeLateShadow, type LateShadowTarget } from './late-shadow-write.js';
+import { LagShedEpisode, type ShadowLag } from './shadow-lag.js';
 
 /** What the backlog needs of the shadow model. */
 export type ShadowModel = Pick<PooledModel, 'info' | 'submit' | 'queued'>;
 
-/** `--shadow-max-lag`: at most this many images waiting for their shadow, or this old. */
-export interface ShadowLag {
-  images?: number | undefined;
-  ms?: number | undefined;
-}
-
-export interface ShadowBacklogOptions {
-  store: ShadowPendingStore;
-  outbox: Outbox;
+export interface ShadowBacklogOptions extends LateShadowTarget {
   /** The shadow in use; undefined while there is none (a deployment without a shadow). See `setShadow`. */
   shadow: ShadowModel | undefined;
   readLimits: ReadLimits;
   maxLag: ShadowLag;
   logger: Logger;
-  /** The result sinks, when configured: each late shadow is queued for them as a follow-up record, in the same transaction as its monitor call. */
-  sinks?: { queue: ResultSinks; deployment: string } | undefined;
   /** A late shadow entered the outbox (wake the sender), with the shadow's latency. */
   onQueued: (latencySeconds: number) => void;
   /** Shadow work given up, with why (an error code, or a few words). */
@@ -47,11 +37,6 @@ const MAX_RECOMPUTING = 2;
 /** How soon a backlog waiting for the shadow's queue to empty looks again. */
 const RECHECK_MS = 100;
 
-/** The late-shadow outbox entry of an image (its own id: the champion's entry keeps the image id). */
-function lateShadowId(imageId: string): string {
-  return `${imageId}:shadow`;
-}
-
 /** Deferred shadow work. `start()` takes over what an earlier run left; `close()` leaves what is not done for the next start. */
 export class ShadowBacklog {
   readonly #o: ShadowBacklogOptions;
@@ -60,10 +45,10 @@ export class ShadowBacklog {
   /** Jobs whose decoded input is still in memory (or that are running). */
   readonly #jobs = new Map<string, ModelJob>();
   readonly #recomputing = new Set<string>();
-  #idleWaiters: (() => void)[] = [];
+  readonly #idle = new StateWaiters(() => this.#pending.size === 0 || this.#closed);
   #recheck: NodeJS.Timeout | undefined;
   #closed = false;
-  #shedEpisode = 0;
+  readonly #lagSheds: LagShedEpisode;
   #shadow: ShadowModel | undefined;
   /** Work whose job runs on a shadow swapped out since: it may finish there, never be redone on the new one. */
   readonly #onOldShadow = new Set<string>();
@@ -71,6 +56,7 @@ export class ShadowBacklog {
   constructor(options: ShadowBacklogOptions) {
     this.#o = options;
     this.#shadow = options.shadow;
+    this.#lagSheds = new LagShedEpisode(options.logger, options.maxLag);
   }
 
   /**
@@ -117,18 +103,7 @@ export class ShadowBacklog {
 
   /** Shadow work refused because the lag bound by count is reached (the caller sheds it): logged once per episode. */
   refused(): void {
-    this.#noteLagShed();
-  }
-
-  /** One more shed for lag; the first of an episode (until the shadow catches up) is logged. */
-  #noteLagShed(): void {
-    if (this.#shedEpisode === 0) {
-      this.#o.logger.warn(
-        { code: 'EW_SHADOW_LAG', waiting: this.#pending.size, maxLag: this.#o.maxLag },
-        'the shadow is too far behind the champion: shedding shadow work until it catches up (the champion is not affected)',
-      );
-    }
-    this.#shedEpisode += 1;
+    this.#lagSheds.shed(this.#pending.size);
   }
 
   /** Records the work; call it inside the transaction that queues the champion's prediction, then `adopt` after the commit. */
@@ -154,8 +129,7 @@ export class ShadowBacklog {
 
   /** Resolves once nothing waits for its shadow (with `--once`, before waiting for the outbox to drain). */
   idle(): Promise<void> {
-    if (this.#pending.size === 0 || this.#closed) return Promise.resolve();
-    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+    return this.#idle.wait();
   }
 
   /** Stops: queued jobs are cancelled and stay recorded for the next start. Idempotent. */
@@ -163,7 +137,7 @@ export class ShadowBacklog {
     this.#closed = true;
     clearTimeout(this.#recheck);
     for (const job of this.#jobs.values()) job.cancel();
-    this.#wakeIdle();
+    this.#idle.releaseAll();
   }
 
   /** Waits for `job`, run by `model` (whose name and version the sinks' record names). */
@@ -191,34 +165,21 @@ export class ShadowBacklog {
   /** The shadow's prediction is ready: queue it as a late shadow (and its sinks' follow-up record) and forget the work, in one transaction. */
   #complete(p: PendingShadow, result: TimedPrediction, model: ShadowModel | undefined): void {
     if (this.#closed || !this.#pending.has(p.imageId)) return;
-    if (this.#o.outbox.isDead(p.imageId)) {
-      // The champion's prediction was dead-lettered while its shadow ran: nothing to attach it to.
-      this.#shed(p, 'champion prediction dead-lettered');
+    const unattachable = unattachableReason(this.#o.outbox, p.imageId);
+    if (unattachable !== undefined) {
+      this.#shed(p, unattachable);
       return;
     }
-    if (this.#o.outbox.delivery(p.imageId)?.predictionId === null) {
-      // The champion's prediction was answered 409 (sent again after a lost answer): the service did
-      // not say its id, so there is nothing to attach the shadow to.
-      this.#shed(p, 'no prediction id (409)');
-      return;
-    }
-    const body = Buffer.from(JSON.stringify({ shadow_raw_predictions: result.prediction, shadow_latency: result.latencySeconds }), 'utf8');
-    const sinks = this.#o.sinks;
-    const shadow = sinks && model ? sinkOutput(model.info, result.prediction, result.latencySeconds) : undefined;
-    const record = sinks && shadow ? encodeLateShadowRecord({ imageId: p.imageId, path: p.path, capturedAt: p.capturedAt, predictedAt: Date.now() / 1000, deployment: sinks.deployment, shadow }) : undefined;
+    let written: { sinkRecord: boolean };
     try {
-      this.#o.store.transaction(() => {
-        this.#o.outbox.enqueue({ imageId: lateShadowId(p.imageId), fileId: p.fileId, parentId: p.imageId, body, capturedAt: p.capturedAt });
-        this.#o.store.remove(p.imageId);
-        if (record !== undefined) sinks?.queue.add(lateShadowSinkKey(p.imageId), record);
-      });
+      written = writeLateShadow(this.#o, p, result, model);
     } catch (err) {
       // E.g. a full disk: the work stays recorded and is done again at the next start.
       this.#o.logger.error({ code: isEdgewatchError(err) ? err.code : undefined, imageId: p.imageId.slice(0, 12) }, `could not queue a late shadow: ${(err as Error).message}`);
       return;
     }
     this.#done(p);
-    if (record !== undefined) sinks?.queue.wake();
+    if (written.sinkRecord) this.#o.sinks?.queue.wake();
     this.#o.onQueued(result.latencySeconds);
   }
 
@@ -240,9 +201,8 @@ export class ShadowBacklog {
     this.#onOldShadow.delete(p.imageId);
     this.#o.onReleased(p.imageId, p.fileId);
     if (this.#pending.size === 0) {
-      if (this.#shedEpisode > 0) this.#o.logger.info({ shed: this.#shedEpisode }, 'the shadow caught up');
-      this.#shedEpisode = 0;
-      this.#wakeIdle();
+      this.#lagSheds.caughtUp();
+      this.#idle.notify();
     }
     this.#pump();
   }
@@ -256,7 +216,7 @@ export class ShadowBacklog {
       if (p.deferredAt >= oldest) continue;
       const job = this.#jobs.get(p.imageId);
       if (job?.startedAt !== undefined) continue; // running: let it finish
-      this.#noteLagShed();
+      this.#lagSheds.shed(this.#pending.size);
       this.#shed(p, 'EW_SHADOW_LAG');
     }
   }
@@ -315,11 +275,5 @@ export class ShadowBacklog {
     const job = shadow.submit(input, { width: image.width, height: image.height });
     this.#follow(p, job, shadow);
     await job.result.catch(() => undefined);
-  }
-
-  #wakeIdle(): void {
-    const waiters = this.#idleWaiters;
-    this.#idleWaiters = [];
-    for (const w of waiters) w();
   }
 }
