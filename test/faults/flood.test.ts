@@ -15,7 +15,8 @@ test(`flood: ${FILES} files dropped at once are all monitored, once each, with b
   const service = await startService(t);
   const images = await distinctJpegs(FILES, { width: 32, height: 32 });
 
-  const child = spawnAgent(agentArgs({ host: service.url, inbox, stateDir: join(dir, 'state') }, ['--send-concurrency', '4']), { PICSELLIA_API_TOKEN: service.token });
+  // A lag bound above the flood: every shadow is kept (deferred ones go out late), so the test can wait for all of them.
+  const child = spawnAgent(agentArgs({ host: service.url, inbox, stateDir: join(dir, 'state') }, ['--send-concurrency', '4', '--shadow-max-lag', String(FILES * 2)]), { PICSELLIA_API_TOKEN: service.token });
   t.after(() => child.kill());
   await child.waitForLog((l) => l.msg === 'watching', 60_000);
 
@@ -25,6 +26,8 @@ test(`flood: ${FILES} files dropped at once are all monitored, once each, with b
   }
   await waitUntil(() => service.count() >= FILES, 120_000, `${FILES} stored predictions`, () => `${service.count()} stored`, 100);
   const drainMs = Date.now() - dropStarted;
+  // Shadows that fell behind arrive as late shadows after their champion's prediction.
+  await waitUntil(() => service.countWithShadow() >= FILES, 120_000, `${FILES} predictions with their shadow`, () => `${service.countWithShadow()} with a shadow`, 100);
 
   assert.equal(await child.kill('SIGTERM'), 0, child.output.err.slice(-2000));
   const stopped = child.logs.find((l) => l.msg === 'stopped');

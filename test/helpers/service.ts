@@ -55,6 +55,8 @@ export interface TestService {
   /** Stored predictions of the deployment, in insertion order (works while stopped too). */
   predictions(): StoredRow[];
   count(): number;
+  /** Stored predictions that have their shadow's (in the request or sent late). */
+  countWithShadow(): number;
   /** Stops listening (the port stays free for `restart`). */
   stop(): Promise<void>;
   /** Listens again on the same port with the same data folder, token and ids. */
@@ -110,6 +112,9 @@ export async function startService(t: TestContext, options: { dataDir?: string }
     },
     count() {
       return (open().prepare('SELECT COUNT(*) AS n FROM predictions WHERE deployment_id = ?').get(deploymentId) as { n: number }).n;
+    },
+    countWithShadow() {
+      return (open().prepare('SELECT COUNT(*) AS n FROM predictions WHERE deployment_id = ? AND shadow_json IS NOT NULL').get(deploymentId) as { n: number }).n;
     },
     async stop() {
       const s = server;
