@@ -7,6 +7,7 @@ import { diskLowError, isDiskFull } from './disk-guard.js';
 import { HttpError, allow, decodeSegment, decodedSegment, malformedSegment, parseJson, readBody } from './http-util.js';
 import { samplingProbability } from './aggregates/contribution.js';
 import { parseSdkQuery } from './aggregates/sdk-query.js';
+import { withReviews } from './aggregates/sdk-reviews.js';
 import { statsRunnerOf } from './aggregates/stats-runner.js';
 import { checkImage } from './image-check.js';
 import { parseMonitorJson } from './monitor-json.js';
@@ -220,7 +221,7 @@ export async function handleOracle(ctx: ServerContext, req: IncomingMessage, url
     if (id === null) throw malformedSegment();
     const d = deploymentOr404(ctx, id);
     const query = parseSdkQuery(url, m[2] === 'stats' ? 'aggregated' : 'predictions', Date.now() / 1000);
-    return { status: 200, body: await statsRunnerOf(ctx.store).sdk(d, query) };
+    return { status: 200, body: await withReviews(ctx, d, query, await statsRunnerOf(ctx.store).sdk(d, query)) };
   }
   m = /^\/api\/deployment\/([^/]+)$/.exec(path);
   if (m) {

@@ -8,12 +8,12 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { test, type TestContext } from 'node:test';
+import type { TestContext } from 'node:test';
 import { Datalake } from '../../src/server/datalake.js';
 import { Retention } from '../../src/server/retention.js';
 import { platform } from './registry-sdk.js';
 import { classification, makeJpeg, monitorBody, postMonitor, sdkHandshake, startTestServer, tempDir, waitFor, type Handshake } from './sdk.js';
-import { startPostgres } from '../helpers/postgres.js';
+import { testOnBothStores, type StoreBackend } from '../helpers/postgres.js';
 
 const DAY_S = 86_400;
 const SILENT = { debug() {}, info() {}, warn() {}, error() {} };
@@ -37,9 +37,7 @@ async function files(dataDir: string): Promise<string[]> {
   return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name).slice(root.length + 1)).sort();
 }
 
-type Backend = (t: TestContext) => Promise<{ database?: string }>;
-
-async function cases(t: TestContext, on: Backend): Promise<void> {
+async function cases(t: TestContext, on: StoreBackend): Promise<void> {
   await t.test('a review landing between the batch select and the delete keeps the prediction and its image; the others go with their files', async (t) => {
     const backend = await on(t);
     const { server, dataDir } = await startTestServer(t, { ...backend, labels: ['cat', 'dog'] });
@@ -151,19 +149,4 @@ async function cases(t: TestContext, on: Backend): Promise<void> {
   });
 }
 
-function memoBackend(make: () => Promise<{ database?: string }>): Backend {
-  const made = new WeakMap<TestContext, Promise<{ database?: string }>>();
-  return (t) => {
-    let db = made.get(t);
-    if (db === undefined) made.set(t, (db = make()));
-    return db;
-  };
-}
-
-test('on SQLite', (t) => cases(t, memoBackend(async () => ({}))));
-
-test('on PostgreSQL', async (t) => {
-  const cluster = await startPostgres(t);
-  if (cluster === null) return;
-  await cases(t, memoBackend(async () => ({ database: await cluster.createDatabase() })));
-});
+testOnBothStores(cases);

@@ -132,6 +132,38 @@ async function ksDrift(reader: AggregateReader, ids: number[], entries: Entry[],
   };
 }
 
+/** Services of `…/predictions/stats` whose meaning involves ground truth (the SDK's `REVIEWS_*` services): their replies carry reviews. */
+export const REVIEW_SERVICES: readonly string[] = ['classification', 'label_distribution', 'object_detection'];
+
+/** Paired traffic of one model-version pair in the window: the strata that reviews are weighted by (`sdk-reviews.ts`). */
+export interface TrafficStratum {
+  champion_model_id: string | null;
+  shadow_model_id: string | null;
+  /** Same top-1 for both models, different top-1, or no shadow prediction. */
+  kind: 'agreement' | 'disagreement' | 'unpaired';
+  stored: number;
+  estimated: number;
+}
+
+/** The window's predictions per model-version pair and stratum, from the merged pair rows of `dims`. */
+function strataOf(dims: readonly Dim[], pairs: readonly PairRow[]): TrafficStratum[] {
+  const byDim = new Map(dims.map((d) => [d.id, d]));
+  const out = new Map<string, TrafficStratum>();
+  for (const p of pairs) {
+    const d = byDim.get(p.dimId);
+    if (d === undefined || p.n <= 0) continue;
+    const kind = p.shadowClass === NO_SHADOW ? 'unpaired' : p.shadowClass === p.championClass ? 'agreement' : 'disagreement';
+    const champion = d.championVersion || null;
+    const shadow = kind === 'unpaired' ? null : d.shadowVersion || null;
+    const key = `${champion ?? ''}|${shadow ?? ''}|${kind}`;
+    const s = out.get(key) ?? { champion_model_id: champion, shadow_model_id: shadow, kind, stored: 0, estimated: 0 };
+    s.stored += p.n;
+    s.estimated = round(s.estimated + p.w);
+    out.set(key, s);
+  }
+  return [...out.values()];
+}
+
 /** The reply of one `get_stats` call. */
 export async function computeSdkStats(reader: AggregateReader, deployment: DeploymentInfo, q: SdkQuery) {
   if (q.service === 'classification' && deployment.type !== 'CLASSIFICATION') {
@@ -180,6 +212,7 @@ export async function computeSdkStats(reader: AggregateReader, deployment: Deplo
     };
   }
   const pairs = await reader.pairs(ids, win.ranges);
+  if (q.endpoint === 'predictions' && REVIEW_SERVICES.includes(q.service)) Object.assign(head, { traffic: strataOf(dims, pairs) });
   if (q.service === 'label_distribution') {
     return { ...head, models: entries.map((e) => ({ ...pick(e), labels: classRows(pairs, e, deployment.labels, keep).map(({ mean_score: _m, ...rest }) => rest) })) };
   }
@@ -200,7 +233,6 @@ export async function computeSdkStats(reader: AggregateReader, deployment: Deplo
         return { ...pick(e), classes: classRows(pairs, e, deployment.labels, keep), agreement_with_other_model: { compared: a.compared, agreed: a.agreed, rate: a.rate } };
       }),
       confusion: { rows: 'champion', columns: 'shadow', classes: classIds.map((id) => ({ class_id: id, label: labelOf(deployment.labels, id) })), matrix },
-      reviews: { count: 0, note: 'the embedded service stores no reviews: these statistics compare the models with each other, not with ground truth' },
     };
   }
   // object_detection

@@ -3,7 +3,7 @@
  * The verdict's counters (`period_traffic`, `period_disagreements`) are kept by the triggers of registry-schema.ts.
  */
 import { randomUUID } from 'node:crypto';
-import { reviewOf, type AssetQuery, type PairVersions, type ReviewDbRow, type ReviewedPair, type ReviewRow } from '../reviews/review-store.js';
+import { REVIEWED_PREDICTION_COLUMNS, reviewOf, reviewedPredictionOf, type AssetQuery, type PairVersions, type ReviewDbRow, type ReviewedPair, type ReviewedPrediction, type ReviewRow } from '../reviews/review-store.js';
 import type { ReviewsStore } from '../store-api.js';
 import type { PgSql } from './pg-store.js';
 
@@ -127,6 +127,17 @@ export class PgReviewStore implements ReviewsStore {
       WHERE r.deployment_id = ${params.add(deploymentId)} AND p.received_s >= ${params.add(range.sinceS)} AND p.received_s < ${params.add(range.untilS ?? Number.MAX_VALUE)}
         AND p.shadow_json IS NOT NULL AND ${ranBy(versions, params)}`;
     return (await this.#sql.rows<{ championClass: number | null; shadowClass: number | null; labels: string }>(sql, params.values)).map((r) => ({ ...r, labels: JSON.parse(r.labels) as string[] }));
+  }
+
+  /** Reviewed predictions captured in [fromS, toS), at most `limit` (see `ReviewStore.reviewedInWindow`). */
+  async reviewedInWindow(deploymentId: string, range: { fromS: number; toS: number }, limit: number): Promise<ReviewedPrediction[]> {
+    const rows = await this.#sql.rows<Record<string, unknown>>(
+      `SELECT ${REVIEWED_PREDICTION_COLUMNS}, (p.custom_metadata_json::jsonb #> '{edgewatch,sampling,probability}') AS sampling
+       FROM prediction_reviews r JOIN predictions p ON p.id = r.prediction_id
+       WHERE r.deployment_id = $1 AND p.timestamp_s >= $2 AND p.timestamp_s < $3 LIMIT $4`,
+      [deploymentId, range.fromS, range.toS, limit],
+    );
+    return rows.map(reviewedPredictionOf);
   }
 
   /** Retention candidates that are not reviewed, captured first (see `ReviewStore.oldestUnreviewed`). */

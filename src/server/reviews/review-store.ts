@@ -55,6 +55,38 @@ function ranByParams(v: PairVersions): unknown[] {
   return [v.champion, v.champion, v.champion, v.shadow, v.shadow, v.shadow];
 }
 
+/** A reviewed prediction, as the SDK's stats read it (`aggregates/sdk-reviews.ts`). */
+export interface ReviewedPrediction {
+  championClass: number | null;
+  /** Null with `paired` false: no shadow prediction. */
+  shadowClass: number | null;
+  paired: boolean;
+  championVersionId: string | null;
+  shadowVersionId: string | null;
+  tags: string[];
+  /** `custom_metadata.edgewatch.sampling.probability` as sent (null: absent). */
+  samplingProbability: unknown;
+  labels: string[];
+}
+
+/** The columns of a `ReviewedPrediction` (same names on SQLite and PostgreSQL, the metadata read apart). */
+export const REVIEWED_PREDICTION_COLUMNS = `p.champion_class AS "championClass", p.shadow_class AS "shadowClass", (p.shadow_json IS NOT NULL) AS paired,
+  p.champion_version_id AS "championVersionId", p.shadow_version_id AS "shadowVersionId", p.tags_json AS tags, r.labels_json AS labels`;
+
+/** Parses a row of `REVIEWED_PREDICTION_COLUMNS` plus `sampling`. */
+export function reviewedPredictionOf(r: Record<string, unknown>): ReviewedPrediction {
+  return {
+    championClass: r.championClass as number | null,
+    shadowClass: r.shadowClass as number | null,
+    paired: r.paired === true || r.paired === 1,
+    championVersionId: (r.championVersionId as string | null) ?? null,
+    shadowVersionId: (r.shadowVersionId as string | null) ?? null,
+    tags: JSON.parse(r.tags as string) as string[],
+    samplingProbability: r.sampling ?? null,
+    labels: JSON.parse(r.labels as string) as string[],
+  };
+}
+
 /** A reviewed paired prediction, as the verdict reads it. */
 export interface ReviewedPair {
   championClass: number | null;
@@ -192,6 +224,19 @@ export class ReviewStore {
        FROM prediction_reviews r JOIN predictions p ON p.id = r.prediction_id
        WHERE r.deployment_id = ? AND p.received_s >= ? AND p.received_s < ? AND p.shadow_json IS NOT NULL AND ${RAN_BY}`,
     ).all(deploymentId, range.sinceS, range.untilS ?? Number.MAX_VALUE, ...ranByParams(versions)) as { championClass: number | null; shadowClass: number | null; labels: string }[]).map((r) => ({ ...r, labels: JSON.parse(r.labels) as string[] }));
+  }
+
+  /**
+   * Reviewed predictions of a deployment captured in [fromS, toS), at most `limit` (the SDK's stats; the caller asks for
+   * one more than its bound to tell when there are more). Reads the deployment's reviews on their index.
+   */
+  reviewedInWindow(deploymentId: string, range: { fromS: number; toS: number }, limit: number): ReviewedPrediction[] {
+    return (cachedStatement(
+      this.#db,
+      `SELECT ${REVIEWED_PREDICTION_COLUMNS}, json_extract(p.custom_metadata_json, '$.edgewatch.sampling.probability') AS sampling
+       FROM prediction_reviews r JOIN predictions p ON p.id = r.prediction_id
+       WHERE r.deployment_id = ? AND p.timestamp_s >= ? AND p.timestamp_s < ? LIMIT ?`,
+    ).all(deploymentId, range.fromS, range.toS, limit) as Record<string, unknown>[]).map(reviewedPredictionOf);
   }
 
   /**
