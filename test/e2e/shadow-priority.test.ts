@@ -1,44 +1,20 @@
 /** The shadow never holds the champion back: a slow shadow's predictions follow as late shadows, survive a restart, and are shed beyond the lag bound. */
 import assert from 'node:assert/strict';
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { Agent } from '../../src/agent.js';
-import { agentConfigSchema, type AgentConfigInput } from '../../src/config/schema.js';
-import { selectBackend } from '../../src/infer/backend.js';
 import { runCli } from '../helpers/cli.js';
-import { startFakePicsellia, type FakePicsellia } from '../helpers/fake-picsellia.js';
-import { tempDir, writeJpeg } from '../helpers/images.js';
-import { DEMO_CHAMPION, writeSlowModelFolder } from '../helpers/models.js';
-
-/** A folder of `n` different images, a fake Picsellia, and a slow shadow model (workers 2: two champion hosts, one shadow host where its jobs queue up). */
-async function setUp(t: TestContext, n: number) {
-  const dir = await tempDir(t);
-  const inbox = join(dir, 'inbox');
-  await mkdir(inbox);
-  for (let i = 0; i < n; i++) await writeJpeg(inbox, `frame-${i}.jpg`, { width: 200 + i * 8, height: 150 });
-  const slowShadow = join(dir, 'slow-shadow');
-  await mkdir(slowShadow);
-  await selectBackend('wasm'); // to save the model from this thread
-  await writeSlowModelFolder(slowShadow);
-  const fake = await startFakePicsellia();
-  t.after(() => fake.close());
-  const config = (extra: Partial<AgentConfigInput> = {}) =>
-    agentConfigSchema.parse({
-      watch: [inbox], champion: DEMO_CHAMPION, shadow: slowShadow, workers: 2, concurrency: 4,
-      host: fake.url, apiToken: fake.apiToken, organization: fake.state.organization.name, deployment: fake.state.deployment.name,
-      stateDir: join(dir, 'state'), stableMs: 20, retryBaseMs: 5, retryMaxMs: 20, once: true, ...extra,
-    });
-  return { dir, inbox, fake, config, stateDb: join(dir, 'state', 'edgewatch.db') };
-}
+import type { FakePicsellia } from '../helpers/fake-picsellia.js';
+import { DEMO_CHAMPION } from '../helpers/models.js';
+import { setUpSlowShadow } from '../helpers/slow-shadow.js';
 
 /** Images whose prediction has a shadow, in the request or through the late-shadow call. */
 const withShadow = (fake: FakePicsellia) => fake.predictions.filter((p) => 'shadow_raw_predictions' in p.body || p.lateShadow !== null);
 
 test('a slow shadow: champion predictions go out at once, the shadow follows as late shadows, every image ends with both', async (t) => {
   const n = 6;
-  const { fake, config } = await setUp(t, n);
+  const { fake, config } = await setUpSlowShadow(t, n);
   const agent = await Agent.start(config());
   t.after(() => agent.close());
   const summary = await agent.runOnce();
@@ -59,7 +35,7 @@ test('a slow shadow: champion predictions go out at once, the shadow follows as 
 });
 
 test('a late shadow answered 409 (already there) counts as delivered, nothing is dead-lettered', async (t) => {
-  const { fake, config } = await setUp(t, 4);
+  const { fake, config } = await setUpSlowShadow(t, 4);
   fake.script('shadow', { status: 409, body: { message: 'Shadow prediction already processed' } });
   const agent = await Agent.start(config());
   t.after(() => agent.close());
@@ -72,7 +48,7 @@ test('a late shadow answered 409 (already there) counts as delivered, nothing is
 
 test('deferred shadow work survives a restart: the next run reads the images again and sends their late shadows', async (t) => {
   const n = 6;
-  const { fake, config, stateDb } = await setUp(t, n);
+  const { fake, config, stateDb } = await setUpSlowShadow(t, n);
   const first = await Agent.start(config({ once: false }));
   await fake.waitFor(() => fake.predictions.length === n, 60_000);
   await first.close();
@@ -95,8 +71,7 @@ test('deferred shadow work survives a restart: the next run reads the images aga
 
 test('beyond --shadow-max-lag the shadow work is shed, never the champion: counts on the --once line', async (t) => {
   const n = 6;
-  const { fake, inbox, dir } = await setUp(t, n);
-  const slowShadow = join(dir, 'slow-shadow');
+  const { fake, inbox, dir, slowShadow } = await setUpSlowShadow(t, n);
   const run = await runCli(
     [
       'run', '--once', '--watch', inbox, '--champion', DEMO_CHAMPION, '--shadow', slowShadow, '--workers', '2', '--shadow-max-lag', '1',
@@ -119,7 +94,7 @@ test('beyond --shadow-max-lag the shadow work is shed, never the champion: count
 
 test('a champion prediction dead-lettered while its shadow runs: the late shadow is shed, not left unsendable', async (t) => {
   const n = 4;
-  const { fake, config } = await setUp(t, n);
+  const { fake, config } = await setUpSlowShadow(t, n);
   fake.script('predictions', ...Array.from({ length: n }, () => ({ status: 422, body: { message: 'refused by the test' } })));
   const agent = await Agent.start(config());
   t.after(() => agent.close());

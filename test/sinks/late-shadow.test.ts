@@ -1,41 +1,22 @@
 /** Late shadows reach the result sinks: a follow-up record (`edgewatch.late-shadow/1`) per deferred shadow, queued with its late-shadow call; the sidecar merges it. */
 import assert from 'node:assert/strict';
-import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { Agent } from '../../src/agent.js';
-import { agentConfigSchema, type AgentConfigInput } from '../../src/config/schema.js';
-import { selectBackend } from '../../src/infer/backend.js';
+import type { AgentConfigInput } from '../../src/config/schema.js';
 import { mergeSidecar } from '../../src/sinks/sidecar-sink.js';
 import type { LateShadowRecord, SinkRecord } from '../../src/sinks/record.js';
-import { startFakePicsellia } from '../helpers/fake-picsellia.js';
-import { tempDir, writeJpeg } from '../helpers/images.js';
-import { DEMO_CHAMPION, writeSlowModelFolder } from '../helpers/models.js';
+import { setUpSlowShadow } from '../helpers/slow-shadow.js';
 
 type AnyRecord = SinkRecord | LateShadowRecord;
 
-/** `n` different images, a fake Picsellia, a slow shadow (its jobs queue on one host, so some fall behind), and JSONL + sidecar sinks. */
+/** `setUpSlowShadow` with JSONL and sidecar sinks. */
 async function setUp(t: TestContext, n: number) {
-  const dir = await tempDir(t);
-  const inbox = join(dir, 'inbox');
-  await mkdir(inbox);
-  for (let i = 0; i < n; i++) await writeJpeg(inbox, `frame-${i}.jpg`, { width: 200 + i * 8, height: 150 });
-  const slowShadow = join(dir, 'slow-shadow');
-  await mkdir(slowShadow);
-  await selectBackend('wasm');
-  await writeSlowModelFolder(slowShadow);
-  const fake = await startFakePicsellia();
-  t.after(() => fake.close());
+  const { dir, fake, config } = await setUpSlowShadow(t, n);
   const jsonl = join(dir, 'out', 'predictions.jsonl');
   const results = join(dir, 'results');
-  const config = (extra: Partial<AgentConfigInput> = {}) =>
-    agentConfigSchema.parse({
-      watch: [inbox], champion: DEMO_CHAMPION, shadow: slowShadow, workers: 2, concurrency: 4,
-      host: fake.url, apiToken: fake.apiToken, organization: fake.state.organization.name, deployment: fake.state.deployment.name,
-      stateDir: join(dir, 'state'), stableMs: 20, retryBaseMs: 5, retryMaxMs: 20, once: true,
-      sinkJsonl: jsonl, sinkSidecar: results, ...extra,
-    });
-  return { fake, config, jsonl, results };
+  return { fake, config: (extra: Partial<AgentConfigInput> = {}) => config({ sinkJsonl: jsonl, sinkSidecar: results, ...extra }), jsonl, results };
 }
 
 async function lines(path: string): Promise<AnyRecord[]> {
