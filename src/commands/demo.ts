@@ -1,6 +1,7 @@
 /** `edgewatch demo` (npm start): embedded monitoring service + demo image feeder + agent with the demo models, all local. */
 import { z } from 'zod';
 import { helpText, loadConfig } from '../config/load.js';
+import { listenPort } from '../config/port.js';
 import { EXIT } from '../errors.js';
 import { createLogger } from '../log.js';
 import { startDemo } from '../demo/start-demo.js';
@@ -10,7 +11,7 @@ import { onSignals, wantsHelp, type Io } from './io.js';
 export const demoConfigSchema = z
   .object({
     dataDir: z.string().min(1).default('demo').describe('Folder holding the demo inbox, the agent state and the service data.'),
-    port: z.number().int().min(0).max(65535).default(8321).describe('Port of the embedded service (0 = any free port; a busy 8321 falls back to a free one).'),
+    port: listenPort().default(8321).describe('Port of the embedded service (0 = any free port; a busy 8321 falls back to a free one).'),
     intervalMs: z.number().int().min(10).default(1000).describe('Milliseconds between two images dropped by the feeder.'),
     limit: z.number().int().min(1).optional().describe('Stop feeding after this many images (default: feed until stopped).'),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info').describe('Minimum level of the log lines written to stderr.'),

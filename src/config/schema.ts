@@ -1,6 +1,7 @@
 /** The agent's configuration schema: the single source of truth for flags, EDGEWATCH_* variables, the config file and the README table. */
 import { z } from 'zod';
 import { parseSamplePolicy } from '../sample/policy.js';
+import { listenPort } from './port.js';
 
 /** One watched folder; `source` and `tags` travel with every prediction made from it. */
 export const watchFolderSchema = z
@@ -91,11 +92,7 @@ export const agentConfigSchema = z
     shutdownTimeoutMs: z.number().int().min(0).default(10_000).describe('On SIGINT/SIGTERM: how long in-flight images may take to finish.'),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info').describe('Minimum level of the log lines written to stderr.'),
     logFormat: z.enum(['pretty', 'json']).default('pretty').describe('Log format: one readable line per event, or JSON lines.'),
-    metricsPort: z
-      .number()
-      .int()
-      .min(0)
-      .max(65535)
+    metricsPort: listenPort()
       .optional()
       .describe('Serve Prometheus /metrics, /healthz and /readyz on this port (0 picks a free one, printed in the log). Unauthenticated: keep --metrics-host local or firewalled. Default: off.'),
     metricsHost: z.string().min(1).default('127.0.0.1').describe('Address the metrics port binds (127.0.0.1 keeps it local; 0.0.0.0 for a scraper on another machine or in a container).'),

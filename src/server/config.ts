@@ -1,6 +1,7 @@
 /** Configuration of `edgewatch serve`: one zod schema (flags, EDGEWATCH_* variables, config file) and its resolution into organizations and deployments. */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { listenPort } from '../config/port.js';
 import { EdgewatchError } from '../errors.js';
 import { TASK_TYPES, type TaskType } from '../types.js';
 
@@ -39,7 +40,7 @@ export const serveConfigSchema = z
       .optional()
       .describe('PostgreSQL URL (postgres://user@host:5432/db) to store predictions and statistics in, for several serve replicas sharing one database and one data folder; the password may be given in PGPASSWORD instead of the URL. Default: the SQLite file monitoring.db in the data folder. The model registry and reviews need SQLite.'),
     host: z.string().min(1).default('127.0.0.1').describe('Address to bind (127.0.0.1 keeps the service local).'),
-    port: z.number().int().min(0).max(65535).default(8321).describe('Port to listen on; 0 picks a free one (the real URL is printed).'),
+    port: listenPort().default(8321).describe('Port to listen on; 0 picks a free one (the real URL is printed).'),
     token: z.string().min(8).optional().describe('API token clients must present; default: generated once, stored in the data folder (mode 0600) and printed once. Never logged.'),
     organization: z.string().min(1).default('edge').describe('Organization name.'),
     deployment: z
@@ -57,11 +58,7 @@ export const serveConfigSchema = z
     retainGb: z.number().positive().optional().describe('Cap on the datalake (stored image bytes, 1 GB = 10^9 bytes): beyond it the predictions captured first are deleted with their images; at start and every hour. Default: no cap.'),
     minFreeGb: z.number().min(0).default(0.5).describe('Free space the data folder\'s disk must keep: below it, monitor calls are answered 503 with Retry-After (agents keep the prediction and retry) instead of failing a write. 0 turns the check off.'),
     shutdownTimeoutMs: z.number().int().min(0).default(5000).describe('On close: how long in-flight requests may take before connections are cut.'),
-    metricsPort: z
-      .number()
-      .int()
-      .min(0)
-      .max(65535)
+    metricsPort: listenPort()
       .optional()
       .describe('Also serve Prometheus /metrics, /healthz and /readyz on this port, unauthenticated (0 picks a free one). Default: off; /metrics on the main port answers with the API token either way.'),
     metricsHost: z.string().min(1).default('127.0.0.1').describe('Address the metrics port binds (127.0.0.1 keeps it local).'),
