@@ -205,13 +205,5 @@ export function stateDbQuery<T>(stateDir: string, fn: (db: Database.Database) =>
   }
 }
 
-/** A deterministic pseudo-random generator (mulberry32) in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let r = Math.imul(a ^ (a >>> 15), 1 | a);
-    r = (r + Math.imul(r ^ (r >>> 7), 61 | r)) ^ r;
-    return ((r ^ (r >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A deterministic pseudo-random generator (mulberry32) in [0, 1): the demo's, the same sequences. */
+export { createRng as seededRandom } from '../../src/demo/shapes.js';

@@ -3,24 +3,13 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseSamplePolicy, samplePolicy, SEND_ALL } from '../../src/sample/policy.js';
 import { capTarget, Sampler, topClass } from '../../src/sample/sampler.js';
+import { createRng } from '../../src/demo/shapes.js';
 import type { RawPrediction } from '../../src/types.js';
 import { buildMonitorFields } from '../../src/monitor/monitor-body.js';
 import { makeJpeg, sampleInput } from '../monitor/sample-body.js';
 
 const cls = (id: number, score = 0.9): RawPrediction => ({ detection_classes: [id], detection_texts: null, detection_scores: [score] });
 const LABELS = ['circle', 'square', 'triangle'];
-
-/** A seeded uniform [0, 1) source (mulberry32): the simulations below are the same on every run. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 test('policy text: terms in any order; each bad term named', () => {
   const p = samplePolicy('class:square=1, rate=0.25,disagreement,class:2=0,cap=600');
@@ -97,7 +86,7 @@ test('1/p weights estimate the true totals under a cap: within 4 standard deviat
   let guarded = 0;
   let sentPerMinuteMax = 0;
   for (let seed = 1; seed <= 10; seed += 1) {
-    const random = seeded(seed);
+    const random = createRng(seed); // seeded: the simulation is the same on every run
     // 10 minutes of 2,000 images a minute, a third of them class 1 kept at rate 1, the rest at 0.5, capped at 300 a minute.
     let nowMs = 0;
     const sampler = new Sampler(samplePolicy('rate=0.5,class:1=1,cap=300'), random, () => nowMs);
