@@ -7,11 +7,12 @@ import pg from 'pg';
 import { EdgewatchError } from '../../errors.js';
 import { contributionOf, type Contribution } from '../aggregates/contribution.js';
 import type { AggregateReader } from '../aggregates/reader.js';
+import { predictionOfRow, predictionParams, PREDICTION_COLUMNS, type PredictionRow } from '../prediction-row.js';
 import type { MonitoringStore } from '../store-api.js';
 import type { InsertResult, PredictionFilter, RetentionCandidate, StoredPrediction } from '../store.js';
 import { PgAggregateReader } from './aggregate-reader.js';
 import { PgAggregateWriter } from './aggregate-writer.js';
-import { fromPgRow, insertSql, predictionParams, PREDICTION_COLUMNS, type PgRow } from './prediction-rows.js';
+import { insertSql } from './prediction-insert.js';
 import { isRetryable, isUnavailable, mapPgError, redactUrl } from './pg-errors.js';
 import { ensureSchema } from './schema.js';
 
@@ -190,13 +191,13 @@ export class PgMonitoringStore implements MonitoringStore {
   }
 
   async get(id: string): Promise<StoredPrediction | undefined> {
-    const row = (await this.#rows<PgRow>('SELECT * FROM predictions WHERE id = $1', [id]))[0];
-    return row && fromPgRow(row);
+    const row = (await this.#rows<PredictionRow>('SELECT * FROM predictions WHERE id = $1', [id]))[0];
+    return row && predictionOfRow(row);
   }
 
   async getMany(ids: readonly string[]): Promise<StoredPrediction[]> {
     if (ids.length === 0) return [];
-    return (await this.#rows<PgRow>('SELECT * FROM predictions WHERE id = ANY($1::text[])', [ids])).map(fromPgRow);
+    return (await this.#rows<PredictionRow>('SELECT * FROM predictions WHERE id = ANY($1::text[])', [ids])).map(predictionOfRow);
   }
 
   async setShadow(id: string, shadow: unknown, shadowClass: number | null, shadowScore: number | null, shadowLatencyS: number, shadowVersionId: string | null = null): Promise<boolean> {
@@ -238,7 +239,7 @@ export class PgMonitoringStore implements MonitoringStore {
       ? `SELECT * FROM (SELECT * FROM predictions WHERE ${where} ORDER BY ${order} LIMIT $${params.length + 1}) AS latest
          ORDER BY (shadow_json IS NOT NULL AND champion_class IS DISTINCT FROM shadow_class) DESC, ${order} LIMIT $${params.length + 2}`
       : `SELECT * FROM predictions WHERE ${where} ORDER BY ${order} LIMIT $${params.length + 1}`;
-    return (await this.#rows<PgRow>(sql, disagreementsFirst ? [...params, Math.max(window, limit), limit] : [...params, limit])).map(fromPgRow);
+    return (await this.#rows<PredictionRow>(sql, disagreementsFirst ? [...params, Math.max(window, limit), limit] : [...params, limit])).map(predictionOfRow);
   }
 
   async datalakeBytes(): Promise<number> {

@@ -1,5 +1,8 @@
-/** A stored prediction to and from a row of the PostgreSQL `predictions` table (JSON columns as text, as on SQLite). */
-import type { StoredPrediction } from '../store.js';
+/**
+ * A stored prediction to and from a row of the `predictions` table, the same on SQLite and PostgreSQL (JSON columns as
+ * text): its columns in insert order, the insert's parameters and the row's decoding.
+ */
+import type { StoredPrediction } from './store.js';
 
 /** Columns of an insert, in parameter order. */
 export const PREDICTION_COLUMNS = [
@@ -8,8 +11,8 @@ export const PREDICTION_COLUMNS = [
   'source', 'tags_json', 'metadata_json', 'custom_metadata_json', 'timestamp_s', 'received_s', 'champion_version_id', 'shadow_version_id',
 ] as const;
 
-/** A row as `pg` returns it (int8 parsed as numbers by the store's pool). */
-export interface PgRow {
+/** A `predictions` row as both drivers return it (on PostgreSQL int8 is parsed as a number by the store's pool). */
+export interface PredictionRow {
   id: string;
   deployment_id: string;
   image_key: string;
@@ -37,13 +40,6 @@ export interface PgRow {
   shadow_version_id: string | null;
 }
 
-/** `INSERT … VALUES (…), … ON CONFLICT (deployment_id, image_key) DO NOTHING` for `rows` predictions. */
-export function insertSql(rows: number): string {
-  const n = PREDICTION_COLUMNS.length;
-  const values = Array.from({ length: rows }, (_, r) => `(${PREDICTION_COLUMNS.map((_, c) => `$${r * n + c + 1}`).join(', ')})`).join(', ');
-  return `INSERT INTO predictions (${PREDICTION_COLUMNS.join(', ')}) VALUES ${values} ON CONFLICT ON CONSTRAINT predictions_image_once DO NOTHING`;
-}
-
 /** Parameters of one prediction, in `PREDICTION_COLUMNS` order. */
 export function predictionParams(p: StoredPrediction): unknown[] {
   return [
@@ -56,7 +52,8 @@ export function predictionParams(p: StoredPrediction): unknown[] {
   ];
 }
 
-export function fromPgRow(r: PgRow): StoredPrediction {
+/** A row decoded (JSON columns parsed). */
+export function predictionOfRow(r: PredictionRow): StoredPrediction {
   return {
     id: r.id,
     deploymentId: r.deployment_id,
