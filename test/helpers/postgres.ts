@@ -13,12 +13,12 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chown, mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { unusedPort } from './ports.js';
 
 const run = promisify(execFile);
 
@@ -34,14 +34,6 @@ export interface TestPostgres {
   readonly adminUrl: string;
   /** Creates an empty database and returns its URL. */
   createDatabase(): Promise<string>;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /** Runs `args` as the postgres system user when we are root (initdb and postgres refuse root). */
@@ -79,7 +71,7 @@ export async function startPostgresCluster(): Promise<PostgresCluster> {
       await chown(dir, Number(stdout.trim()), Number(gid.trim()));
     }
     await asPostgres([join(PG_BIN_DIR, 'initdb'), '-D', dataDir, '-U', USER, '--auth=trust', '--no-sync', '-E', 'UTF8', '--locale=C']);
-    const port = await freePort();
+    const port = await unusedPort();
     const options = `-c listen_addresses=127.0.0.1 -p ${port} -c unix_socket_directories=${dir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=100`;
     await asPostgres([join(PG_BIN_DIR, 'pg_ctl'), '-D', dataDir, '-l', join(dir, 'server.log'), '-o', options, '-w', '-t', '60', 'start']);
     started = true;

@@ -1,6 +1,5 @@
 /** The agent's /readyz while the platform has never answered: ready, "buffering offline", the deployment not resolved; 503 "stopping" once close() began. */
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -9,23 +8,15 @@ import { loadConfig } from '../../src/config/load.js';
 import { agentConfigSchema, ENV_ALIASES } from '../../src/config/schema.js';
 import { silentLogger } from '../../src/log.js';
 import { startAgentMetrics } from '../../src/metrics/start-agent-metrics.js';
+import { unusedPort } from '../helpers/ports.js';
 import { agentArgs, tempFolder } from '../helpers/service.js';
 import { health, scrape } from './scrape.js';
-
-/** A port nothing listens on (bound, then released). */
-async function closedPort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 test('agent /readyz with an unreachable platform and no cached deployment: 200 "buffering offline", deployment_resolved 0; 503 "stopping" while closing', { timeout: 60_000 }, async (t) => {
   const dir = await tempFolder(t);
   const inbox = join(dir, 'inbox');
   await mkdir(inbox);
-  const [, ...argv] = agentArgs({ host: `http://127.0.0.1:${await closedPort()}`, inbox, stateDir: join(dir, 'state') }, ['--metrics-port', '0', '--log-level', 'silent']);
+  const [, ...argv] = agentArgs({ host: `http://127.0.0.1:${await unusedPort()}`, inbox, stateDir: join(dir, 'state') }, ['--metrics-port', '0', '--log-level', 'silent']);
   const { config } = loadConfig(agentConfigSchema, { argv, env: { PICSELLIA_API_TOKEN: 'token-123' }, envAliases: ENV_ALIASES });
   const port = await startAgentMetrics(config, silentLogger());
   assert.ok(port);

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { crc32, deflateSync } from 'node:zlib';
 import { serveConfigSchema, startServer, type ServerLogger } from '../../src/server/index.js';
+import { bombPngBytes } from '../helpers/images.js';
 import { classification, httpRequest, makeJpeg, makePng, monitorBody, postMonitor, sdkHandshake, startTestServer, tempDir, type Handshake } from './sdk.js';
 
 async function filesUnder(dir: string): Promise<string[]> {
@@ -19,25 +19,6 @@ async function body(seed: number, extra: Record<string, unknown> = {}): Promise<
 /** A monitor body whose `key` is `{"a":{"a":...1}}` nested `depth` deep (built as text: JSON.stringify would overflow). */
 async function nestedBody(seed: number, key: string, depth: number): Promise<string> {
   return JSON.stringify(await body(seed)).replace(/^\{/, `{"${key}":${'{"a":'.repeat(depth)}1${'}'.repeat(depth)},`);
-}
-
-/** A 1-bit greyscale PNG of `width`×`height` (all black): a few KB on disk for hundreds of megapixels. */
-function hugeBlackPng(width: number, height: number): Buffer {
-  const chunk = (type: string, data: Buffer) => {
-    const head = Buffer.alloc(4);
-    head.writeUInt32BE(data.length);
-    const typed = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(typed));
-    return Buffer.concat([head, typed, crc]);
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr[8] = 1; // bit depth
-  ihdr[9] = 0; // greyscale
-  const raw = Buffer.alloc((1 + Math.ceil(width / 8)) * height);
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw, { level: 9 })), chunk('IEND', Buffer.alloc(0))]);
 }
 
 test('item 1: a timestamp outside [2000-01-01, now + 1 day] is refused with 422 naming it; an old replay is accepted', async (t) => {
@@ -164,7 +145,7 @@ test('item 9: the pixel limit applies in the service and the refusal names it', 
   const { server: defaults, dataDir } = await startTestServer(t);
   const d = await sdkHandshake(defaults.url, defaults.token);
   for (const side of [16_383, 20_000]) {
-    const png = hugeBlackPng(side, side);
+    const png = bombPngBytes(side, side);
     const res = await postMonitor(d, monitorBody({ image: png, contentType: 'IMAGE/PNG', width: side, height: side, champion: classification(0, 0.5), latencyS: 0.01 }));
     assert.equal(res.status, 422, `${side}×${side}`);
     assert.match(res.json.message, new RegExp(`${side * side} pixels.*limit is 100000000`));
