@@ -11,7 +11,7 @@
  * ```
  */
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -183,6 +183,15 @@ export async function distinctJpegs(count: number, options: { width?: number; he
     out.push(jpeg);
   }
   return out;
+}
+
+/** A fresh temp folder with `inbox/` holding `count` distinct JPEGs (`distinctJpegs` from `offset`) named `<prefix><i>.jpg`. */
+export async function inboxOfJpegs(t: TestContext, count: number, options: { offset?: number; prefix?: string } = {}): Promise<{ dir: string; inbox: string }> {
+  const dir = await tempFolder(t);
+  const inbox = join(dir, 'inbox');
+  await mkdir(inbox);
+  for (const [i, bytes] of (await distinctJpegs(count, { offset: options.offset ?? 0 })).entries()) await writeFile(join(inbox, `${options.prefix ?? 'img-'}${i}.jpg`), bytes);
+  return { dir, inbox };
 }
 
 /** Polls `condition` every `everyMs` until true; throws after `timeoutMs` with `what` and the optional `detail()`. */

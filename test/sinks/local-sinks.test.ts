@@ -4,7 +4,7 @@ import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { runCli } from '../helpers/cli.js';
-import { agentArgs, distinctJpegs, startAgent, startService, stateDbQuery, tempFolder } from '../helpers/service.js';
+import { agentArgs, distinctJpegs, inboxOfJpegs, startAgent, startService, stateDbQuery, tempFolder } from '../helpers/service.js';
 import { silentLogger } from '../../src/log.js';
 import { JsonlSink } from '../../src/sinks/jsonl-sink.js';
 import type { LateShadowRecord, SinkRecord } from '../../src/sinks/record.js';
@@ -168,10 +168,7 @@ test('state database: a version 2 database gains the sink tables (schema version
 
 test('sidecar beside the image (afterDelivery keep): <image>.json next to it, ignored by the watcher', async (t) => {
   const service = await startService(t);
-  const dir = await tempFolder(t);
-  const inbox = join(dir, 'inbox');
-  await mkdir(inbox);
-  for (const [i, bytes] of (await distinctJpegs(3, { offset: 900 })).entries()) await writeFile(join(inbox, `b-${i}.jpg`), bytes);
+  const { dir, inbox } = await inboxOfJpegs(t, 3, { offset: 900, prefix: 'b-' });
   const { agent } = await startAgent(t, agentArgs({ host: service.url, inbox, stateDir: join(dir, 'state') }, ['--once', '--sink-sidecar', 'beside']), { PICSELLIA_API_TOKEN: service.token });
   const summary = await agent.runOnce();
   assert.equal(summary.monitored, 3);

@@ -1,13 +1,12 @@
 /** The sink and sampling metrics of a running agent: sampled-out images by reason, sink records by result, sink queue depth. */
 import assert from 'node:assert/strict';
-import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Agent } from '../../src/agent.js';
 import { agentConfigSchema, ENV_ALIASES } from '../../src/config/schema.js';
 import { loadConfig } from '../../src/config/load.js';
 import { AgentMetrics } from '../../src/metrics/agent-metrics.js';
-import { agentArgs, distinctJpegs, startService, tempFolder } from '../helpers/service.js';
+import { agentArgs, inboxOfJpegs, startService } from '../helpers/service.js';
 
 /** The value of one series in a Prometheus text exposition (undefined when absent). */
 function series(text: string, name: string, labels: string): number | undefined {
@@ -17,10 +16,7 @@ function series(text: string, name: string, labels: string): number | undefined 
 
 test('metrics: edgewatch_images_sampled_out_total, edgewatch_sink_records_total and edgewatch_sink_pending move with the sinks', async (t) => {
   const service = await startService(t);
-  const dir = await tempFolder(t);
-  const inbox = join(dir, 'inbox');
-  await mkdir(inbox);
-  for (const [i, bytes] of (await distinctJpegs(5, { offset: 3000 })).entries()) await writeFile(join(inbox, `m-${i}.jpg`), bytes);
+  const { dir, inbox } = await inboxOfJpegs(t, 5, { offset: 3000, prefix: 'm-' });
   const [, ...argv] = agentArgs({ host: service.url, inbox, stateDir: join(dir, 'state') }, ['--once', '--sample', 'rate=0', '--sink-jsonl', join(dir, 'p.jsonl'), '--sink-webhook', 'http://127.0.0.1:9/down']);
   const { config } = loadConfig(agentConfigSchema, { argv, env: { PICSELLIA_API_TOKEN: service.token }, envAliases: ENV_ALIASES });
   const metrics = new AgentMetrics(config);

@@ -2,12 +2,11 @@
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import type { SinkRecord } from '../../src/sinks/record.js';
 import { runCli } from '../helpers/cli.js';
-import { agentArgs, distinctJpegs, startAgent, startService, stateDbQuery, tempFolder } from '../helpers/service.js';
+import { agentArgs, inboxOfJpegs, startAgent, startService, stateDbQuery } from '../helpers/service.js';
 import { rawOf, storedByImageId } from './stored.js';
 
 interface Received {
@@ -34,18 +33,10 @@ async function webhook(t: TestContext, statusFor: (n: number) => number): Promis
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook?token=s3cret`, received, requests: () => n };
 }
 
-async function inboxWith(t: TestContext, count: number, offset: number): Promise<{ dir: string; inbox: string }> {
-  const dir = await tempFolder(t);
-  const inbox = join(dir, 'inbox');
-  await mkdir(inbox);
-  for (const [i, bytes] of (await distinctJpegs(count, { offset })).entries()) await writeFile(join(inbox, `img-${i}.jpg`), bytes);
-  return { dir, inbox };
-}
-
 test('webhook: each champion prediction POSTed once acknowledged, Idempotency-Key = image id, a 503 retried', async (t) => {
   const service = await startService(t);
   const hook = await webhook(t, (n) => (n === 0 ? 503 : 201));
-  const { dir, inbox } = await inboxWith(t, 5, 0);
+  const { dir, inbox } = await inboxOfJpegs(t, 5);
   const { agent, logs } = await startAgent(t, agentArgs({ host: service.url, inbox, stateDir: join(dir, 'state') }, ['--once', '--sink-webhook', hook.url]), {
     PICSELLIA_API_TOKEN: service.token,
   });
@@ -84,7 +75,7 @@ test('a dead webhook (connection refused) and a refusing one (400) leave monitor
   });
   let refused = 0;
   for (const [i, url] of [`http://127.0.0.1:${closedPort}/hook`, refusing.url].entries()) {
-    const { dir, inbox } = await inboxWith(t, 4, 100 * (i + 1));
+    const { dir, inbox } = await inboxOfJpegs(t, 4, { offset: 100 * (i + 1) });
     const stateDir = join(dir, 'state');
     const before = service.count();
     const { agent } = await startAgent(t, agentArgs({ host: service.url, inbox, stateDir }, ['--once', '--sink-webhook', url, '--sink-max-attempts', '3']), {
@@ -154,7 +145,7 @@ test('stopping while the webhook hangs: the agent closes within its deadline and
     hanging.closeAllConnections();
     return new Promise<void>((resolve) => hanging.close(() => resolve()));
   });
-  const { dir, inbox } = await inboxWith(t, 1, 400);
+  const { dir, inbox } = await inboxOfJpegs(t, 1, { offset: 400 });
   const stateDir = join(dir, 'state');
   const url = `http://127.0.0.1:${(hanging.address() as AddressInfo).port}/hook`;
   const { agent } = await startAgent(t, agentArgs({ host: service.url, inbox, stateDir }, ['--sink-webhook', url, '--request-timeout-ms', '600000', '--shutdown-timeout-ms', '500']), {
