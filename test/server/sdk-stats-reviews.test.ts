@@ -6,8 +6,14 @@
  * them; both stores (SQLite and a throwaway PostgreSQL).
  */
 import assert from 'node:assert/strict';
-import type { TestContext } from 'node:test';
+import { join } from 'node:path';
+import { test, type TestContext } from 'node:test';
+import { parseSdkQuery } from '../../src/server/aggregates/sdk-query.js';
+import { withReviews } from '../../src/server/aggregates/sdk-reviews.js';
+import type { ServerContext } from '../../src/server/context.js';
+import { HttpError } from '../../src/server/http-util.js';
 import type { DeploymentInfo } from '../../src/server/index.js';
+import { openSqliteRegistry } from '../../src/server/registry/services.js';
 import { wilson } from '../../src/server/verdict/interval-math.js';
 import { platform } from './registry-sdk.js';
 import { classification, httpRequest, makeJpeg, monitorBody, postMonitor, sdkHandshake, startTestServer, type Handshake, type HttpResult } from './sdk.js';
@@ -164,3 +170,27 @@ async function cases(t: TestContext, on: StoreBackend): Promise<void> {
 }
 
 testOnBothStores(cases);
+
+test('a window holding more reviews than one call reads answers 422 naming from_timestamp; a narrower window answers', async (t) => {
+  const { server, dataDir } = await startTestServer(t, { labels: ['cat', 'dog'] });
+  const h = await sdkHandshake(server.url, server.token);
+  const p = platform(server.url, server.token, h.organizationId);
+  for (let i = 0; i < 3; i++) {
+    const res = await postMonitor(h, monitorBody({ image: await makeJpeg(8, 8, 950 + i), width: 8, height: 8, champion: classification(0, 0.9), latencyS: 0.01, timestamp: T0 + 600 * i + 5 }));
+    assert.equal(res.status, 201, res.text);
+    assert.equal((await p.post(`/api/predicted/asset/${res.json.id}/reviews`, { classifications: [{ label: 'cat' }] })).status, 201);
+  }
+  // The route's own reads, with a bound of 2 instead of 20,000, on the service's database.
+  const registry = openSqliteRegistry(join(dataDir, 'monitoring.db'));
+  t.after(() => registry.close());
+  const ctx = { registry: { reviews: { reviewedPage: async (...a: Parameters<typeof registry.reviews.reviewedPage>) => registry.reviews.reviewedPage(...a) }, models: { getVersion: async () => undefined } } } as unknown as Pick<ServerContext, 'registry'>;
+  const d = server.organizations[0]?.deployments[0] as DeploymentInfo;
+  const query = (params: string) => parseSdkQuery(new URL(`http://x/?service=classification&${params}`), 'predictions', Date.now() / 1000);
+  const body = { models: [{ role: 'champion', model_id: null }], traffic: [] };
+  await assert.rejects(withReviews(ctx, d, query(''), body, 2), (e: unknown) => e instanceof HttpError && e.status === 422 && (e.body as { field?: string }).field === 'from_timestamp' && /narrow it/.test(e.message));
+  const narrow = (await withReviews(ctx, d, query(`from_timestamp=${T0}&to_timestamp=${T0 + 1000}`), body, 2)) as { reviews: { count: number } };
+  assert.equal(narrow.reviews.count, 2);
+  const paged = (await withReviews(ctx, d, query(''), body, 3, 1)) as { reviews: { count: number }; models: { reviews: { reviewed: number; right: number } }[] };
+  assert.equal(paged.reviews.count, 3, 'read one review a page: every page, none twice');
+  assert.deepEqual(paged.models[0]?.reviews && [paged.models[0].reviews.reviewed, paged.models[0].reviews.right], [3, 3]);
+});

@@ -129,13 +129,13 @@ export class PgReviewStore implements ReviewsStore {
     return (await this.#sql.rows<{ championClass: number | null; shadowClass: number | null; labels: string }>(sql, params.values)).map((r) => ({ ...r, labels: JSON.parse(r.labels) as string[] }));
   }
 
-  /** Reviewed predictions captured in [fromS, toS), at most `limit` (see `ReviewStore.reviewedInWindow`). */
-  async reviewedInWindow(deploymentId: string, range: { fromS: number; toS: number }, limit: number): Promise<ReviewedPrediction[]> {
+  /** One page of reviewed predictions captured in [fromS, toS), after prediction id `afterId` (see `ReviewStore.reviewedPage`). */
+  async reviewedPage(deploymentId: string, range: { fromS: number; toS: number }, afterId: string, limit: number): Promise<ReviewedPrediction[]> {
     const rows = await this.#sql.rows<Record<string, unknown>>(
       `SELECT ${REVIEWED_PREDICTION_COLUMNS}, (p.custom_metadata_json::jsonb #> '{edgewatch,sampling,probability}') AS sampling
        FROM prediction_reviews r JOIN predictions p ON p.id = r.prediction_id
-       WHERE r.deployment_id = $1 AND p.timestamp_s >= $2 AND p.timestamp_s < $3 LIMIT $4`,
-      [deploymentId, range.fromS, range.toS, limit],
+       WHERE r.prediction_id > $1 AND r.deployment_id = $2 AND p.timestamp_s >= $3 AND p.timestamp_s < $4 ORDER BY r.prediction_id LIMIT $5`,
+      [afterId, deploymentId, range.fromS, range.toS, limit],
     );
     return rows.map(reviewedPredictionOf);
   }
