@@ -8,7 +8,10 @@ import { stat } from 'node:fs/promises';
 import type { ServerLogger } from './context.js';
 import { listImages, type Datalake } from './datalake.js';
 
-/** Files looked at per start. At about 30 µs per row look-up (SQLite), the look-ups cost about 0.3 s in all, 100 at a time. */
+/**
+ * Files looked at per start. Measured (SQLite, 10,000 files of which 500 orphans, 2 busy cores): 0.33-0.68 s per sweep,
+ * the longest event-loop stretch 7-24 ms (row look-ups 100 at a time, then a yield).
+ */
 export const SWEEP_MAX_FILES = 10_000;
 /** A file without a row younger than this may belong to a monitor call still running: kept. */
 export const SWEEP_MIN_AGE_MS = 3600_000;
