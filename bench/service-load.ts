@@ -27,8 +27,23 @@ if (process.argv[2] === 'child') {
   const config = serveConfigSchema.parse({ dataDir: process.argv[3], port: 0, token: TOKEN, minFreeGb: 0, organization: 'bench', deployment: [{ name: DEPLOYMENT, type: 'CLASSIFICATION', labels: LABELS }] });
   const server = await startServer(config, {});
   const deploymentId = server.organizations[0]?.deployments[0]?.id;
+  // The event loop's delay and the GC pauses while the monitor calls run (from SIGUSR2 to SIGTERM): what a slow call waited for.
+  const { monitorEventLoopDelay, PerformanceObserver } = await import('node:perf_hooks');
+  const loop = monitorEventLoopDelay({ resolution: 5 });
+  const gc: number[] = [];
+  new PerformanceObserver((list) => gc.push(...list.getEntries().map((e) => e.duration))).observe({ entryTypes: ['gc'] });
+  process.on('SIGUSR2', () => {
+    loop.reset();
+    loop.enable();
+    gc.length = 0;
+  });
   process.stdout.write(`${JSON.stringify({ url: server.url, deploymentId })}\n`);
-  const stop = () => void server.close().then(() => process.exit(0));
+  const stop = () => {
+    loop.disable();
+    const ms = (ns: number) => ns / 1e6;
+    process.stdout.write(`${JSON.stringify({ loopDelay: { p50: ms(loop.percentile(50)), p99: ms(loop.percentile(99)), max: ms(loop.max) }, gc: { n: gc.length, totalMs: gc.reduce((a, b) => a + b, 0), maxMs: Math.max(0, ...gc) } })}\n`);
+    void server.close().then(() => process.exit(0));
+  };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 }
@@ -53,12 +68,31 @@ function pct(values: number[], p: number): number {
   return s.length === 0 ? Number.NaN : (s[Math.max(1, Math.ceil((p / 100) * s.length)) - 1] as number);
 }
 
-async function startChild(dataDir: string): Promise<{ url: string; deploymentId: string; child: ChildProcess }> {
+/** What the service process measured on itself during the monitor calls. */
+interface ChildReport {
+  loopDelay: { p50: number; p99: number; max: number };
+  gc: { n: number; totalMs: number; maxMs: number };
+}
+
+async function startChild(dataDir: string): Promise<{ url: string; deploymentId: string; child: ChildProcess; report: Promise<ChildReport | undefined> }> {
   const child = spawn(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, 'child', dataDir], { stdio: ['ignore', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
   const [line] = (await Promise.race([once(lines, 'line'), once(child, 'exit').then(() => { throw new Error('service exited at start'); })])) as [string];
-  lines.close();
-  return { ...(JSON.parse(line) as { url: string; deploymentId: string }), child };
+  const report = Promise.race([
+    once(lines, 'line').then(([l]) => JSON.parse(l as string) as ChildReport),
+    once(child, 'exit').then(() => undefined),
+  ]);
+  return { ...(JSON.parse(line) as { url: string; deploymentId: string }), child, report };
+}
+
+/** The `Server-Timing` phases of a reply, in ms. */
+function phasesOf(header: string | string[] | undefined): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const part of String(header ?? '').split(',')) {
+    const m = /^\s*([a-z]+);dur=([\d.]+)/.exec(part);
+    if (m) out[m[1] as string] = Number(m[2]);
+  }
+  return out;
 }
 
 async function rssOf(pid: number): Promise<{ rssMB: number; peakMB: number }> {
@@ -80,13 +114,16 @@ export interface ServiceCheckpoint {
   predictions: number;
   stats: Record<string, { p50: number; p95: number }>;
   monitor: { n: number; p50: number; p99: number; max: number };
+  /** Per phase of the monitor call (Server-Timing): p50 / p99 over every call, and the mean over the slowest 1 % of calls. */
+  phases: Record<string, { p50: number; p99: number; slowMean: number }>;
+  child: ChildReport | undefined;
   rssMB: number;
   peakRssMB: number;
   dbMB: number;
 }
 
 async function measureCheckpoint(dataDir: string, predictions: number, log: (l: string) => void): Promise<ServiceCheckpoint> {
-  const { url, deploymentId, child } = await startChild(dataDir);
+  const { url, deploymentId, child, report } = await startChild(dataDir);
   try {
     const nowS = Date.now() / 1000;
     const base = `${url}/api/deployment/${deploymentId}`;
@@ -117,21 +154,33 @@ async function measureCheckpoint(dataDir: string, predictions: number, log: (l: 
         await new Promise((r) => setTimeout(r, Math.max(0, POLL_MS - (performance.now() - t0))));
       }
     });
+    // A kept folder is measured again: the image ids of this run are its own.
+    const run = randomUUID();
     const monitorMs: number[] = [];
+    const phaseMs: Record<string, number>[] = [];
     const random = rng(predictions);
+    child.kill('SIGUSR2');
     const deadline = performance.now() + 30_000;
     for (let i = 0; performance.now() < deadline; i++) {
       const image = await sharp({ create: { width: 32, height: 32, channels: 3, background: { r: i % 256, g: (i >> 8) % 256, b: 7 } } }).jpeg().toBuffer();
       const body = JSON.stringify({
         filename: `m${i}.jpg`, content_type: 'IMAGE/JPEG', height: 32, width: 32,
         raw_predictions: { detection_classes: [i % 5], detection_texts: null, detection_scores: [0.9] }, latency: lognormal(random, 0.02, 0.3),
-        timestamp: Date.now() / 1000, custom_metadata: { edgewatch: { imageId: `bench-monitor-${predictions}-${i}` } }, image: image.toString('base64'),
+        timestamp: Date.now() / 1000, custom_metadata: { edgewatch: { imageId: `bench-monitor-${run}-${i}` } }, image: image.toString('base64'),
       });
       const t0 = performance.now();
       const res = await request(`${url}/oracle/api/deployment/${deploymentId}/predictions`, { method: 'POST', body, headers: { authorization: `Bearer ${jwt}` } });
       await res.body.text();
-      if (res.statusCode !== 201) throw new Error(`monitor answered ${res.statusCode}`);
-      monitorMs.push(performance.now() - t0);
+      if (res.statusCode !== 201) {
+        polling = false;
+        throw new Error(`monitor answered ${res.statusCode}`);
+      }
+      const total = performance.now() - t0;
+      monitorMs.push(total);
+      const phases = phasesOf(res.headers['server-timing']);
+      // Outside the handler: waiting for the event loop, the HTTP parsing and the client's own scheduling.
+      phases.outside = Math.max(0, total - Object.values(phases).reduce((a, b) => a + b, 0) + (phases.check ?? 0) + (phases.image ?? 0) - Math.max(phases.check ?? 0, phases.image ?? 0));
+      phaseMs.push(phases);
       await new Promise((r) => setTimeout(r, 50));
     }
     polling = false;
@@ -139,10 +188,22 @@ async function measureCheckpoint(dataDir: string, predictions: number, log: (l: 
     const mem = await rssOf(child.pid as number);
     const sizeOf = (f: string) => stat(join(dataDir, f)).then((st) => st.size).catch(() => 0);
     const db = (await sizeOf('monitoring.db')) + (await sizeOf('monitoring.db-wal'));
-    return { predictions, stats, monitor: { n: monitorMs.length, p50: pct(monitorMs, 50), p99: pct(monitorMs, 99), max: Math.max(...monitorMs) }, rssMB: mem.rssMB, peakRssMB: mem.peakMB, dbMB: db / 1e6 };
-  } finally {
+    const walMB = (await sizeOf('monitoring.db-wal')) / 1e6;
+    const slowest = monitorMs.map((ms, i) => ({ ms, i })).sort((a, b) => b.ms - a.ms).slice(0, Math.max(1, Math.ceil(monitorMs.length / 100)));
+    const phases: ServiceCheckpoint['phases'] = {};
+    for (const name of ['read', 'parse', 'lookup', 'check', 'image', 'db', 'outside']) {
+      const all = phaseMs.map((p) => p[name] ?? 0);
+      phases[name] = { p50: pct(all, 50), p99: pct(all, 99), slowMean: slowest.reduce((a, s) => a + (phaseMs[s.i]?.[name] ?? 0), 0) / slowest.length };
+    }
     child.kill('SIGTERM');
-    await once(child, 'exit');
+    const childReport = await report;
+    log(`  ${predictions.toLocaleString('en')}: monitor p50 / p99 ${pct(monitorMs, 50).toFixed(1)} / ${pct(monitorMs, 99).toFixed(1)} ms (n ${monitorMs.length}, slowest 1 %: ${slowest.map((s) => s.ms.toFixed(0)).join(' ')} ms); WAL ${walMB.toFixed(1)} MB`);
+    log(`    phases ms p50 / p99 / mean of the slowest 1 %: ${Object.entries(phases).map(([k, v]) => `${k} ${v.p50.toFixed(1)} / ${v.p99.toFixed(1)} / ${v.slowMean.toFixed(1)}`).join(', ')}`);
+    if (childReport) log(`    service event-loop delay p50 / p99 / max ${childReport.loopDelay.p50.toFixed(1)} / ${childReport.loopDelay.p99.toFixed(1)} / ${childReport.loopDelay.max.toFixed(1)} ms; GC ${childReport.gc.n} pauses, ${childReport.gc.totalMs.toFixed(0)} ms in all, longest ${childReport.gc.maxMs.toFixed(1)} ms`);
+    return { predictions, stats, monitor: { n: monitorMs.length, p50: pct(monitorMs, 50), p99: pct(monitorMs, 99), max: Math.max(...monitorMs) }, phases, child: childReport, rssMB: mem.rssMB, peakRssMB: mem.peakMB, dbMB: db / 1e6 };
+  } finally {
+    if (!child.killed) child.kill('SIGTERM');
+    if (child.exitCode === null && child.signalCode === null) await once(child, 'exit');
   }
 }
 
@@ -150,7 +211,9 @@ async function measureCheckpoint(dataDir: string, predictions: number, log: (l: 
 export async function runServiceBench(total: number, log: (l: string) => void): Promise<void> {
   const { PredictionStore } = await import('../src/server/store.js');
   const { stableUuid } = await import('../src/server/config.js');
-  const dataDir = await mkdtemp(join(tmpdir(), 'edgewatch-service-bench-'));
+  // EDGEWATCH_BENCH_SERVICE_DIR keeps the filled folder and reuses it (A/B runs of the service on the same database).
+  const kept = process.env.EDGEWATCH_BENCH_SERVICE_DIR;
+  const dataDir = kept ?? (await mkdtemp(join(tmpdir(), 'edgewatch-service-bench-')));
   await mkdir(join(dataDir, 'datalake'), { recursive: true });
   const deploymentId = stableUuid(`deployment:bench/${DEPLOYMENT}`);
   const checkpoints = [100_000, 1_000_000, 10_000_000].filter((c) => c <= total);
@@ -160,8 +223,15 @@ export async function runServiceBench(total: number, log: (l: string) => void): 
   const results: ServiceCheckpoint[] = [];
   let filled = 0;
   let insertS = 0;
+  if (kept !== undefined) {
+    const store = new PredictionStore(join(dataDir, 'monitoring.db'));
+    filled = store.count(deploymentId);
+    store.close();
+  }
   try {
     for (const target of checkpoints) {
+      // A kept folder already filled past this checkpoint: only the last one is measured again.
+      if (filled > target && target !== checkpoints.at(-1)) continue;
       const store = new PredictionStore(join(dataDir, 'monitoring.db'));
       const t0 = performance.now();
       while (filled < target) {
@@ -190,7 +260,7 @@ export async function runServiceBench(total: number, log: (l: string) => void): 
       results.push(await measureCheckpoint(dataDir, target, log));
     }
   } finally {
-    await rm(dataDir, { recursive: true, force: true });
+    if (kept === undefined) await rm(dataDir, { recursive: true, force: true });
   }
   const out: string[] = ['', `monitoring service at scale: ${filled.toLocaleString('en')} predictions filled through PredictionStore.insertMany at ${(filled / insertS).toFixed(0)} predictions/s (aggregates included)`];
   out.push('stats latency over HTTP, ms (p50 / p95 of 30 sequential calls after 3 warm-ups); monitor: sequential posts of a 32x32 JPEG for 30 s while 10 dashboards refresh every 3 s');

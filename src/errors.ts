@@ -62,6 +62,7 @@ export const ERROR_CODES = {
   EW_SERVER_CONFIG: 'The embedded service configuration is invalid.',
   EW_SERVER_DISK_LOW: 'The disk of the embedded service\'s data folder has less free space than minFreeGb (or is full): monitor calls are answered 503 with Retry-After until space is freed.',
   EW_SERVER_RETENTION: 'A retention pass of the embedded service could not delete a datalake file or finish (logged; the next pass, within the hour, tries again).',
+  EW_STORE_CHECKPOINT: 'A background WAL checkpoint of the embedded service\'s SQLite database failed (logged as a warning, not fatal): the writer then checkpoints on commits once the WAL passes 16 MiB; check the data folder\'s disk.',
   EW_SERVER_DATABASE: 'The service\'s PostgreSQL database (--database postgres://...) cannot be reached or refused a query: at start the service exits 2; while running, calls are answered 503 with Retry-After (agents keep the prediction and retry).',
   // metrics and health
   EW_METRICS_LISTEN: 'The metrics port (--metrics-port, --metrics-host) cannot be bound: choose another port or host, or leave --metrics-port unset.',

@@ -17,7 +17,24 @@ import { safeEqual } from './safe-equal.js';
 import type { StoredPrediction } from './store.js';
 import type { z } from 'zod';
 
-type Reply = { status: number; body: unknown };
+type Reply = { status: number; body: unknown; headers?: Record<string, string> };
+
+/** Milliseconds of the monitor call's phases, answered as `Server-Timing` (what a load test needs to attribute a slow call). */
+type Phases = Record<'read' | 'parse' | 'lookup' | 'check' | 'image' | 'db', number>;
+
+function serverTiming(phases: Phases): string {
+  return Object.entries(phases).map(([name, ms]) => `${name};dur=${ms.toFixed(2)}`).join(', ');
+}
+
+/** `work`'s result, its duration (ms) added to `phases[name]`. */
+async function timed<T>(phases: Phases, name: keyof Phases, work: () => Promise<T>): Promise<T> {
+  const t0 = performance.now();
+  try {
+    return await work();
+  } finally {
+    phases[name] += performance.now() - t0;
+  }
+}
 
 /** Top-1 of a prediction: the class with the highest score, null when the prediction is empty. */
 export function topOne(p: ParsedPrediction): { classId: number | null; score: number | null } {
@@ -92,7 +109,10 @@ function conflict(existingId: string): HttpError {
 }
 
 async function monitor(ctx: ServerContext, req: IncomingMessage, deployment: DeploymentInfo): Promise<Reply> {
-  const json = parseJson(await readBody(req, ctx.config.maxBodyBytes), parseMonitorJson);
+  const phases: Phases = { read: 0, parse: 0, lookup: 0, check: 0, image: 0, db: 0 };
+  const raw = await timed(phases, 'read', () => readBody(req, ctx.config.maxBodyBytes));
+  const parseStart = performance.now();
+  const json = parseJson(raw, parseMonitorJson);
   const parsed = monitorBodySchema(deployment.type).safeParse(json);
   if (!parsed.success) throw invalid(parsed.error, json, 'prediction');
   const body = parsed.data;
@@ -103,16 +123,17 @@ async function monitor(ctx: ServerContext, req: IncomingMessage, deployment: Dep
   const bytes = body.image;
   if (bytes.length === 0) throw unprocessable('prediction', [{ field: 'image', message: 'decodes to zero bytes' }]);
   const imageKey = imageKeyOf(body.custom_metadata, bytes);
-  const existing = await ctx.store.findByImageKey(deployment.id, imageKey);
+  phases.parse = performance.now() - parseStart;
+  const existing = await timed(phases, 'lookup', () => ctx.store.findByImageKey(deployment.id, imageKey));
   const id = randomUUID();
   const receivedS = Date.now() / 1000;
   // The image is checked and, unless already stored, written to the datalake at the same time (most
   // requests are good ones); a bad image answers 422 before 409. Whatever fails after the write (a bad
   // image, a lost race, a failed insert), the file is removed again: never a file without its row.
   const [checked, written] = await Promise.allSettled([
-    checkImage(bytes, body.content_type, body.width, body.height, ctx.config.maxPixels),
+    timed(phases, 'check', () => checkImage(bytes, body.content_type, body.width, body.height, ctx.config.maxPixels)),
     existing === undefined
-      ? storeOr503(() => ctx.datalake.write(deployment.name, id, body.content_type === 'IMAGE/PNG' ? 'png' : 'jpg', bytes, new Date(receivedS * 1000)), 'the image')
+      ? timed(phases, 'image', () => storeOr503(() => ctx.datalake.write(deployment.name, id, body.content_type === 'IMAGE/PNG' ? 'png' : 'jpg', bytes, new Date(receivedS * 1000)), 'the image'))
       : Promise.resolve(undefined),
   ]);
   const imagePath = written.status === 'fulfilled' ? written.value : undefined;
@@ -121,7 +142,8 @@ async function monitor(ctx: ServerContext, req: IncomingMessage, deployment: Dep
     if (checked.value.length > 0) throw unprocessable('prediction', checked.value);
     if (written.status === 'rejected') throw written.reason;
     if (existing !== undefined || imagePath === undefined) throw conflict(existing ?? '');
-    return await storeRow(ctx, deployment, body, { id, imageKey, imagePath, receivedS });
+    const reply = await timed(phases, 'db', () => storeRow(ctx, deployment, body, { id, imageKey, imagePath, receivedS }));
+    return { ...reply, headers: { 'server-timing': serverTiming(phases) } };
   } catch (err) {
     if (imagePath !== undefined) await ctx.datalake.remove(imagePath);
     throw err;

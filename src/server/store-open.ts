@@ -16,7 +16,9 @@ export function sqliteFileOf(dataDir: string): string {
 export async function openMonitoringStore(config: ServeConfig, dataDir: string, logger: ServerLogger): Promise<MonitoringStore> {
   if (config.database === undefined) {
     makePrivateFile(sqliteFileOf(dataDir));
-    return new SqliteMonitoringStore(sqliteFileOf(dataDir));
+    return new SqliteMonitoringStore(sqliteFileOf(dataDir), {
+      checkpoint: { onError: (err) => logger.warn({ code: 'EW_STORE_CHECKPOINT', err: { message: err.message } }, 'a WAL checkpoint failed; the writer checkpoints on commits past 16 MiB of WAL') },
+    });
   }
   return PgMonitoringStore.open(config.database, {
     onIdleError: (err) => logger.warn({ code: 'EW_SERVER_DATABASE', err: { message: err.message } }, 'a PostgreSQL connection was lost; the next query reconnects'),

@@ -1,6 +1,7 @@
 /** `MonitoringStore` on the embedded SQLite database: `PredictionStore`'s synchronous calls, answered as resolved promises. */
 import type { AggregateReader } from './aggregates/reader.js';
 import type { MonitoringStore } from './store-api.js';
+import type { WalCheckpointerOptions } from './wal-checkpointer.js';
 import { PredictionStore, type InsertResult, type PredictionFilter, type RetentionCandidate, type StoredPrediction } from './store.js';
 
 /** The SQLite store of one data folder (`monitoring.db`). `sqlite` is the synchronous store (tests, imports, the registry's file). */
@@ -9,8 +10,9 @@ export class SqliteMonitoringStore implements MonitoringStore {
   readonly sqlite: PredictionStore;
   readonly aggregates: AggregateReader;
 
-  constructor(file: string) {
-    this.sqlite = new PredictionStore(file);
+  /** `checkpoint`: the background WAL checkpoints (`onError` logs a failed one). */
+  constructor(file: string, options: { checkpoint?: WalCheckpointerOptions | false } = {}) {
+    this.sqlite = new PredictionStore(file, options);
     this.aggregates = this.sqlite.aggregates;
   }
 

@@ -8,6 +8,7 @@ import { AGGREGATE_TABLES, AGGREGATES_SCHEMA } from './aggregates/schema.js';
 import { SqliteAggregateReader } from './aggregates/sqlite-reader.js';
 import { SqliteAggregateWriter } from './aggregates/sqlite-writer.js';
 import { StatsWorker } from './aggregates/stats-worker.js';
+import { WAL_HARD_CAP_PAGES, WalCheckpointer, type WalCheckpointerOptions } from './wal-checkpointer.js';
 
 /** A prediction as stored. Times are epoch seconds, latencies seconds. */
 export interface StoredPrediction {
@@ -196,14 +197,28 @@ export class PredictionStore {
   readonly aggregates: AggregateReader;
   /** The same statistics computed in a worker thread with its own read-only connection: what the routes use. */
   readonly stats: StatsWorker;
+  readonly #file: string;
+  readonly #checkpoint: WalCheckpointerOptions | false;
+  #checkpointer: WalCheckpointer | null = null;
 
-  /** `maxDimsPerDeployment`: cap on a deployment's exact aggregate dimensions (tests lower it). */
-  constructor(file: string, options: { maxDimsPerDeployment?: number } = {}) {
+  /**
+   * `maxDimsPerDeployment`: cap on a deployment's exact aggregate dimensions (tests lower it). `checkpoint`: the
+   * background WAL checkpoints (started at the first write; `false`: SQLite's inline checkpoints every 1,000 pages).
+   */
+  constructor(file: string, options: { maxDimsPerDeployment?: number; checkpoint?: WalCheckpointerOptions | false } = {}) {
+    this.#file = file;
+    this.#checkpoint = options.checkpoint ?? {};
     try {
       this.#db = new Database(file);
       this.#db.pragma('journal_mode = WAL');
       this.#db.pragma('busy_timeout = 5000');
       this.#db.pragma('synchronous = NORMAL');
+      if (this.#checkpoint !== false) {
+        // Checkpoints run in the checkpoint worker; the writer checkpoints inline only past the cap (the worker behind or failed).
+        this.#db.pragma(`wal_autocheckpoint = ${WAL_HARD_CAP_PAGES}`);
+        // The WAL file shrinks back to the cap when it restarts after a checkpoint.
+        this.#db.pragma(`journal_size_limit = ${WAL_HARD_CAP_PAGES * 4096}`);
+      }
       this.#db.exec(SCHEMA);
       // Databases from before the usage counter: one sum, once; the triggers keep it from then on.
       if (this.#db.prepare('SELECT 1 FROM datalake_usage WHERE id = 1').get() === undefined) {
@@ -250,8 +265,20 @@ export class PredictionStore {
     return row?.id;
   }
 
+  /** The background checkpoints, started at the first write (a read-only use of the store never starts the worker). */
+  #writing(): void {
+    if (this.#checkpointer !== null || this.#checkpoint === false || this.#closed) return;
+    this.#checkpointer = new WalCheckpointer(this.#file, this.#checkpoint);
+  }
+
+  /** The background checkpointer, once a write started it (null with `checkpoint: false`). */
+  get checkpointer(): WalCheckpointer | null {
+    return this.#checkpointer;
+  }
+
   /** Inserts a prediction (and its aggregates) unless its image key is already stored for that deployment. */
   insert(p: StoredPrediction): InsertResult {
+    this.#writing();
     const stmt = cachedStatement(this.#db, INSERT_SQL);
     const inserted = this.#db.transaction(() => {
       if (stmt.run(...insertParams(p)).changes !== 1) return false;
@@ -267,6 +294,7 @@ export class PredictionStore {
    * touched bucket row): the fast path for imports and the service bench. Returns how many were new.
    */
   insertMany(ps: readonly StoredPrediction[]): number {
+    this.#writing();
     const stmt = cachedStatement(this.#db, INSERT_SQL);
     return this.#db.transaction(() => {
       const added = ps.filter((p) => stmt.run(...insertParams(p)).changes === 1);
@@ -287,6 +315,7 @@ export class PredictionStore {
    * contribution without a shadow is taken out and added back with it.
    */
   setShadow(id: string, shadow: unknown, shadowClass: number | null, shadowScore: number | null, shadowLatencyS: number, shadowVersionId: string | null = null): boolean {
+    this.#writing();
     return this.#db.transaction(() => {
       const before = this.get(id);
       if (before === undefined || before.shadow !== null) return false;
@@ -335,6 +364,7 @@ export class PredictionStore {
 
   /** Deletes predictions by id in one transaction; returns how many rows went. */
   deleteMany(ids: readonly string[]): number {
+    this.#writing();
     const remove = cachedStatement(this.#db, 'DELETE FROM predictions WHERE id = ?');
     return this.#db.transaction(() => ids.reduce((n, id) => n + remove.run(id).changes, 0))();
   }
@@ -344,6 +374,7 @@ export class PredictionStore {
     if (this.#closed) return;
     this.#closed = true;
     void this.stats.close();
+    void this.#checkpointer?.close();
     this.#db.close();
   }
 }
