@@ -5,11 +5,11 @@
  * failed. Needs to mount a tmpfs (root); skipped with the reason otherwise.
  */
 import assert from 'node:assert/strict';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { fillUp, withTmpfs } from '../helpers/tmpfs.js';
-import { agentArgs, distinctJpegs, startAgent, startService, tempFolder, waitUntil } from '../helpers/service.js';
+import { agentArgs, distinctJpegs, dropImage, startAgent, startService, tempFolder, waitUntil } from '../helpers/service.js';
 
 const IMAGES = 12;
 
@@ -32,8 +32,7 @@ async function exercise(t: TestContext, { inbox, staging, stateDir }: { inbox: s
   await fillUp(filler);
   for (let i = 0; i < IMAGES; i += 1) {
     const name = `img-${String(i).padStart(3, '0')}.jpg`;
-    await writeFile(join(staging, name), images[i] as Buffer);
-    await rename(join(staging, name), join(inbox, name));
+    await dropImage({ inbox, staging }, name, images[i] as Buffer);
   }
   await waitUntil(() => logs.some((l) => l.code === 'EW_DISK_FULL'), 30_000, 'EW_DISK_FULL in the log');
   const storedWhileFull = service.count();

@@ -4,20 +4,15 @@
  * port; all 100 arrive once, in capture-time order, with their original prediction timestamps.
  */
 import assert from 'node:assert/strict';
-import { mkdir, rename, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { agentArgs, distinctJpegs, seededRandom, startAgent, startService, stateDbQuery, tempFolder, waitUntil } from '../helpers/service.js';
+import { agentArgs, distinctJpegs, dropFolders, dropImage, seededRandom, startAgent, startService, stateDbQuery, waitUntil } from '../helpers/service.js';
 
 const IMAGES = 100;
 
 test(`outage: ${IMAGES} images queued while the service is down all arrive once it is back, in capture order, with their original timestamps`, { timeout: 90_000 }, async (t) => {
   const random = seededRandom(7);
-  const dir = await tempFolder(t);
-  const inbox = join(dir, 'inbox');
-  const staging = join(dir, 'staging');
-  await mkdir(inbox);
-  await mkdir(staging);
+  const { dir, inbox, staging } = await dropFolders(t);
   const service = await startService(t);
   const images = await distinctJpegs(IMAGES);
   const { agent, logs } = await startAgent(
@@ -34,9 +29,7 @@ test(`outage: ${IMAGES} images queued while the service is down all arrive once 
   const order = [...Array(IMAGES).keys()].sort(() => random() - 0.5);
   for (const i of order) {
     const name = `shot-${String(i).padStart(3, '0')}.jpg`;
-    await writeFile(join(staging, name), images[i] as Buffer);
-    await utimes(join(staging, name), baseS + i, baseS + i);
-    await rename(join(staging, name), join(inbox, name));
+    await dropImage({ inbox, staging }, name, images[i] as Buffer, baseS + i);
   }
   const outbox = () => agent.outbox?.size.entries ?? 0;
   // A burst of 100: the shadow falls behind, so some images' shadow predictions wait as late shadows beside them.

@@ -4,23 +4,18 @@
  * delivered, and `outbox retry` replays it once the service accepts it.
  */
 import assert from 'node:assert/strict';
-import { mkdir, rename, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { runCli } from '../helpers/cli.js';
 import { startFlakyProxy, type ProxyAction } from '../helpers/flaky-proxy.js';
-import { agentArgs, distinctJpegs, startAgent, startService, tempFolder, waitUntil } from '../helpers/service.js';
+import { agentArgs, distinctJpegs, dropFolders, dropImage, startAgent, startService, waitUntil } from '../helpers/service.js';
 
 const IMAGES = 20;
 const POISON = 'img-005.jpg';
 
 test('poison: a prediction rejected with 422 is dead-lettered with its reason and does not block the images after it', { timeout: 90_000 }, async (t) => {
-  const dir = await tempFolder(t);
-  const inbox = join(dir, 'inbox');
-  const staging = join(dir, 'staging');
+  const { dir, inbox, staging } = await dropFolders(t);
   const stateDir = join(dir, 'state');
-  await mkdir(inbox);
-  await mkdir(staging);
   const service = await startService(t);
   const images = await distinctJpegs(IMAGES);
   const reject = (r: { kind: string; body: Buffer }): ProxyAction =>
@@ -36,9 +31,7 @@ test('poison: a prediction rejected with 422 is dead-lettered with its reason an
   const baseS = Math.floor(Date.now() / 1000) - 600;
   for (let i = 0; i < IMAGES; i += 1) {
     const name = `img-${String(i).padStart(3, '0')}.jpg`;
-    await writeFile(join(staging, name), images[i] as Buffer);
-    await utimes(join(staging, name), baseS + i, baseS + i);
-    await rename(join(staging, name), join(inbox, name));
+    await dropImage({ inbox, staging }, name, images[i] as Buffer, baseS + i);
   }
   await waitUntil(() => agent.summary().dead === 1 && service.count() === IMAGES - 1 && agent.summary().pending === 0, 60_000, 'the poison dead-lettered and the rest delivered', () =>
     `${service.count()} stored, ${JSON.stringify(agent.summary())}`,

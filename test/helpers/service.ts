@@ -11,7 +11,7 @@
  * ```
  */
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -192,6 +192,24 @@ export async function inboxOfJpegs(t: TestContext, count: number, options: { off
   await mkdir(inbox);
   for (const [i, bytes] of (await distinctJpegs(count, { offset: options.offset ?? 0 })).entries()) await writeFile(join(inbox, `${options.prefix ?? 'img-'}${i}.jpg`), bytes);
   return { dir, inbox };
+}
+
+/** A fresh temp folder with `inbox/` (to watch) and `staging/` beside it, on the same filesystem, for `dropImage`. */
+export async function dropFolders(t: TestContext): Promise<{ dir: string; inbox: string; staging: string }> {
+  const dir = await tempFolder(t);
+  const inbox = join(dir, 'inbox');
+  const staging = join(dir, 'staging');
+  await mkdir(inbox);
+  await mkdir(staging);
+  return { dir, inbox, staging };
+}
+
+/** Puts a whole file in the inbox: written in staging (with capture time `mtimeS` when given), then renamed in, so the watcher never sees it half written. */
+export async function dropImage(folders: { inbox: string; staging: string }, name: string, bytes: Buffer, mtimeS?: number): Promise<void> {
+  const staged = join(folders.staging, name);
+  await writeFile(staged, bytes);
+  if (mtimeS !== undefined) await utimes(staged, mtimeS, mtimeS);
+  await rename(staged, join(folders.inbox, name));
 }
 
 /** Polls `condition` every `everyMs` until true; throws after `timeoutMs` with `what` and the optional `detail()`. */

@@ -4,22 +4,17 @@
  * outbox is full, then 200 again once it is back and the outbox drained.
  */
 import assert from 'node:assert/strict';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { spawnAgent } from '../helpers/agent-child.js';
 import { startFlakyProxy, type ProxyAction } from '../helpers/flaky-proxy.js';
-import { agentArgs, distinctJpegs, startService, tempFolder, waitUntil } from '../helpers/service.js';
+import { agentArgs, distinctJpegs, dropFolders, dropImage, startService, waitUntil } from '../helpers/service.js';
 import { health, scrape, type Scrape } from './scrape.js';
 
 const POISON = 'poison.jpg';
 
 test('run --metrics-port: counters move as images are monitored, rejected and dead-lettered; /readyz 503 while the service is down and the outbox full, 200 after', { timeout: 150_000 }, async (t) => {
-  const dir = await tempFolder(t);
-  const inbox = join(dir, 'inbox');
-  const staging = join(dir, 'staging');
-  await mkdir(inbox);
-  await mkdir(staging);
+  const { dir, inbox, staging } = await dropFolders(t);
   const service = await startService(t);
   const reject = (r: { kind: string; body: Buffer }): ProxyAction =>
     r.kind === 'prediction' && (JSON.parse(r.body.toString('utf8')) as { filename?: string }).filename === POISON ? { status: 422, body: { message: 'refused by the test' } } : 'forward';
@@ -48,10 +43,7 @@ test('run --metrics-port: counters move as images are monitored, rejected and de
   assert.equal(s.sum('edgewatch_images_seen_total'), 0);
 
   const images = await distinctJpegs(8);
-  const drop = async (name: string, bytes: Buffer) => {
-    await writeFile(join(staging, name), bytes);
-    await rename(join(staging, name), join(inbox, name));
-  };
+  const drop = (name: string, bytes: Buffer) => dropImage({ inbox, staging }, name, bytes);
   await drop('a.jpg', images[0] as Buffer);
   await drop('b.jpg', images[1] as Buffer);
   await drop(POISON, images[2] as Buffer);
