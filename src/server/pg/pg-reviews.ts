@@ -3,7 +3,7 @@
  * The verdict's counters (`period_traffic`, `period_disagreements`) are kept by the triggers of registry-schema.ts.
  */
 import { randomUUID } from 'node:crypto';
-import { REVIEWED_PREDICTION_COLUMNS, reviewOf, reviewedPredictionOf, type AssetQuery, type PairVersions, type ReviewDbRow, type ReviewedPair, type ReviewedPrediction, type ReviewRow } from '../reviews/review-store.js';
+import { AGREE, ASSET_ORDER, DISAGREE, REVIEWED, REVIEWED_PREDICTION_COLUMNS, reviewOf, UNREVIEWED, reviewedPredictionOf, type AssetQuery, type PairVersions, type ReviewDbRow, type ReviewedPair, type ReviewedPrediction, type ReviewRow } from '../reviews/review-store.js';
 import type { ReviewsStore } from '../store-api.js';
 import type { PgSql } from './pg-store.js';
 
@@ -24,19 +24,11 @@ function ranBy(v: PairVersions, params: Params): string {
     AND (${s} IS NULL OR p.shadow_json IS NULL OR COALESCE(p.custom_metadata_json::jsonb #>> '{edgewatch,shadow,modelVersionId}', ${s}) = ${s})`;
 }
 
-const DISAGREE = '(p.shadow_json IS NOT NULL AND p.champion_class IS DISTINCT FROM p.shadow_class)';
-const ORDER: Record<AssetQuery['order'], string> = {
-  created_at: 'p.received_s ASC, p.id',
-  '-created_at': 'p.received_s DESC, p.id',
-  disagreements_first: `${DISAGREE} DESC, p.received_s DESC, p.id`,
-};
-const UNREVIEWED = 'NOT EXISTS (SELECT 1 FROM prediction_reviews r WHERE r.prediction_id = p.id)';
-
 function whereOf(q: Omit<AssetQuery, 'order' | 'limit' | 'offset'>, params: Params): string {
   const parts = [`p.deployment_id = ${params.add(q.deploymentId)}`];
   if (q.sinceS !== undefined) parts.push(`p.received_s >= ${params.add(q.sinceS)}`);
-  if (q.reviewed !== undefined) parts.push(q.reviewed ? `NOT ${UNREVIEWED}` : UNREVIEWED);
-  if (q.disagreement !== undefined) parts.push(q.disagreement ? DISAGREE : '(p.shadow_json IS NOT NULL AND p.champion_class IS NOT DISTINCT FROM p.shadow_class)');
+  if (q.reviewed !== undefined) parts.push(q.reviewed ? REVIEWED : UNREVIEWED);
+  if (q.disagreement !== undefined) parts.push(q.disagreement ? DISAGREE : AGREE);
   if (q.paired !== undefined) parts.push(q.paired ? 'p.shadow_json IS NOT NULL' : 'p.shadow_json IS NULL');
   if (q.filename !== undefined) parts.push(`p.filename = ${params.add(q.filename)}`);
   if (q.search !== undefined) parts.push(`strpos(lower(p.filename), lower(${params.add(q.search)})) > 0`);
@@ -56,7 +48,7 @@ export class PgReviewStore implements ReviewsStore {
     const params = new Params();
     const where = whereOf(q, params);
     const filters = [...params.values];
-    const page = `SELECT p.id FROM predictions p WHERE ${where} ORDER BY ${ORDER[q.order]} LIMIT ${params.add(q.limit)} OFFSET ${params.add(q.offset)}`;
+    const page = `SELECT p.id FROM predictions p WHERE ${where} ORDER BY ${ASSET_ORDER[q.order]} LIMIT ${params.add(q.limit)} OFFSET ${params.add(q.offset)}`;
     const [ids, count] = await Promise.all([this.#sql.rows<{ id: string }>(page, params.values), this.#sql.rows<{ n: number }>(`SELECT COUNT(*) AS n FROM predictions p WHERE ${where}`, filters)]);
     return { ids: ids.map((r) => r.id), count: count[0]?.n ?? 0 };
   }
@@ -111,7 +103,7 @@ export class PgReviewStore implements ReviewsStore {
     if (disagreements.length < limit) {
       const params = new Params();
       const sql = `SELECT p.id FROM predictions p
-        WHERE p.deployment_id = ${params.add(deploymentId)} AND p.shadow_json IS NOT NULL AND p.champion_class IS NOT DISTINCT FROM p.shadow_class
+        WHERE p.deployment_id = ${params.add(deploymentId)} AND ${AGREE}
           AND p.received_s >= ${params.add(period.sinceS)} AND ${ranBy(versions, params)} AND ${UNREVIEWED}
         ORDER BY p.timestamp_s DESC LIMIT ${params.add(limit - disagreements.length)}`;
       agreements = (await this.#sql.rows<{ id: string }>(sql, params.values)).map((r) => r.id);

@@ -96,8 +96,18 @@ export interface ReviewedPair {
   labels: string[];
 }
 
-const DISAGREE = '(p.shadow_json IS NOT NULL AND p.champion_class IS NOT p.shadow_class)';
-const ORDER: Record<AssetQuery['order'], string> = {
+/*
+ * Fragments over `predictions p` written once for both review stores (PostgreSQL: ../pg/pg-reviews.ts). IS [NOT]
+ * DISTINCT FROM is SQLite's IS [NOT] under its standard name (the same operator to SQLite's planner).
+ */
+/** A paired prediction whose shadow's top-1 differs from the champion's. */
+export const DISAGREE = '(p.shadow_json IS NOT NULL AND p.champion_class IS DISTINCT FROM p.shadow_class)';
+/** A paired prediction whose shadow's top-1 is the champion's. */
+export const AGREE = '(p.shadow_json IS NOT NULL AND p.champion_class IS NOT DISTINCT FROM p.shadow_class)';
+export const REVIEWED = 'EXISTS (SELECT 1 FROM prediction_reviews r WHERE r.prediction_id = p.id)';
+export const UNREVIEWED = `NOT ${REVIEWED}`;
+/** `ORDER BY` of a predicted-asset listing. */
+export const ASSET_ORDER: Record<AssetQuery['order'], string> = {
   created_at: 'p.received_s ASC, p.id',
   '-created_at': 'p.received_s DESC, p.id',
   disagreements_first: `${DISAGREE} DESC, p.received_s DESC, p.id`,
@@ -122,8 +132,8 @@ function whereOf(q: Omit<AssetQuery, 'order' | 'limit' | 'offset'>): { sql: stri
   const parts = ['p.deployment_id = ?'];
   const params: unknown[] = [q.deploymentId];
   if (q.sinceS !== undefined) (parts.push('p.received_s >= ?'), params.push(q.sinceS));
-  if (q.reviewed !== undefined) parts.push(`${q.reviewed ? '' : 'NOT '}EXISTS (SELECT 1 FROM prediction_reviews r WHERE r.prediction_id = p.id)`);
-  if (q.disagreement !== undefined) parts.push(q.disagreement ? DISAGREE : '(p.shadow_json IS NOT NULL AND p.champion_class IS p.shadow_class)');
+  if (q.reviewed !== undefined) parts.push(q.reviewed ? REVIEWED : UNREVIEWED);
+  if (q.disagreement !== undefined) parts.push(q.disagreement ? DISAGREE : AGREE);
   if (q.paired !== undefined) parts.push(q.paired ? 'p.shadow_json IS NOT NULL' : 'p.shadow_json IS NULL');
   if (q.filename !== undefined) (parts.push('p.filename = ?'), params.push(q.filename));
   if (q.search !== undefined) (parts.push("instr(lower(p.filename), lower(?)) > 0"), params.push(q.search));
@@ -142,7 +152,7 @@ export class ReviewStore {
   /** Ids of the predictions matching `q` (one page) and how many match in all. */
   listIds(q: AssetQuery): { ids: string[]; count: number } {
     const w = whereOf(q);
-    const ids = (cachedStatement(this.#db, `SELECT p.id FROM predictions p WHERE ${w.sql} ORDER BY ${ORDER[q.order]} LIMIT ? OFFSET ?`).all(...w.params, q.limit, q.offset) as { id: string }[]).map((r) => r.id);
+    const ids = (cachedStatement(this.#db, `SELECT p.id FROM predictions p WHERE ${w.sql} ORDER BY ${ASSET_ORDER[q.order]} LIMIT ? OFFSET ?`).all(...w.params, q.limit, q.offset) as { id: string }[]).map((r) => r.id);
     const count = (cachedStatement(this.#db, `SELECT COUNT(*) AS n FROM predictions p WHERE ${w.sql}`).get(...w.params) as { n: number }).n;
     return { ids, count };
   }
@@ -209,8 +219,8 @@ export class ReviewStore {
         : (cachedStatement(
             this.#db,
             `SELECT p.id FROM predictions p
-             WHERE p.deployment_id = ? AND p.shadow_json IS NOT NULL AND p.champion_class IS p.shadow_class AND p.received_s >= ? AND ${RAN_BY}
-               AND NOT EXISTS (SELECT 1 FROM prediction_reviews r WHERE r.prediction_id = p.id)
+             WHERE p.deployment_id = ? AND ${AGREE} AND p.received_s >= ? AND ${RAN_BY}
+               AND ${UNREVIEWED}
              ORDER BY p.timestamp_s DESC LIMIT ?`,
           ).all(deploymentId, period.sinceS, ...ranByParams(versions), limit - disagreements.length) as { id: string }[]).map((r) => r.id);
     const traffic = this.periodTraffic(deploymentId, period.seq);
@@ -250,7 +260,7 @@ export class ReviewStore {
    */
   oldestUnreviewed(limit: number, beforeS?: number): { id: string; imagePath: string; imageBytes: number; timestampS: number }[] {
     const columns = `SELECT id, image_path AS imagePath, image_bytes AS imageBytes, timestamp_s AS timestampS FROM predictions p
-      WHERE NOT EXISTS (SELECT 1 FROM prediction_reviews r WHERE r.prediction_id = p.id)`;
+      WHERE ${UNREVIEWED}`;
     return (beforeS === undefined
       ? cachedStatement(this.#db, `${columns} ORDER BY timestamp_s LIMIT ?`).all(limit)
       : cachedStatement(this.#db, `${columns} AND timestamp_s < ? ORDER BY timestamp_s LIMIT ?`).all(beforeS, limit)) as { id: string; imagePath: string; imageBytes: number; timestampS: number }[];
