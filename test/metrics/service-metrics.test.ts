@@ -1,6 +1,5 @@
 /** The service's metrics port and /metrics on its main port: requests by route template, monitor calls by result, stored predictions, datalake and disk; /healthz and /readyz. */
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { writeFile } from 'node:fs/promises';
 import { test } from 'node:test';
@@ -8,6 +7,7 @@ import { serveConfigSchema, startServer } from '../../src/server/index.js';
 import { ServiceHealth } from '../../src/server/health.js';
 import { DiskGuard } from '../../src/server/disk-guard.js';
 import { isEdgewatchError } from '../../src/errors.js';
+import { takenPort } from '../helpers/ports.js';
 import { classification, makeJpeg, monitorBody, postMonitor, sdkHandshake, startTestServer, tempDir } from '../server/sdk.js';
 import { health, scrape } from './scrape.js';
 
@@ -88,10 +88,7 @@ test('ServiceHealth: a database that cannot take a write (not a database) is not
 });
 
 test('serve: a metrics port already taken stops the start with EW_METRICS_LISTEN, and the main port is released', async (t) => {
-  const blocker = createServer();
-  await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
-  t.after(() => new Promise<void>((r) => blocker.close(() => r())));
-  const taken = (blocker.address() as { port: number }).port;
+  const taken = await takenPort(t);
   const dataDir = await tempDir(t);
   await assert.rejects(startServer(serveConfigSchema.parse({ dataDir, port: 0, metricsPort: taken })), (err: unknown) => isEdgewatchError(err, 'EW_METRICS_LISTEN') && /--metrics-port/.test((err as Error).message));
   // The data folder is free again: a second start on it works.

@@ -1,13 +1,13 @@
 /** The embedded service speaks DESIGN.md §2 as the Picsellia SDK expects: handshake, login, monitor, 409, late shadow, persistence. */
 import assert from 'node:assert/strict';
 import { readFile, readdir, stat } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import sharp from 'sharp';
 import { loadConfig } from '../../src/config/load.js';
 import { isEdgewatchError } from '../../src/errors.js';
 import { serveConfigSchema, startServer } from '../../src/server/index.js';
+import { takenPort } from '../helpers/ports.js';
 import { classification, httpRequest, makeJpeg, makePng, monitorBody, postMonitor, pyJsonDumps, sdkHandshake, startTestServer, tempDir } from './sdk.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -211,10 +211,7 @@ test('configured token is used and never written to disk; several organizations 
 });
 
 test('a port in use fails with EW_SERVER_LISTEN', async (t) => {
-  const blocker = createServer();
-  await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
-  t.after(() => new Promise<void>((r) => blocker.close(() => r())));
-  const port = (blocker.address() as { port: number }).port;
+  const port = await takenPort(t);
   const dataDir = await tempDir(t);
   await assert.rejects(startServer(serveConfigSchema.parse({ dataDir, port })), (e: unknown) => isEdgewatchError(e, 'EW_SERVER_LISTEN'));
 });
