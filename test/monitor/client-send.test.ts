@@ -4,18 +4,13 @@ import { test, type TestContext } from 'node:test';
 import { buildMonitorBody, serializeMonitorBody } from '../../src/monitor/monitor-body.js';
 import type { PicselliaClientOptions } from '../../src/monitor/picsellia-client.js';
 import { startFakePicsellia, times, type FakePicselliaOptions } from '../helpers/fake-picsellia.js';
-import { clientFor, makeJpeg, sampleInput } from './sample-body.js';
+import { clientFor, fakeAndClient, makeJpeg, sampleInput } from './sample-body.js';
 
 const jpeg = await makeJpeg();
 const body = (imageId: string) => buildMonitorBody(sampleInput(jpeg, imageId));
 
 async function setup(t: TestContext, options: FakePicselliaOptions = {}, clientOptions: Partial<PicselliaClientOptions> = {}) {
-  const fake = await startFakePicsellia(options);
-  const client = clientFor(fake, clientOptions);
-  t.after(async () => {
-    await client.close();
-    await fake.close();
-  });
+  const { fake, client } = await fakeAndClient(t, options, clientOptions);
   await client.resolve();
   return { fake, client };
 }
@@ -226,12 +221,7 @@ test('useTarget (offline start): no platform call, lazy login at the first send'
 });
 
 test('useTarget then a refused login: retry EW_MONITOR_AUTH (the prediction is kept)', async (t) => {
-  const fake = await startFakePicsellia();
-  const client = clientFor(fake, { apiToken: 'wrong-token' });
-  t.after(async () => {
-    await client.close();
-    await fake.close();
-  });
+  const { fake, client } = await fakeAndClient(t, {}, { apiToken: 'wrong-token' });
   client.useTarget({
     organizationId: fake.state.organization.id, organizationName: 'acme', deploymentId: fake.state.deployment.id,
     deploymentName: 'line-3', type: 'CLASSIFICATION', oracleHost: fake.url, resolvedAt: 0,
@@ -243,12 +233,7 @@ test('useTarget then a refused login: retry EW_MONITOR_AUTH (the prediction is k
 });
 
 test('sending without a target throws EW_MONITOR_PROTOCOL; a bad cached oracle URL too', async (t) => {
-  const fake = await startFakePicsellia();
-  const client = clientFor(fake);
-  t.after(async () => {
-    await client.close();
-    await fake.close();
-  });
+  const { client } = await fakeAndClient(t);
   await assert.rejects(client.sendPrediction(body('a')), { code: 'EW_MONITOR_PROTOCOL' });
   assert.throws(
     () => client.useTarget({ organizationId: 'o', organizationName: 'o', deploymentId: 'd', deploymentName: 'd', type: 'CLASSIFICATION', oracleHost: 'nope', resolvedAt: 0 }),

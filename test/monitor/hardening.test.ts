@@ -12,9 +12,9 @@ import { Redactor } from '../../src/monitor/redactor.js';
 import { Sender } from '../../src/send/sender.js';
 import { Outbox } from '../../src/state/outbox.js';
 import { openStateDb } from '../../src/state/state-db.js';
-import { startFakePicsellia, times } from '../helpers/fake-picsellia.js';
+import { times } from '../helpers/fake-picsellia.js';
 import { tempDir } from '../helpers/images.js';
-import { clientFor, makeJpeg, sampleInput } from './sample-body.js';
+import { fakeAndClient, makeJpeg, sampleInput } from './sample-body.js';
 
 /** A server whose every answer is 200 with a body that never ends (or that declares `declaredBytes`); counts what it wrote. */
 async function endlessServer(t: TestContext, declaredBytes?: number): Promise<{ url: string; written: () => number }> {
@@ -59,12 +59,7 @@ test('item 3: a response body over the cap is cut and refused with EW_MONITOR_PR
 });
 
 test('item 10: a redirect on predictions pauses sending, logs once with EW_MONITOR_REDIRECT, keeps the outbox, then recovers', async (t) => {
-  const fake = await startFakePicsellia();
-  const client = clientFor(fake);
-  t.after(async () => {
-    await client.close();
-    await fake.close();
-  });
+  const { fake, client } = await fakeAndClient(t);
   await client.resolve();
   const dir = await tempDir(t, 'ew-redirect-');
   const db = openStateDb(dir);
@@ -105,12 +100,7 @@ test('item 10: a redirect on predictions pauses sending, logs once with EW_MONIT
 
 test('item 10 at start: a redirect from the platform or at login fails the resolution with EW_MONITOR_REDIRECT (a start-up error, not "unreachable")', async (t) => {
   for (const kind of ['ping', 'login'] as const) {
-    const fake = await startFakePicsellia();
-    const client = clientFor(fake);
-    t.after(async () => {
-      await client.close();
-      await fake.close();
-    });
+    const { fake, client } = await fakeAndClient(t);
     fake.script(kind, { status: 308, headers: { location: 'https://elsewhere.example.com/' }, body: {} });
     await assert.rejects(client.resolve(), (err: unknown) => {
       assert.ok(isEdgewatchError(err));

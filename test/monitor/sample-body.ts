@@ -1,8 +1,9 @@
 /** Test fixtures of the monitor stage: a real JPEG made with sharp, a body input, and a client pointed at a fake. */
+import type { TestContext } from 'node:test';
 import sharp from 'sharp';
 import { PicselliaClient, type PicselliaClientOptions } from '../../src/monitor/picsellia-client.js';
 import type { MonitorBodyInput } from '../../src/monitor/monitor-body.js';
-import type { FakePicsellia } from '../helpers/fake-picsellia.js';
+import { startFakePicsellia, type FakePicsellia, type FakePicselliaOptions } from '../helpers/fake-picsellia.js';
 
 /** A small real JPEG (sharp-made, solid colour). */
 export async function makeJpeg(width = 32, height = 24): Promise<Buffer> {
@@ -51,4 +52,15 @@ export function clientFor(fake: FakePicsellia, overrides: Partial<PicselliaClien
     userAgent: 'edgewatch/0.1.0 test',
     ...overrides,
   });
+}
+
+/** A fake Picsellia and a client for it (`clientFor`), both closed in `t.after`, the client first. */
+export async function fakeAndClient(t: TestContext, fakeOptions: FakePicselliaOptions = {}, clientOverrides: Partial<PicselliaClientOptions> = {}): Promise<{ fake: FakePicsellia; client: PicselliaClient }> {
+  const fake = await startFakePicsellia(fakeOptions);
+  const client = clientFor(fake, clientOverrides);
+  t.after(async () => {
+    await client.close();
+    await fake.close();
+  });
+  return { fake, client };
 }
