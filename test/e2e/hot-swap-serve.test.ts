@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { runCli } from '../helpers/cli.js';
 import { jpegBytes } from '../helpers/images.js';
-import { DEMO_CHAMPION, DEMO_SHADOW, startAgent, startService, tempFolder } from '../helpers/service.js';
+import { DEMO_CHAMPION, DEMO_SHADOW, startAgent, startService, tempFolder, waitUntil } from '../helpers/service.js';
 
 interface Named {
   name: string;
@@ -56,15 +56,8 @@ test('serve end to end: push, set champion and shadow, agent follows a promotion
     n += 1;
     await writeFile(join(inbox, `img-${n}.jpg`), await jpegBytes({ width: 80 + n, height: 60 }));
   };
-  const until = async (condition: () => boolean, what: string, timeoutMs = 60_000) => {
-    const deadline = Date.now() + timeoutMs;
-    while (!condition()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  };
   for (let i = 0; i < 3; i++) await drop();
-  await until(() => stored().length === 3, 'three predictions');
+  await waitUntil(() => stored().length === 3, 60_000, 'three predictions');
   for (const p of stored()) {
     assert.equal(p.champion.modelVersionId, v1);
     assert.equal(p.shadow?.modelVersionId, v2);
@@ -77,7 +70,7 @@ test('serve end to end: push, set champion and shadow, agent follows a promotion
   await promoted.json();
   while (!stored().some((p) => p.champion.modelVersionId === v2)) {
     await drop();
-    await until(() => stored().length === n, `prediction ${n}`);
+    await waitUntil(() => stored().length === n, 60_000, `prediction ${n}`);
   }
   const first = stored().find((p) => p.champion.modelVersionId === v2);
   const promotionToPredictionMs = Math.round(((first?.receivedS ?? 0) - promotedAtS) * 1000);
@@ -89,9 +82,9 @@ test('serve end to end: push, set champion and shadow, agent follows a promotion
   await cp(DEMO_SHADOW, broken, { recursive: true });
   await truncate(join(broken, 'weights.bin'), 1000);
   const v3 = await push(broken, 'v3-broken', 'champion');
-  await until(() => logs.some((l) => l.code === 'EW_MODEL_SWAP_FAILED'), 'the swap failure');
+  await waitUntil(() => logs.some((l) => l.code === 'EW_MODEL_SWAP_FAILED'), 60_000, 'the swap failure');
   await drop();
-  await until(() => stored().length === n, 'a prediction after the failure');
+  await waitUntil(() => stored().length === n, 60_000, 'a prediction after the failure');
   const after = stored().at(-1);
   assert.equal(after?.champion.modelVersionId, v2, 'still the promoted champion');
   assert.notEqual(agent.models.champion?.modelVersionId, v3);

@@ -11,6 +11,7 @@ import { startFakePicsellia, type FakePicsellia, type StoredPrediction } from '.
 import { jpegBytes, tempDir } from '../helpers/images.js';
 import { zipFolder, zipOf } from '../helpers/model-zips.js';
 import { DEMO_CHAMPION, DEMO_SHADOW, writeSlowModelFolder } from '../helpers/models.js';
+import { waitUntil } from '../helpers/service.js';
 
 interface Named {
   name: string;
@@ -18,16 +19,6 @@ interface Named {
   modelVersionId?: string;
 }
 const meta = (p: StoredPrediction) => (p.body.custom_metadata as { edgewatch: { champion: Named; shadow?: Named } }).edgewatch;
-
-/** Polls `condition` until true or the deadline (no fixed sleeps). */
-async function until(condition: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setImmediate(r));
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 async function startAgent(t: TestContext, fake: FakePicsellia, dir: string, extra: Partial<AgentConfigInput> = {}) {
   const inbox = join(dir, 'inbox');
@@ -97,7 +88,7 @@ test('a promotion is followed within --model-poll-s: the next predictions carry 
   fake.state.deployment.shadowModelVersionId = null;
   const promotedAt = performance.now();
   await written;
-  await until(() => agent.models.champion?.modelVersionId === v2, 'the swap');
+  await waitUntil(() => agent.models.champion?.modelVersionId === v2, 30_000, 'the swap');
   const swapMs = performance.now() - promotedAt;
   assert.equal(agent.models.shadow, undefined, 'the shadow removed from the deployment is stopped');
   const before = fake.predictions.length;
@@ -135,7 +126,7 @@ test('a broken version keeps the running models, is logged once with its code an
   // A SavedModel: refused at unpack time, with the converter's name.
   const saved = fake.registry.addVersion({ model: 'shapes', name: 'saved', zip: zipOf({ 'saved_model.pb': 'x', 'variables/variables.index': 'y' }) });
   fake.state.deployment.modelVersionId = broken;
-  await until(() => lines.some((l) => l.code === 'EW_MODEL_SWAP_FAILED'), 'the failure log');
+  await waitUntil(() => lines.some((l) => l.code === 'EW_MODEL_SWAP_FAILED'), 30_000, 'the failure log');
   const polls = fake.requestsOf('deploymentGet').length;
   await fake.waitFor(() => fake.requestsOf('deploymentGet').length >= polls + 5, 20_000);
   const failures = lines.filter((l) => l.code === 'EW_MODEL_SWAP_FAILED');
@@ -150,15 +141,15 @@ test('a broken version keeps the running models, is logged once with its code an
   assert.ok(fake.predictions.every((p) => meta(p).champion.modelVersionId === v1));
 
   fake.state.deployment.modelVersionId = saved;
-  await until(() => lines.filter((l) => l.code === 'EW_MODEL_SWAP_FAILED').length === 2, 'the second failure');
+  await waitUntil(() => lines.filter((l) => l.code === 'EW_MODEL_SWAP_FAILED').length === 2, 30_000, 'the second failure');
   assert.equal(lines.filter((l) => l.code === 'EW_MODEL_SWAP_FAILED')[1]?.cause, 'EW_MODEL_NOT_TFJS');
 
   // The shadow slot emptied, then a shadow added again: it stops, then starts.
   fake.state.deployment.modelVersionId = v1;
   fake.state.deployment.shadowModelVersionId = null;
-  await until(() => agent.models.shadow === undefined, 'the shadow stopped');
+  await waitUntil(() => agent.models.shadow === undefined, 30_000, 'the shadow stopped');
   fake.state.deployment.shadowModelVersionId = v2;
-  await until(() => agent.models.shadow?.modelVersionId === v2, 'the shadow started');
+  await waitUntil(() => agent.models.shadow?.modelVersionId === v2, 30_000, 'the shadow started');
   await drop(1);
   await fake.waitFor(() => fake.predictions.length === 3, 30_000);
   assert.equal(meta(fake.predictions[2]!).shadow?.modelVersionId, v2);
@@ -236,7 +227,7 @@ test('a shadow swapped while its work is behind: every late shadow comes from th
   await drop(12);
   await fake.waitFor(() => fake.predictions.length >= 4, 60_000);
   fake.state.deployment.shadowModelVersionId = quick;
-  await until(() => agent.models.shadow?.modelVersionId === quick, 'the shadow swap', 60_000);
+  await waitUntil(() => agent.models.shadow?.modelVersionId === quick, 60_000, 'the shadow swap');
   const count = await drop(2);
   await fake.waitFor(() => fake.predictions.length === count, 60_000);
   await agent.close();

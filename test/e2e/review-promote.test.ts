@@ -13,7 +13,7 @@ import Database from 'better-sqlite3';
 import { SHAPE_LABELS, makeShapeImage } from '../../src/demo/shapes.js';
 import { launchBrowser } from '../helpers/browser.js';
 import { runCli } from '../helpers/cli.js';
-import { DEMO_CHAMPION, DEMO_SHADOW, startAgent, startService, tempFolder } from '../helpers/service.js';
+import { DEMO_CHAMPION, DEMO_SHADOW, startAgent, startService, tempFolder, waitUntil } from '../helpers/service.js';
 
 test('review in the dashboard, verdict, promote from the dashboard: the agent follows without a restart', { timeout: 180_000 }, async (t) => {
   const browser = await launchBrowser(t, process.env.EDGEWATCH_SKIP_BROWSER === '1');
@@ -36,13 +36,6 @@ test('review in the dashboard, verdict, promote from the dashboard: the agent fo
   const db = new Database(join(service.dataDir, 'monitoring.db'), { readonly: true, fileMustExist: true });
   t.after(() => db.close());
   const champions = () => (db.prepare("SELECT received_s AS r, json_extract(custom_metadata_json, '$.edgewatch.champion.modelVersionId') AS v FROM predictions ORDER BY rowid").all() as { r: number; v: string }[]);
-  const until = async (condition: () => boolean, what: string, timeoutMs = 60_000) => {
-    const deadline = Date.now() + timeoutMs;
-    while (!condition()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  };
   let n = 0;
   const drop = async () => {
     const label = SHAPE_LABELS[n % SHAPE_LABELS.length] as (typeof SHAPE_LABELS)[number];
@@ -50,7 +43,7 @@ test('review in the dashboard, verdict, promote from the dashboard: the agent fo
     await writeFile(join(inbox, `shape-${n}.jpg`), await makeShapeImage(label, 100 + n, 96));
   };
   for (let i = 0; i < 20; i++) await drop();
-  await until(() => champions().length === 20, '20 predictions');
+  await waitUntil(() => champions().length === 20, 60_000, '20 predictions');
   assert.ok(champions().every((p) => p.v === v1));
 
   const page = await (await browser.newContext({ viewport: { width: 1400, height: 1000 } })).newPage();
@@ -84,7 +77,7 @@ test('review in the dashboard, verdict, promote from the dashboard: the agent fo
   await page.waitForSelector(`#review[data-promoted="${v2}"]`, { timeout: 10_000 });
   while (!champions().some((p) => p.v === v2)) {
     await drop();
-    await until(() => champions().length === n, `prediction ${n}`);
+    await waitUntil(() => champions().length === n, 60_000, `prediction ${n}`);
   }
   const first = champions().find((p) => p.v === v2) as { r: number };
   t.diagnostic(`dashboard promotion to the first prediction on the new champion: ${Math.round((first.r - promotedAtS) * 1000)} ms (--model-poll-s 0.5, demo models, 1 worker per model)`);
