@@ -4,27 +4,11 @@
   const REFRESH_MS = 3000;
   const COLORS = { champion: '#4f8cff', shadow: '#f5a524' };
   const PALETTE = ['#a371f7', '#39c5cf', '#3fb950', '#f85149', '#db61a2', '#e3b341', '#79c0ff', '#ffa657', '#8b98a9', '#56d364'];
-  const $ = (id) => document.getElementById(id);
+  const { $, el, pct } = window.EwDom;
   const state = { deploymentId: null, timer: null, charts: null, images: new Map(), refreshes: 0, labelShares: [] };
 
-  /** Creates an element; strings and numbers become text nodes (never HTML). */
-  function el(tag, attrs, ...children) {
-    const node = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs || {})) {
-      if (v == null) continue;
-      if (k === 'class') node.className = v;
-      else if (k === 'style') Object.assign(node.style, v);
-      else node.setAttribute(k, v);
-    }
-    for (const c of children.flat()) {
-      if (c == null) continue;
-      node.append(typeof c === 'string' || typeof c === 'number' ? document.createTextNode(String(c)) : c);
-    }
-    return node;
-  }
   const setText = (id, text) => { $(id).textContent = text; };
   const fmtMs = (v) => (v == null ? '—' : v < 10 ? v.toFixed(1) : String(Math.round(v)));
-  const pct = (v, d = 1) => (v == null ? '—' : `${(v * 100).toFixed(d)}%`);
 
   async function api(path, init) {
     const res = await fetch(path, Object.assign({ credentials: 'same-origin', headers: { accept: 'application/json' } }, init || {}));

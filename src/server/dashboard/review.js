@@ -3,21 +3,10 @@
 'use strict';
 (function () {
   const REFRESH_MS = 3000;
-  const $ = (id) => document.getElementById(id);
+  const { $, el, pct } = window.EwDom;
   const section = () => $('review');
   const state = { deploymentId: null, write: false, queue: [], labels: [], verdict: null, busy: false, timer: null, previous: null };
 
-  function el(tag, attrs, ...children) {
-    const node = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs || {})) {
-      if (v == null) continue;
-      if (k === 'class') node.className = v;
-      else node.setAttribute(k, v);
-    }
-    for (const c of children.flat()) if (c != null) node.append(typeof c === 'string' || typeof c === 'number' ? document.createTextNode(String(c)) : c);
-    return node;
-  }
-  const pct = (v) => (v == null ? '—' : `${(v * 100).toFixed(1)}%`);
   const interval = (m) => (m.accuracy == null ? 'needs reviews of both agreements and disagreements' : `${pct(m.accuracy)} (${pct(m.low)}–${pct(m.high)})`);
 
   async function api(path, init) {
