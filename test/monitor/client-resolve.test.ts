@@ -1,21 +1,10 @@
 /** Tests of PicselliaClient.resolve(): the SDK's start-up sequence against the fake, and its error codes. */
 import assert from 'node:assert/strict';
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import { isEdgewatchError, type ErrorCode } from '../../src/errors.js';
 import { checkDeploymentType } from '../../src/monitor/deployment.js';
-import type { PicselliaClientOptions } from '../../src/monitor/picsellia-client.js';
-import { startFakePicsellia, type FakePicselliaOptions } from '../helpers/fake-picsellia.js';
-import { clientFor } from './sample-body.js';
-
-async function setup(t: TestContext, options: FakePicselliaOptions = {}, clientOptions: Partial<PicselliaClientOptions> = {}) {
-  const fake = await startFakePicsellia(options);
-  const client = clientFor(fake, clientOptions);
-  t.after(async () => {
-    await client.close();
-    await fake.close();
-  });
-  return { fake, client };
-}
+import { startFakePicsellia } from '../helpers/fake-picsellia.js';
+import { clientFor, fakeAndClient } from './sample-body.js';
 
 const hasCode = (code: ErrorCode) => (err: unknown): boolean => {
   assert.ok(isEdgewatchError(err), `not an EdgewatchError: ${String(err)}`);
@@ -24,7 +13,7 @@ const hasCode = (code: ErrorCode) => (err: unknown): boolean => {
 };
 
 test('happy sequence: exact requests, paths, queries and headers', async (t) => {
-  const { fake, client } = await setup(t);
+  const { fake, client } = await fakeAndClient(t);
   const target = await client.resolve();
   const { organization: org, deployment: dep } = fake.state;
   assert.deepEqual(
@@ -58,7 +47,7 @@ test('happy sequence: exact requests, paths, queries and headers', async (t) => 
 
 test('organization by id skips the name look-up', async (t) => {
   const orgId = '0190a0a0-0000-7000-8000-000000000001';
-  const { fake, client } = await setup(t, { organization: { id: orgId } }, { organization: undefined, organizationId: orgId });
+  const { fake, client } = await fakeAndClient(t, { organization: { id: orgId } }, { organization: undefined, organizationId: orgId });
   const target = await client.resolve();
   assert.equal(target.organizationId, orgId);
   assert.deepEqual(fake.requests.map((r) => r.kind), ['ping', 'organization', 'deploymentsFind', 'login']);
@@ -66,19 +55,19 @@ test('organization by id skips the name look-up', async (t) => {
 });
 
 test('no organization given: the ping default organization is used', async (t) => {
-  const { fake, client } = await setup(t, {}, { organization: undefined });
+  const { fake, client } = await fakeAndClient(t, {}, { organization: undefined });
   const target = await client.resolve();
   assert.equal(target.organizationId, fake.state.organization.id);
   assert.deepEqual(fake.requests.map((r) => r.kind), ['ping', 'organization', 'deploymentsFind', 'login']);
 });
 
 test('no organization given and no default organization: EW_MONITOR_NOT_FOUND', async (t) => {
-  const { client } = await setup(t, { defaultOrganization: null }, { organization: undefined });
+  const { client } = await fakeAndClient(t, { defaultOrganization: null }, { organization: undefined });
   await assert.rejects(client.resolve(), hasCode('EW_MONITOR_NOT_FOUND'));
 });
 
 test('an organization with a default connector adds X-Picsellia-Organization afterwards', async (t) => {
-  const { fake, client } = await setup(t, { organization: { defaultConnectorId: '0190a0a0-0000-7000-8000-0000000000cc' } });
+  const { fake, client } = await fakeAndClient(t, { organization: { defaultConnectorId: '0190a0a0-0000-7000-8000-0000000000cc' } });
   await client.resolve();
   assert.equal(fake.requestsOf('deploymentsFind')[0]!.headers['x-picsellia-organization'], fake.state.organization.id);
 });
@@ -98,45 +87,45 @@ test('a path prefix in the oracle host and the platform host is dropped', async 
 });
 
 test('unknown organization name: EW_MONITOR_NOT_FOUND', async (t) => {
-  const { client } = await setup(t, {}, { organization: 'nope' });
+  const { client } = await fakeAndClient(t, {}, { organization: 'nope' });
   await assert.rejects(client.resolve(), (err) => hasCode('EW_MONITOR_NOT_FOUND')(err) && /nope/.test((err as Error).message));
 });
 
 test('unknown organization id: EW_MONITOR_NOT_FOUND', async (t) => {
-  const { client } = await setup(t, {}, { organization: undefined, organizationId: '0190a0a0-0000-7000-8000-00000000dead' });
+  const { client } = await fakeAndClient(t, {}, { organization: undefined, organizationId: '0190a0a0-0000-7000-8000-00000000dead' });
   await assert.rejects(client.resolve(), hasCode('EW_MONITOR_NOT_FOUND'));
 });
 
 test('unknown deployment: EW_MONITOR_NOT_FOUND', async (t) => {
-  const { client } = await setup(t, {}, { deployment: 'ghost' });
+  const { client } = await fakeAndClient(t, {}, { deployment: 'ghost' });
   await assert.rejects(client.resolve(), (err) => hasCode('EW_MONITOR_NOT_FOUND')(err) && /ghost/.test((err as Error).message));
 });
 
 test('a look-up answered 200 without id: EW_MONITOR_NOT_FOUND', async (t) => {
-  const { fake, client } = await setup(t);
+  const { fake, client } = await fakeAndClient(t);
   fake.script('deploymentsFind', { status: 200, body: { name: 'line-3' } });
   await assert.rejects(client.resolve(), hasCode('EW_MONITOR_NOT_FOUND'));
 });
 
 test('oracle_host null: EW_MONITOR_NOT_ENABLED, no login attempted', async (t) => {
-  const { fake, client } = await setup(t, { oracleHost: null });
+  const { fake, client } = await fakeAndClient(t, { oracleHost: null });
   await assert.rejects(client.resolve(), hasCode('EW_MONITOR_NOT_ENABLED'));
   assert.equal(fake.requestsOf('login').length, 0);
 });
 
 test('bad API token: EW_MONITOR_AUTH at the ping', async (t) => {
-  const { client } = await setup(t, {}, { apiToken: 'not-the-token' });
+  const { client } = await fakeAndClient(t, {}, { apiToken: 'not-the-token' });
   await assert.rejects(client.resolve(), hasCode('EW_MONITOR_AUTH'));
 });
 
 test('403 from the platform: EW_MONITOR_AUTH', async (t) => {
-  const { fake, client } = await setup(t);
+  const { fake, client } = await fakeAndClient(t);
   fake.script('organization', { status: 403, body: { message: 'forbidden' } });
   await assert.rejects(client.resolve(), hasCode('EW_MONITOR_AUTH'));
 });
 
 test('ping failures: 500 → EW_MONITOR_HTTP, drop → EW_MONITOR_CONNECT', async (t) => {
-  const { fake, client } = await setup(t);
+  const { fake, client } = await fakeAndClient(t);
   fake.script('ping', { status: 500, body: { message: 'boom', detail: ['db down'] } });
   await assert.rejects(client.resolve(), (err) => hasCode('EW_MONITOR_HTTP')(err) && /boom: db down/.test((err as Error).message));
   fake.script('ping', { drop: true });
@@ -144,7 +133,7 @@ test('ping failures: 500 → EW_MONITOR_HTTP, drop → EW_MONITOR_CONNECT', asyn
 });
 
 test('malformed platform answers: EW_MONITOR_PROTOCOL', async (t) => {
-  const { fake, client } = await setup(t);
+  const { fake, client } = await fakeAndClient(t);
   const bad: Array<[Parameters<typeof fake.script>[0], unknown]> = [
     ['ping', 'not json'],
     ['ping', { username: 'edge' }], // default_organization key must be present
@@ -167,7 +156,7 @@ test('platform unreachable: EW_MONITOR_CONNECT', async (t) => {
 });
 
 test('login failures: 401 → EW_MONITOR_AUTH, 503 → EW_MONITOR_HTTP, 200 without jwt → EW_MONITOR_PROTOCOL, 201 → not accepted', async (t) => {
-  const { fake, client } = await setup(t);
+  const { fake, client } = await fakeAndClient(t);
   fake.script('login', { status: 401, body: { message: 'bad token' } });
   await assert.rejects(client.resolve(), hasCode('EW_MONITOR_AUTH'));
   fake.script('login', { status: 503 });
@@ -183,7 +172,7 @@ test('login failures: 401 → EW_MONITOR_AUTH, 503 → EW_MONITOR_HTTP, 200 with
 });
 
 test('a slow platform: EW_MONITOR_TIMEOUT', async (t) => {
-  const { fake, client } = await setup(t, {}, { requestTimeoutMs: 200 });
+  const { fake, client } = await fakeAndClient(t, {}, { requestTimeoutMs: 200 });
   const gate = fake.gate('ping');
   t.after(() => gate.release());
   await assert.rejects(client.resolve(), hasCode('EW_MONITOR_TIMEOUT'));
@@ -191,7 +180,7 @@ test('a slow platform: EW_MONITOR_TIMEOUT', async (t) => {
 
 test('the client signal aborts a pending request: EW_MONITOR_CONNECT', async (t) => {
   const controller = new AbortController();
-  const { fake, client } = await setup(t, {}, { signal: controller.signal });
+  const { fake, client } = await fakeAndClient(t, {}, { signal: controller.signal });
   const gate = fake.gate('ping');
   t.after(() => gate.release());
   const pending = client.resolve();
@@ -201,7 +190,7 @@ test('the client signal aborts a pending request: EW_MONITOR_CONNECT', async (t)
 });
 
 test('checkDeploymentType: equal passes, different throws EW_MONITOR_TYPE_MISMATCH', async (t) => {
-  const { client } = await setup(t, { deployment: { type: 'OBJECT_DETECTION' } });
+  const { client } = await fakeAndClient(t, { deployment: { type: 'OBJECT_DETECTION' } });
   const target = await client.resolve();
   assert.equal(target.type, 'OBJECT_DETECTION');
   checkDeploymentType(target, 'OBJECT_DETECTION');
