@@ -16,6 +16,7 @@ export interface RssConfig {
   champion: string;
   shadow?: string;
   workers?: number;
+  shadowWorkers?: number;
 }
 
 export interface RssResult {
@@ -57,6 +58,7 @@ function runOnce(config: RssConfig, inbox: string, stateDir: string, service: { 
   const args = [BIN, 'run', '--once', '--log-format', 'json', '--watch', inbox, '--champion', config.champion, '--host', service.url, '--organization', service.organization, '--deployment', service.deployment, '--state-dir', stateDir];
   if (config.shadow) args.push('--shadow', config.shadow);
   if (config.workers !== undefined) args.push('--workers', String(config.workers));
+  if (config.shadowWorkers !== undefined) args.push('--shadow-workers', String(config.shadowWorkers));
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, PICSELLIA_API_TOKEN: service.token } });
   return new Promise((resolvePromise, reject) => {
     let processingAt = 0;

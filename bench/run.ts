@@ -38,6 +38,7 @@ const { values: args } = parseArgs({
     folders: { type: 'string', default: '1' },
     only: { type: 'string' },
     'stable-ms': { type: 'string' },
+    'shadow-workers': { type: 'string' },
     metrics: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
@@ -66,6 +67,7 @@ if (args.help) {
   --only LIST      comma list of floor,floor-mw,naive,edgewatch (floor-mw: one ModelWorker per
                    model, edgewatch's own runner; default in full runs only)
   --stable-ms N    agent stableMs override (default: the agent's own default)
+  --shadow-workers N  agent shadowWorkers override (default: the agent's own, half the champion hosts)
   --metrics        the edgewatch measurement with the agent's metrics port on, scraped every second
 `);
   process.exit(0);
@@ -80,8 +82,12 @@ const setName = args.set as ImageSetName;
 if (!(setName in IMAGE_SETS)) throw new Error(`--set must be one of ${Object.keys(IMAGE_SETS).join(', ')}`);
 const only = new Set((args.only ?? (quick ? 'floor,naive,edgewatch' : 'floor,floor-mw,naive,edgewatch')).split(','));
 const agentOverrides =
-  args['stable-ms'] !== undefined || args.metrics
-    ? { ...(args['stable-ms'] !== undefined ? { stableMs: Number(args['stable-ms']) } : {}), ...(args.metrics ? { metricsPort: 0 } : {}) }
+  args['stable-ms'] !== undefined || args.metrics || args['shadow-workers'] !== undefined
+    ? {
+        ...(args['stable-ms'] !== undefined ? { stableMs: Number(args['stable-ms']) } : {}),
+        ...(args.metrics ? { metricsPort: 0 } : {}),
+        ...(args['shadow-workers'] !== undefined ? { shadowWorkers: Number(args['shadow-workers']) } : {}),
+      }
     : undefined;
 
 interface Measured<T> {
@@ -179,6 +185,7 @@ if (args.rss) {
       { label: `${CHAMPION} alone`, champion: championDir },
       { label: `${CHAMPION} alone, --workers 1`, champion: championDir, workers: 1 },
       { label: `${CHAMPION} + ${SHADOW}`, champion: championDir, shadow: shadowDir },
+      { label: `${CHAMPION} + ${SHADOW}, --shadow-workers 2`, champion: championDir, shadow: shadowDir, shadowWorkers: 2 },
       { label: `${CHAMPION} + ${SHADOW}, --workers 1`, champion: championDir, shadow: shadowDir, workers: 1 },
       { label: `${CHAMPION} + inception-v3`, champion: championDir, shadow: inceptionDir },
       { label: `${CHAMPION} + inception-v3, --workers 1`, champion: championDir, shadow: inceptionDir, workers: 1 },
@@ -188,8 +195,8 @@ if (args.rss) {
     log,
   );
   process.stdout.write(`\npeak RSS per configuration: edgewatch run --once (built CLI), ${files.length} × ${IMAGE_SETS[setName]?.label ?? setName}, ${availableParallelism()} cores\n`);
-  process.stdout.write(`${'configuration'.padEnd(44)} ${'hosts'.padStart(5)} ${'peak RSS MB'.padStart(11)} ${'images/s'.padStart(8)}\n`);
-  for (const r of rows) process.stdout.write(`${r.label.padEnd(44)} ${String(r.hosts).padStart(5)} ${String(r.peakRssMb).padStart(11)} ${r.imagesPerSecond.toFixed(1).padStart(8)}\n`);
+  process.stdout.write(`${'configuration'.padEnd(52)} ${'hosts'.padStart(5)} ${'peak RSS MB'.padStart(11)} ${'images/s'.padStart(8)}\n`);
+  for (const r of rows) process.stdout.write(`${r.label.padEnd(52)} ${String(r.hosts).padStart(5)} ${String(r.peakRssMb).padStart(11)} ${r.imagesPerSecond.toFixed(1).padStart(8)}\n`);
   process.exit(0);
 }
 
