@@ -2,6 +2,7 @@
 import Database from 'better-sqlite3';
 import { EdgewatchError } from '../errors.js';
 import { cachedStatement } from '../sqlite-statements.js';
+import { PREDICTION_COLUMNS, predictionOfRow, predictionParams, type PredictionRow } from './prediction-row.js';
 import { contributionOf } from './aggregates/contribution.js';
 import type { AggregateReader } from './aggregates/reader.js';
 import { AGGREGATE_TABLES, AGGREGATES_SCHEMA } from './aggregates/schema.js';
@@ -50,34 +51,6 @@ export interface PredictionFilter {
   tag?: string;
 }
 
-interface Row {
-  id: string;
-  deployment_id: string;
-  image_key: string;
-  filename: string;
-  content_type: string;
-  width: number;
-  height: number;
-  image_path: string;
-  image_bytes: number;
-  champion_json: string;
-  champion_class: number | null;
-  champion_score: number | null;
-  latency_s: number;
-  shadow_json: string | null;
-  shadow_class: number | null;
-  shadow_score: number | null;
-  shadow_latency_s: number | null;
-  source: string;
-  tags_json: string;
-  metadata_json: string | null;
-  custom_metadata_json: string | null;
-  timestamp_s: number;
-  received_s: number;
-  champion_version_id: string | null;
-  shadow_version_id: string | null;
-}
-
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS predictions (
   id TEXT PRIMARY KEY,
@@ -122,36 +95,6 @@ export interface RetentionCandidate {
   timestampS: number;
 }
 
-function fromRow(r: Row): StoredPrediction {
-  return {
-    id: r.id,
-    deploymentId: r.deployment_id,
-    imageKey: r.image_key,
-    filename: r.filename,
-    contentType: r.content_type,
-    width: r.width,
-    height: r.height,
-    imagePath: r.image_path,
-    imageBytes: r.image_bytes,
-    champion: JSON.parse(r.champion_json),
-    championClass: r.champion_class,
-    championScore: r.champion_score,
-    latencyS: r.latency_s,
-    shadow: r.shadow_json === null ? null : JSON.parse(r.shadow_json),
-    shadowClass: r.shadow_class,
-    shadowScore: r.shadow_score,
-    shadowLatencyS: r.shadow_latency_s,
-    source: r.source,
-    tags: JSON.parse(r.tags_json) as string[],
-    metadata: r.metadata_json === null ? null : (JSON.parse(r.metadata_json) as Record<string, unknown>),
-    customMetadata: r.custom_metadata_json === null ? null : (JSON.parse(r.custom_metadata_json) as Record<string, unknown>),
-    timestampS: r.timestamp_s,
-    receivedS: r.received_s,
-    championVersionId: r.champion_version_id,
-    shadowVersionId: r.shadow_version_id,
-  };
-}
-
 function whereOf(f: PredictionFilter): { sql: string; params: unknown[] } {
   const parts = ['deployment_id = ?'];
   const params: unknown[] = [f.deploymentId];
@@ -168,22 +111,9 @@ export type InsertResult = { inserted: true; id: string } | { inserted: false; e
 /** Schema version kept in `PRAGMA user_version`: 3 = model-version columns, aggregate tables with roll-ups and six levels. */
 export const STORE_SCHEMA_VERSION = 3;
 
-const INSERT_SQL = `INSERT INTO predictions (id, deployment_id, image_key, filename, content_type, width, height, image_path, image_bytes,
-    champion_json, champion_class, champion_score, latency_s, shadow_json, shadow_class, shadow_score, shadow_latency_s,
-    source, tags_json, metadata_json, custom_metadata_json, timestamp_s, received_s, champion_version_id, shadow_version_id)
-   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+const INSERT_SQL = `INSERT INTO predictions (${PREDICTION_COLUMNS.join(', ')})
+   VALUES (${PREDICTION_COLUMNS.map(() => '?').join(', ')})
    ON CONFLICT (deployment_id, image_key) DO NOTHING`;
-
-function insertParams(p: StoredPrediction): unknown[] {
-  return [
-    p.id, p.deploymentId, p.imageKey, p.filename, p.contentType, p.width, p.height, p.imagePath, p.imageBytes,
-    JSON.stringify(p.champion), p.championClass, p.championScore, p.latencyS,
-    p.shadow === null ? null : JSON.stringify(p.shadow), p.shadowClass, p.shadowScore, p.shadowLatencyS,
-    p.source, JSON.stringify(p.tags), p.metadata === null ? null : JSON.stringify(p.metadata),
-    p.customMetadata === null ? null : JSON.stringify(p.customMetadata), p.timestampS, p.receivedS,
-    p.championVersionId ?? null, p.shadow === null ? null : (p.shadowVersionId ?? null),
-  ];
-}
 
 /**
  * The predictions database (WAL, busy timeout). Every stored prediction is also added to the aggregates (in the same
@@ -250,9 +180,9 @@ export class PredictionStore {
       const page = this.#db.prepare('SELECT rowid AS rid, * FROM predictions WHERE rowid > ? ORDER BY rowid LIMIT 5000');
       let after = -Infinity;
       for (;;) {
-        const rows = page.all(after) as (Row & { rid: number })[];
+        const rows = page.all(after) as (PredictionRow & { rid: number })[];
         if (rows.length === 0) break;
-        this.#writer.apply(rows.map((r) => contributionOf(fromRow(r))));
+        this.#writer.apply(rows.map((r) => contributionOf(predictionOfRow(r))));
         after = (rows[rows.length - 1] as { rid: number }).rid;
       }
       this.#db.pragma(`user_version = ${STORE_SCHEMA_VERSION}`);
@@ -281,7 +211,7 @@ export class PredictionStore {
     this.#writing();
     const stmt = cachedStatement(this.#db, INSERT_SQL);
     const inserted = this.#db.transaction(() => {
-      if (stmt.run(...insertParams(p)).changes !== 1) return false;
+      if (stmt.run(...predictionParams(p)).changes !== 1) return false;
       this.#writer.apply([contributionOf(p)]);
       return true;
     })();
@@ -297,7 +227,7 @@ export class PredictionStore {
     this.#writing();
     const stmt = cachedStatement(this.#db, INSERT_SQL);
     return this.#db.transaction(() => {
-      const added = ps.filter((p) => stmt.run(...insertParams(p)).changes === 1);
+      const added = ps.filter((p) => stmt.run(...predictionParams(p)).changes === 1);
       this.#writer.apply(added.map((p) => contributionOf(p)));
       return added.length;
     })();
@@ -305,8 +235,8 @@ export class PredictionStore {
 
   /** One prediction by id. */
   get(id: string): StoredPrediction | undefined {
-    const row = cachedStatement(this.#db, 'SELECT * FROM predictions WHERE id = ?').get(id) as Row | undefined;
-    return row && fromRow(row);
+    const row = cachedStatement(this.#db, 'SELECT * FROM predictions WHERE id = ?').get(id) as PredictionRow | undefined;
+    return row && predictionOfRow(row);
   }
 
   /**
@@ -344,7 +274,7 @@ export class PredictionStore {
          ORDER BY (shadow_json IS NOT NULL AND champion_class IS NOT shadow_class) DESC, timestamp_s DESC, received_s DESC LIMIT ?`
       : `SELECT * FROM predictions WHERE ${w.sql} ORDER BY timestamp_s DESC, received_s DESC LIMIT ?`;
     const params = disagreementsFirst ? [...w.params, Math.max(window, limit), limit] : [...w.params, limit];
-    return (cachedStatement(this.#db, sql).all(...params) as Row[]).map(fromRow);
+    return (cachedStatement(this.#db, sql).all(...params) as PredictionRow[]).map(predictionOfRow);
   }
 
   /** Bytes of the stored images of every deployment (the datalake's size), kept by triggers: no scan. */
