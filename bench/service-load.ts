@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import sharp from 'sharp';
 import { request } from 'undici';
+import { createRng as rng } from '../src/demo/shapes.js';
 
 const LABELS = ['drawing', 'hentai', 'neutral', 'porn', 'sexy'];
 const TOKEN = 'bench-service-token-0123456789';
@@ -48,16 +49,6 @@ if (process.argv[2] === 'child') {
   process.on('SIGINT', stop);
 }
 
-/** A small deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function lognormal(random: () => number, median: number, sigma: number): number {
   return median * Math.exp(sigma * Math.sqrt(-2 * Math.log(random() || 1e-12)) * Math.cos(2 * Math.PI * random()));

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import { deploymentOr404, requireReader, sessionCookie, type ServerContext } from './context.js';
 import { randomBytes } from 'node:crypto';
-import { HttpError, allow, decodeSegment, malformedSegment, parseJson, readBody } from './http-util.js';
+import { HttpError, allow, decodeSegment, epochSecondsParam, malformedSegment, parseJson, readBody } from './http-util.js';
 import { safeEqual } from './safe-equal.js';
 import { statsRunnerOf } from './aggregates/stats-runner.js';
 import { edgewatchNames } from './stats.js';
@@ -22,13 +22,9 @@ export const PAGE_HEADERS = {
 };
 
 function timeParam(url: URL, name: string): number | undefined {
-  const raw = url.searchParams.get(name);
-  if (raw === null || raw === '') return undefined;
-  const n = Number(raw);
-  if (Number.isFinite(n)) return n;
-  const d = Date.parse(raw);
-  if (Number.isFinite(d)) return d / 1000;
-  throw new HttpError(422, `Invalid query: ${name} must be epoch seconds or an ISO date.`, { field: name });
+  const t = epochSecondsParam(url, name);
+  if (Number.isNaN(t)) throw new HttpError(422, `Invalid query: ${name} must be epoch seconds or an ISO date.`, { field: name });
+  return t;
 }
 
 const UNIT_S: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };

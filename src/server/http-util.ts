@@ -119,3 +119,13 @@ export function cookieOf(req: IncomingMessage, name: string): string | null {
 export function allow(req: IncomingMessage, ...methods: string[]): void {
   if (!methods.includes(req.method ?? '')) throw new HttpError(405, `Method ${req.method ?? ''} is not allowed here; use ${methods.join(' or ')}.`, { allow: methods });
 }
+
+/** Query parameter `name` as epoch seconds (a number, or an ISO 8601 date); undefined when absent, NaN when it is neither. */
+export function epochSecondsParam(url: URL, name: string): number | undefined {
+  const raw = url.searchParams.get(name);
+  if (raw === null || raw === '') return undefined;
+  const n = Number(raw);
+  if (Number.isFinite(n)) return n;
+  const d = Date.parse(raw);
+  return Number.isFinite(d) ? d / 1000 : Number.NaN;
+}

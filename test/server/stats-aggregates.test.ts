@@ -13,6 +13,7 @@ import { LATENCY_RELATIVE_ERROR, latencyBin, quantilesMs } from '../../src/serve
 import { computeDashboardStats } from '../../src/server/stats.js';
 import { PredictionStore, type StoredPrediction } from '../../src/server/store.js';
 import { classification, makeJpeg, monitorBody, postMonitor, sdkHandshake, startTestServer, tempDir } from './sdk.js';
+import { createRng as rng } from '../../src/demo/shapes.js';
 
 const DEP = 'dep-1';
 let n = 0;
@@ -28,16 +29,6 @@ function prediction(o: Partial<StoredPrediction> & { timestampS: number }): Stor
 
 const stats = (store: PredictionStore, f: { fromS?: number; toS?: number } = {}) => computeDashboardStats(store.aggregates, { deploymentId: DEP, ...f }, { labels: ['a', 'b'], driftWindow: 200 });
 
-/** A small deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 test('sketch percentiles stay within the stated relative error of the exact nearest-rank ones', () => {
   const random = rng(7);

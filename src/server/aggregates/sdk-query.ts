@@ -1,5 +1,5 @@
 /** The query of the SDK's `Deployment.get_stats(...)`: which service, on which endpoint, with which filters; 422 naming the field for anything else. */
-import { HttpError } from '../http-util.js';
+import { HttpError, epochSecondsParam } from '../http-util.js';
 
 /** Services per endpoint, as `picsellia.types.enums` maps them (PROTOCOL.md §7.5.4). */
 export const SDK_SERVICES = {
@@ -29,13 +29,9 @@ function bad(field: string, message: string, status = 422): HttpError {
 }
 
 function timeOf(url: URL, name: string): number | undefined {
-  const raw = url.searchParams.get(name);
-  if (raw === null || raw === '') return undefined;
-  const n = Number(raw);
-  if (Number.isFinite(n)) return n;
-  const d = Date.parse(raw);
-  if (Number.isFinite(d)) return d / 1000;
-  throw bad(name, 'must be epoch seconds or an ISO 8601 date.');
+  const t = epochSecondsParam(url, name);
+  if (Number.isNaN(t)) throw bad(name, 'must be epoch seconds or an ISO 8601 date.');
+  return t;
 }
 
 /** Repeated values (`?tags=a&tags=b`, as python-requests sends a list), empty ones dropped. */
