@@ -21,10 +21,6 @@ export class ChampionPressure {
     if (Atomics.exchange(this.#flag, 0, value) !== value && !held) Atomics.notify(this.#flag, 0);
   }
 
-  get held(): boolean {
-    return Atomics.load(this.#flag, 0) === 1;
-  }
-
   /** Times a shadow host has paused between kernels so far. */
   get pauses(): number {
     return Atomics.load(this.#flag, 1);

@@ -73,8 +73,8 @@ export class ModelPool {
 
   private constructor(hosts: Host[], note: string | undefined, pressure?: ChampionPressure) {
     const cores = availableParallelism();
-    const pressureAt = pressureThreshold(cores);
-    this.#scheduler = new JobScheduler(cores, pressure ? (running, queued) => pressure.set(queued > 0 || running >= pressureAt) : undefined);
+    // Champion pressure: every core runs the champion, or a champion job waits for a host.
+    this.#scheduler = new JobScheduler(cores, pressure ? (running, queued) => pressure.set(queued > 0 || running >= cores) : undefined);
     this.#pressure = pressure;
     this.#hosts = hosts;
     this.#started = hosts.map((h) => h.worker);
@@ -122,7 +122,6 @@ export class ModelPool {
         }
       }
       const explicit = { ...workerOptions, backend };
-      const pressure = new ChampionPressure();
       if (workers === 1 && shadows.length > 0) {
         // The low-memory mode: one thread and one wasm memory for both models, champion jobs first.
         const shared = hosts[0]?.worker ?? (await ModelWorker.startMany([champion], explicit));
@@ -132,7 +131,8 @@ export class ModelPool {
       }
       const starts: Promise<Host>[] = [];
       for (let i = hosts.length; i < workers; i++) starts.push(ModelWorker.startMany([champion], explicit).then((worker) => ({ worker, role: 'champion' })));
-      if (shadows.length > 0) {
+      const pressure = shadows.length > 0 ? new ChampionPressure() : undefined;
+      if (pressure) {
         for (let i = 0; i < shadowWorkers; i++) starts.push(ModelWorker.startMany(shadows, { ...explicit, niceness: shadowNiceness, yieldTo: pressure.buffer }).then((worker) => ({ worker, role: 'shadow' })));
       }
       const started = await Promise.allSettled(starts);
@@ -140,7 +140,7 @@ export class ModelPool {
       const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
       hosts.sort((a, b) => (a.role === b.role ? 0 : a.role === 'champion' ? -1 : 1));
-      return new ModelPool(hosts, undefined, shadows.length > 0 ? pressure : undefined);
+      return new ModelPool(hosts, undefined, pressure);
     } catch (err) {
       await Promise.allSettled(hosts.map((h) => h.worker.close()));
       throw err instanceof EdgewatchError ? err : new EdgewatchError('EW_MODEL_LOAD', String(err), { cause: err });
@@ -215,14 +215,6 @@ export class ModelPool {
   crashHostForTest(index: number): void {
     this.#hosts[index]?.worker.crashForTest();
   }
-}
-
-/**
- * Champion jobs running at once from which the shadow hosts pause between kernels (they also pause
- * while any champion job waits for a host): every core busy with the champion.
- */
-function pressureThreshold(cores: number): number {
-  return cores;
 }
 
 /**

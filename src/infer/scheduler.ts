@@ -76,7 +76,6 @@ export class JobScheduler {
   readonly #slots: Slot[] = [];
   readonly #champion: QueuedJob[] = [];
   readonly #shadow: QueuedJob[] = [];
-  readonly #queued = new Map<number, number>();
   #paused = 0;
   #closed = false;
   readonly #onChampionLoad: ((running: number, queued: number) => void) | undefined;
@@ -119,7 +118,6 @@ export class JobScheduler {
     else if (!this.#slots.some((s) => s.models.has(model))) job.reject(noHostLeft(model));
     else {
       (model === CHAMPION ? this.#champion : this.#shadow).push(job);
-      this.#queued.set(model, (this.#queued.get(model) ?? 0) + 1);
       this.#dispatch();
     }
     return job;
@@ -127,7 +125,10 @@ export class JobScheduler {
 
   /** Jobs of pool model `model` queued and not started yet. */
   queued(model: number): number {
-    return this.#queued.get(model) ?? 0;
+    // Derived, not counted: the queues hold at most the pipeline's bounded concurrency of jobs.
+    let n = 0;
+    for (const job of model === CHAMPION ? this.#champion : this.#shadow) if (job.model === model) n++;
+    return n;
   }
 
   /** Runs `fn` with every host idle and no job dispatched meanwhile (calibration talks to the hosts directly). */
@@ -185,7 +186,6 @@ export class JobScheduler {
     }
     if (index < 0) return undefined;
     const [job] = queue.splice(index, 1) as [QueuedJob];
-    this.#queued.set(job.model, (this.#queued.get(job.model) ?? 1) - 1);
     return job;
   }
 
@@ -212,7 +212,6 @@ export class JobScheduler {
     const index = queue.indexOf(job);
     if (index < 0) return false;
     queue.splice(index, 1);
-    this.#queued.set(job.model, (this.#queued.get(job.model) ?? 1) - 1);
     job.drop(new EdgewatchError('EW_INFER_CANCELLED', `the prediction of model ${job.model} was cancelled before it started`));
     this.#reportChampionLoad();
     return true;
@@ -235,7 +234,6 @@ export class JobScheduler {
       taken.push(...queue.filter(match));
       queue.splice(0, queue.length, ...kept);
     }
-    for (const job of taken) this.#queued.set(job.model, (this.#queued.get(job.model) ?? 1) - 1);
     return taken;
   }
 }
