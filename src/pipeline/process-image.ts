@@ -103,9 +103,8 @@ export async function processImage(shared: ProcessContext, file: WatchedFile): P
 }
 
 async function processWith(ctx: ProcessContext, file: WatchedFile, fileId: number): Promise<ProcessOutcome> {
-  const record = { id: fileId };
-  const verdict = await examine(ctx, file, record.id);
-  const deferred = commit(ctx, record.id, file, verdict);
+  const verdict = await examine(ctx, file, fileId);
+  const deferred = commit(ctx, fileId, file, verdict);
   if (verdict.outcome === 'queued' || verdict.outcome === 'sampled') ctx.sinks?.wake();
   // A sampled-out image is done with: `afterDelivery` applies to it as to a delivered one.
   if (verdict.outcome === 'sampled' && ctx.config.afterDelivery !== 'keep') void afterDelivery(ctx.config, { path: file.path, folder: file.folder.path }, ctx.logger);
