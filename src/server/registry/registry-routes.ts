@@ -7,7 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import { z } from 'zod';
 import type { OrganizationInfo } from '../config.js';
 import { requireApiToken, requireReader, type ServerContext } from '../context.js';
-import { HttpError, allow, parseJson, readBody } from '../http-util.js';
+import { HttpError, allow, decodedSegment, parseJson, readBody } from '../http-util.js';
 import { baseUrl } from '../platform-routes.js';
 import { describeIssues } from '../prediction-schema.js';
 import { fileJson, modelJson, versionJson } from './registry-json.js';
@@ -44,13 +44,9 @@ export async function jsonBody<S extends z.ZodType>(req: IncomingMessage, schema
   return parsed.data;
 }
 
-/** A percent-decoded path segment; 400 when its encoding is malformed. */
+/** A percent-decoded path segment (`decodedSegment` of a regex group); 400 when its encoding is malformed. */
 export function segment(raw: string | undefined): string {
-  try {
-    return decodeURIComponent(raw ?? '');
-  } catch {
-    throw new HttpError(400, 'Malformed percent-encoding in the URL path: encode ids with encodeURIComponent.');
-  }
+  return decodedSegment(raw ?? '');
 }
 
 /** An organization, else 404. */
