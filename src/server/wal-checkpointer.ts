@@ -6,9 +6,8 @@
  * `wal_autocheckpoint` is raised to `WAL_HARD_CAP_PAGES`: the inline checkpoint stays only as the bound of the WAL
  * when the worker falls behind or fails. A failure is reported to `onError` (logged), never thrown.
  */
-import { extname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { workerScript } from './worker-launch.js';
 
 /** Pages (4 KiB each) the WAL may hold before the writer checkpoints inline after all: 16 MiB. */
 export const WAL_HARD_CAP_PAGES = 4000;
@@ -31,16 +30,6 @@ export interface WalCheckpointerOptions {
   onError?: (err: Error) => void;
 }
 
-/** The worker's start: from the TypeScript sources (tests, tsx) a bootstrap registers tsx in the thread first. */
-function launch(): { script: string | URL; eval: boolean } {
-  if (extname(fileURLToPath(import.meta.url)) === '.ts') {
-    const entry = new URL('./wal-checkpoint-entry.ts', import.meta.url).href;
-    const tsxApi = import.meta.resolve('tsx/esm/api');
-    return { script: `import(${JSON.stringify(tsxApi)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); });`, eval: true };
-  }
-  return { script: new URL('./wal-checkpoint-entry.js', import.meta.url), eval: false };
-}
-
 /** The background checkpoints of one database file. `close()` is idempotent. */
 export class WalCheckpointer {
   readonly #worker: Worker;
@@ -53,7 +42,7 @@ export class WalCheckpointer {
 
   constructor(file: string, options: WalCheckpointerOptions = {}) {
     this.#onError = options.onError ?? (() => undefined);
-    const { script, eval: isEval } = launch();
+    const { script, eval: isEval } = workerScript(import.meta.url, 'wal-checkpoint-entry');
     this.#worker = new Worker(script, { eval: isEval, workerData: { file, intervalMs: options.intervalMs ?? CHECKPOINT_INTERVAL_MS }, execArgv: [] });
     this.#worker.unref();
     this.#worker.on('message', (m: CheckpointMessage) => {

@@ -3,11 +3,10 @@
  * connection (WAL lets it read while the main thread writes) computes the dashboard and SDK replies. Requests queue
  * in the worker one at a time; at most `MAX_QUEUED` wait, beyond that a read answers 503 with Retry-After.
  */
-import { extname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { DeploymentInfo } from '../config.js';
 import { HttpError } from '../http-util.js';
+import { workerScript } from '../worker-launch.js';
 import type { DashboardStats, DashboardStatsOptions } from './dashboard-stats.js';
 import type { computeSdkStats } from './sdk-stats.js';
 import type { SdkQuery } from './sdk-query.js';
@@ -21,16 +20,6 @@ export type StatsRequest =
   | { id: number; kind: 'dashboard'; filter: StatsFilter; options: DashboardStatsOptions }
   | { id: number; kind: 'sdk'; deployment: DeploymentInfo; query: SdkQuery };
 export type StatsResponse = { id: number; body: unknown } | { id: number; error: { status: number; message: string; body: Record<string, unknown> } };
-
-/** How to start the entry next to this file: from the TypeScript sources (tests, tsx) a bootstrap registers tsx in the thread first. */
-function launch(): { script: string | URL; eval: boolean } {
-  if (extname(fileURLToPath(import.meta.url)) === '.ts') {
-    const entry = new URL('./stats-worker-entry.ts', import.meta.url).href;
-    const tsxApi = import.meta.resolve('tsx/esm/api');
-    return { script: `import(${JSON.stringify(tsxApi)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); });`, eval: true };
-  }
-  return { script: new URL('./stats-worker-entry.js', import.meta.url), eval: false };
-}
 
 /** Where statistics are computed. */
 export interface StatsRunner {
@@ -52,7 +41,7 @@ export class StatsWorker implements StatsRunner {
 
   #start(): Worker {
     if (this.#worker !== null) return this.#worker;
-    const { script, eval: isEval } = launch();
+    const { script, eval: isEval } = workerScript(import.meta.url, 'stats-worker-entry');
     const worker = new Worker(script, { eval: isEval, workerData: { file: this.#file }, execArgv: [] });
     worker.unref();
     worker.on('message', (res: StatsResponse) => {
