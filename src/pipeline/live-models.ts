@@ -14,8 +14,6 @@ export interface LiveModel {
   readonly modelVersionId: string | undefined;
   /** Queues one prediction on this pair's pool (counted: the pool stays until it settles). */
   submit(input: DecodedInput, original: OriginalSize): ModelJob;
-  /** `submit(input, original).result`. */
-  predict(input: DecodedInput, original: OriginalSize): ReturnType<PooledModel['predict']>;
   readonly queued: number;
 }
 
@@ -61,9 +59,6 @@ class Entry {
       modelVersionId: versionId,
       get queued() {
         return model.queued;
-      },
-      predict(input, original) {
-        return this.submit(input, original).result;
       },
       submit: (input, original) => {
         const job = model.submit(input, original);
