@@ -1,7 +1,7 @@
 /** Platform half of the Picsellia protocol (DESIGN.md §2 steps 1–4): ping, organization and deployment look-ups, API-token auth. */
 import type { IncomingMessage } from 'node:http';
 import type { DeploymentInfo, OrganizationInfo } from './config.js';
-import { ORACLE_PREFIX, requireApiToken, type ServerContext } from './context.js';
+import { ORACLE_PREFIX, deploymentOr404, requireApiToken, type ServerContext } from './context.js';
 import { HttpError, allow, bearerOf, decodedSegment } from './http-util.js';
 import { connectorIdOf } from './registry/registry-json.js';
 import { safeEqual } from './safe-equal.js';
@@ -86,10 +86,7 @@ export function handlePlatform(ctx: ServerContext, req: IncomingMessage, url: UR
     if (bearer === null || !safeEqual(bearer, ctx.token)) {
       throw new HttpError(401, `This is the platform's deployment route: it takes the API token (Authorization: Bearer <token>). The monitoring service answers GET ${ORACLE_PREFIX}/api/deployment/${m[1] as string} with a JWT.`);
     }
-    const id = decodedSegment(m[1] as string);
-    const d = ctx.deployments.get(id);
-    if (d === undefined) throw new HttpError(404, `Deployment ${id} does not exist.`);
-    return { status: 200, body: deploymentJson(ctx, d, req) };
+    return { status: 200, body: deploymentJson(ctx, deploymentOr404(ctx, decodedSegment(m[1] as string)), req) };
   }
   return null;
 }
