@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { runCli } from '../helpers/cli.js';
 import { agentArgs, distinctJpegs, inboxOfJpegs, startAgent, startService, stateDbQuery, tempFolder } from '../helpers/service.js';
+import { waitFor } from '../server/sdk.js';
 import { silentLogger } from '../../src/log.js';
 import { JsonlSink } from '../../src/sinks/jsonl-sink.js';
 import type { LateShadowRecord, SinkRecord } from '../../src/sinks/record.js';
@@ -132,7 +133,7 @@ test('sink queue: bounded per sink (oldest dropped and counted), retries with ba
   const loop = new SinkLoop({ queue, target: failing, backoffMs: () => 0, maxAttempts: 3, logger: silentLogger() });
   loop.start();
   t.after(() => loop.close());
-  await waitFor(() => queue.counts('a').dead === 3);
+  await waitFor(() => queue.counts('a').dead === 3, 'three dead letters');
   assert.equal(calls, 3, 'three attempts, then dead');
   assert.deepEqual(queue.counts('a'), { pending: 0, dead: 3 });
   assert.match(queue.listDead('a')[0]?.message ?? '', /gave up after 3 attempts: down/);
@@ -141,14 +142,6 @@ test('sink queue: bounded per sink (oldest dropped and counted), retries with ba
   await loop.close();
   await loop.close();
 });
-
-async function waitFor(condition: () => boolean): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in 10 s');
-    await new Promise((r) => setImmediate(r));
-  }
-}
 
 test('state database: a version 2 database gains the sink tables (schema version 3), its rows untouched', async (t) => {
   const dir = await tempFolder(t);
