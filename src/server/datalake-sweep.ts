@@ -68,9 +68,7 @@ export async function sweepOrphanFiles(o: SweepOptions): Promise<SweepResult> {
       }
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
-    const folders = new Map<string, string>();
-    for (const rel of removedPaths) folders.set(rel.slice(0, rel.lastIndexOf('/')), rel);
-    for (const rel of folders.values()) await o.datalake.removeFolderIfEmpty(rel);
+    await o.datalake.removeEmptyFolders(removedPaths);
   } catch (err) {
     o.logger.error({ code: 'EW_SERVER_RETENTION', err: { message: (err as Error).message, code: (err as { code?: unknown }).code } }, 'datalake sweep failed; the next start tries again');
   }

@@ -54,21 +54,23 @@ export class Datalake {
   }
 
   /**
-   * Removes the folder holding `rel` (a deployment's day) if it is empty, else leaves it; returns true when removed.
-   * A write racing this finds its folder gone and creates it again (see `write`).
+   * Removes the folders holding `rels` (a deployment's days), each once, those left empty; a folder not empty or already
+   * gone is left alone. A write racing this finds its folder gone and creates it again (see `write`).
    */
-  async removeFolderIfEmpty(rel: string): Promise<boolean> {
-    const file = this.resolve(rel);
-    if (file === null) return false;
-    const folder = dirname(file);
-    if (folder === this.root) return false;
-    try {
-      await rmdir(folder);
-    } catch {
-      return false; // not empty, or already gone
+  async removeEmptyFolders(rels: Iterable<string>): Promise<void> {
+    const folders = new Set<string>();
+    for (const rel of rels) {
+      const file = this.resolve(rel);
+      if (file !== null && dirname(file) !== this.root) folders.add(dirname(file));
     }
-    this.#folders.delete(folder);
-    return true;
+    for (const folder of folders) {
+      try {
+        await rmdir(folder);
+        this.#folders.delete(folder);
+      } catch {
+        // not empty, or already gone
+      }
+    }
   }
 }
 

@@ -223,8 +223,6 @@ export class Retention {
         ),
       );
     }
-    const folders = new Map<string, string>();
-    for (const r of batch) folders.set(r.imagePath.slice(0, r.imagePath.lastIndexOf('/')), r.imagePath);
-    for (const rel of folders.values()) await datalake.removeFolderIfEmpty(rel);
+    await datalake.removeEmptyFolders(batch.map((r) => r.imagePath));
   }
 }
