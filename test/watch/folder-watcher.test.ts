@@ -8,6 +8,7 @@ import type { WatchFolder } from '../../src/config/schema.js';
 import { isEdgewatchError } from '../../src/errors.js';
 import { FolderWatcher, type FolderWatcherOptions, type WatchedFile } from '../../src/watch/index.js';
 import { jpegBytes, tempDir } from '../helpers/images.js';
+import { drain, nextFile } from '../helpers/watcher.js';
 
 const EXTENSIONS = ['.jpg', '.jpeg', '.png'];
 
@@ -28,26 +29,6 @@ async function waitUntil(condition: () => boolean, what: string, timeoutMs = 15_
     if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 5));
   }
-}
-
-/** `next()` with a deadline. */
-async function nextFile(watcher: FolderWatcher, timeoutMs = 15_000): Promise<WatchedFile | null> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error('timed out waiting for next()')), timeoutMs);
-  });
-  try {
-    return await Promise.race([watcher.next(), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Consumes until `next()` gives null (watch: false). */
-async function drain(watcher: FolderWatcher): Promise<string[]> {
-  const paths: string[] = [];
-  for (let f = await nextFile(watcher); f; f = await nextFile(watcher)) paths.push(f.path);
-  return paths.sort();
 }
 
 const idle = (w: FolderWatcher) => () => {

@@ -4,8 +4,10 @@ import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { agentConfigSchema, watchFolders, type WatchFolder } from '../../src/config/schema.js';
-import { FolderWatcher, countBacklog, type SkipReason, type WatchedFile } from '../../src/watch/index.js';
+import { FolderWatcher, countBacklog, type SkipReason } from '../../src/watch/index.js';
 import { jpegBytes, tempDir } from '../helpers/images.js';
+import { waitUntil } from '../helpers/service.js';
+import { drain, nextFile } from '../helpers/watcher.js';
 
 function watcherOf(t: TestContext, folder: WatchFolder, watch: boolean): { watcher: FolderWatcher; skipped: Map<string, SkipReason> } {
   const watcher = new FolderWatcher({ folders: [folder], extensions: ['.jpg'], stableMs: 50, ignorePaths: [], capacity: 8, watch });
@@ -13,33 +15,6 @@ function watcherOf(t: TestContext, folder: WatchFolder, watch: boolean): { watch
   watcher.on('skipped', ({ path, reason }) => skipped.set(path, reason));
   t.after(() => watcher.close());
   return { watcher, skipped };
-}
-
-async function nextFile(watcher: FolderWatcher): Promise<WatchedFile | null> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error('timed out waiting for next()')), 15_000);
-  });
-  try {
-    return await Promise.race([watcher.next(), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Polls `condition` until it holds; fails after a deadline (not a synchronisation sleep). */
-async function waitUntil(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  while (!condition()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
-async function drain(watcher: FolderWatcher): Promise<string[]> {
-  const paths: string[] = [];
-  for (let f = await nextFile(watcher); f; f = await nextFile(watcher)) paths.push(f.path);
-  return paths.sort();
 }
 
 /** A watched folder holding `real.jpg`, `link.jpg` (a link to a file outside it) and `linked-dir` (a link to a folder with an image). */
@@ -90,7 +65,7 @@ test('a link created while watching is skipped; a file created after it is still
     await symlink(join(outside, 'secret.jpg'), join(sub, 'late-link.jpg'));
     await writeFile(join(sub, 'late-real.jpg'), await jpegBytes({ width: 48 }));
     assert.equal((await nextFile(watcher))?.path, join(sub, 'late-real.jpg'), `recursive ${recursive}`);
-    await waitUntil(() => skipped.get(join(sub, 'late-link.jpg')) === 'symlink', `the link skipped (recursive ${recursive})`);
+    await waitUntil(() => skipped.get(join(sub, 'late-link.jpg')) === 'symlink', 15_000, `the link skipped (recursive ${recursive})`);
     assert.equal(watcher.counts.queued, 0, 'nothing else queued');
   }
 });
