@@ -4,8 +4,7 @@ import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { runCli } from '../helpers/cli.js';
-import { agentArgs, distinctJpegs, inboxOfJpegs, startAgent, startService, stateDbQuery, tempFolder } from '../helpers/service.js';
-import { waitFor } from '../server/sdk.js';
+import { agentArgs, distinctJpegs, inboxOfJpegs, startAgent, startService, stateDbQuery, tempFolder, waitUntil } from '../helpers/service.js';
 import { silentLogger } from '../../src/log.js';
 import { JsonlSink } from '../../src/sinks/jsonl-sink.js';
 import type { LateShadowRecord, SinkRecord } from '../../src/sinks/record.js';
@@ -133,7 +132,7 @@ test('sink queue: bounded per sink (oldest dropped and counted), retries with ba
   const loop = new SinkLoop({ queue, target: failing, backoffMs: () => 0, maxAttempts: 3, logger: silentLogger() });
   loop.start();
   t.after(() => loop.close());
-  await waitFor(() => queue.counts('a').dead === 3, 'three dead letters');
+  await waitUntil(() => queue.counts('a').dead === 3, 10_000, 'three dead letters');
   assert.equal(calls, 3, 'three attempts, then dead');
   assert.deepEqual(queue.counts('a'), { pending: 0, dead: 3 });
   assert.match(queue.listDead('a')[0]?.message ?? '', /gave up after 3 attempts: down/);

@@ -6,8 +6,7 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import type { SinkRecord } from '../../src/sinks/record.js';
 import { runCli } from '../helpers/cli.js';
-import { agentArgs, inboxOfJpegs, startAgent, startService, stateDbQuery } from '../helpers/service.js';
-import { waitFor } from '../server/sdk.js';
+import { agentArgs, inboxOfJpegs, startAgent, startService, stateDbQuery, waitUntil } from '../helpers/service.js';
 import { rawOf, storedByImageId } from './stored.js';
 
 interface Received {
@@ -44,7 +43,7 @@ test('webhook: each champion prediction POSTed once acknowledged, Idempotency-Ke
   const summary = await agent.runOnce();
   assert.equal(summary.monitored, 5);
   // --once waits for what can be delivered now: the 503's record may still wait for its retry.
-  await waitFor(() => agent.sinks?.status().webhook?.pending === 0, 'the webhook queue to empty', 20_000);
+  await waitUntil(() => agent.sinks?.status().webhook?.pending === 0, 20_000, 'the webhook queue to empty');
   // A shadow that fell behind adds a follow-up record (README "Result sinks"), keyed `<image id>:shadow`.
   const followUps = hook.received.filter((r) => (r.record as { schema: string }).schema === 'edgewatch.late-shadow/1');
   assert.equal(followUps.length, summary.shadowLate);
@@ -91,10 +90,10 @@ test('a dead webhook (connection refused) and a refusing one (400) leave monitor
     const unreachable = i === 0;
     if (unreachable) {
       // Down, not refusing: the records wait (the backlog bound applies), however many rounds fail.
-      await waitFor(() => (agent.sinks?.loops[0]?.stats.retries ?? 0) >= 8, '8 webhook retries', 20_000);
+      await waitUntil(() => (agent.sinks?.loops[0]?.stats.retries ?? 0) >= 8, 20_000, '8 webhook retries');
       assert.deepEqual(agent.sinks?.status().webhook, { pending: records, dead: 0, delivered: 0, dropped: 0 });
     } else {
-      await waitFor(() => agent.sinks?.status().webhook?.dead === records, 'every record dead-lettered', 20_000);
+      await waitUntil(() => agent.sinks?.status().webhook?.dead === records, 20_000, 'every record dead-lettered');
       refused = records;
     }
     await agent.close();
@@ -144,7 +143,7 @@ test('stopping while the webhook hangs: the agent closes within its deadline and
   const { agent } = await startAgent(t, agentArgs({ host: service.url, inbox, stateDir }, ['--sink-webhook', url, '--request-timeout-ms', '600000', '--shutdown-timeout-ms', '500']), {
     PICSELLIA_API_TOKEN: service.token,
   });
-  await waitFor(() => service.count() === 1 && received === 1, 'the prediction and the webhook request', 20_000);
+  await waitUntil(() => service.count() === 1 && received === 1, 20_000, 'the prediction and the webhook request');
   // Without cutting the request, close() would wait for the 10-minute request timeout (and the test time out).
   await agent.close();
   assert.equal(stateDbQuery(stateDir, (db) => (db.prepare("SELECT COUNT(*) AS n FROM sink_pending WHERE sink = 'webhook'").get() as { n: number }).n), 1);
