@@ -10,6 +10,10 @@ import { AGGREGATES_SCHEMA } from '../aggregates/schema.js';
 import { STORE_SCHEMA_VERSION } from '../store.js';
 import { ensureRegistrySchema } from './registry-schema.js';
 
+/**
+ * store.ts's `predictions` written out, not derived by replacing types as the aggregates are: the constraint is named
+ * (prediction-insert.ts conflicts on it) and the model-version columns SQLite adds by migration are in the table here.
+ */
 const PREDICTIONS = `
 CREATE TABLE IF NOT EXISTS predictions (
   id TEXT PRIMARY KEY,
