@@ -12,6 +12,7 @@ import Database from 'better-sqlite3';
 import type { ServeConfig } from '../../src/server/config.js';
 import type { ServerLogger } from '../../src/server/context.js';
 import { openMonitoringStore } from '../../src/server/store-open.js';
+import type { SqliteMonitoringStore } from '../../src/server/store-sqlite.js';
 import { PredictionStore, type StoredPrediction } from '../../src/server/store.js';
 import { WAL_HARD_CAP_PAGES, WalCheckpointer } from '../../src/server/wal-checkpointer.js';
 import { classification, makeJpeg, monitorBody, postMonitor, sdkHandshake, startTestServer, tempDir } from './sdk.js';
@@ -90,7 +91,7 @@ test('a checkpoint that fails is reported (first and one in 60), never thrown; t
   t.after(() => store.close());
   await unlink(join(dir, 'monitoring.db'));
   assert.equal((await store.insert(prediction())).inserted, true);
-  const worker = workerOf((store as unknown as { sqlite: PredictionStore }).sqlite);
+  const worker = workerOf((store as SqliteMonitoringStore).sqlite);
   await assert.rejects(worker.checkpointNow(), /cannot open/);
   assert.equal(warnings.length, 1, 'logged once');
   assert.equal(warnings[0]?.obj.code, 'EW_STORE_CHECKPOINT');

@@ -5,7 +5,7 @@
  */
 import type { DeploymentInfo } from '../config.js';
 import type { MonitoringStore } from '../store-api.js';
-import { PredictionStore } from '../store.js';
+import { SqliteMonitoringStore } from '../store-sqlite.js';
 import { computeDashboardStats, type DashboardStatsOptions } from './dashboard-stats.js';
 import type { AggregateReader } from './reader.js';
 import { computeSdkStats } from './sdk-stats.js';
@@ -17,8 +17,7 @@ const inline = new WeakMap<AggregateReader, StatsRunner>();
 
 /** The runner of `store`'s statistics. */
 export function statsRunnerOf(store: MonitoringStore): StatsRunner {
-  const sqlite = (store as { sqlite?: unknown }).sqlite;
-  if (sqlite instanceof PredictionStore) return sqlite.stats;
+  if (store instanceof SqliteMonitoringStore) return store.sqlite.stats;
   let runner = inline.get(store.aggregates);
   if (runner === undefined) {
     const reader = store.aggregates;
