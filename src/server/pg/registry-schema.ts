@@ -7,6 +7,10 @@
  */
 import type pg from 'pg';
 
+/**
+ * registry-db.ts's tables in PostgreSQL's types, written out rather than derived: `large` is BOOLEAN (an INTEGER there),
+ * `seq` an identity column, a review references its prediction; the period counters' tables are here too (reviews/period-traffic.ts on SQLite).
+ */
 const TABLES = `
 CREATE TABLE IF NOT EXISTS registry_models (
   id TEXT PRIMARY KEY,
