@@ -10,6 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { boundaryOf, parseMultipart } from '../../src/server/registry/multipart.js';
 
 /** Registry request kinds (the `script` keys of the fake, beside its own). */
 export type RegistryKind =
@@ -138,14 +139,17 @@ export async function startFakeRegistry(onViolation: (message: string) => void, 
       return answer(200, bytes, { 'content-type': 'application/octet-stream' });
     }
     if (req.method === 'POST' && u.pathname === '/upload') {
-      const form = parseMultipart(body, String(req.headers['content-type'] ?? ''));
-      const policy = form.fields.get('policy');
-      const key = form.fields.get('key');
-      if (!policy || !key || uploadPolicies.get(policy) !== key || !form.file) {
+      const boundary = boundaryOf(String(req.headers['content-type'] ?? ''));
+      const parts = (boundary === null ? null : parseMultipart(body, boundary)) ?? [];
+      const part = (name: string) => parts.find((p) => p.name === name)?.data;
+      const policy = part('policy')?.toString('utf8');
+      const key = part('key')?.toString('utf8');
+      const file = part('file');
+      if (!policy || !key || uploadPolicies.get(policy) !== key || !file) {
         onViolation('POST /upload (storage): multipart form without the presigned fields (key, policy) or without a file part');
         return answer(400, 'bad form');
       }
-      objects.set(key, form.file);
+      objects.set(key, Buffer.from(file));
       return answer(204, '');
     }
     onViolation(`${req.method} ${u.pathname} (storage): unknown storage request`);
@@ -288,27 +292,4 @@ export async function startFakeRegistry(onViolation: (message: string) => void, 
     },
   };
   return registry;
-}
-
-/** A minimal multipart/form-data parser: text fields and the part named `file`. */
-function parseMultipart(body: Buffer, contentType: string): { fields: Map<string, string>; file: Buffer | undefined } {
-  const fields = new Map<string, string>();
-  let file: Buffer | undefined;
-  const m = /boundary=(?:"([^"]+)"|([^;]+))/.exec(contentType);
-  if (!m) return { fields, file };
-  const boundary = Buffer.from(`--${m[1] ?? m[2]}`);
-  let start = body.indexOf(boundary);
-  while (start >= 0) {
-    const next = body.indexOf(boundary, start + boundary.length);
-    if (next < 0) break;
-    const part = body.subarray(start + boundary.length + 2, next - 2);
-    const headerEnd = part.indexOf('\r\n\r\n');
-    const headers = part.subarray(0, headerEnd).toString('utf8');
-    const content = part.subarray(headerEnd + 4);
-    const name = /name="([^"]*)"/.exec(headers)?.[1];
-    if (name === 'file') file = Buffer.from(content);
-    else if (name !== undefined) fields.set(name, content.toString('utf8'));
-    start = next;
-  }
-  return { fields, file };
 }
