@@ -5,10 +5,9 @@
  */
 import { readEdgewatchNames } from './edgewatch-names.js';
 
-export { computeDashboardStats, HISTOGRAM_BINS, type DashboardStats } from './aggregates/dashboard-stats.js';
-export { populationStabilityIndex, psiStatus, PSI_EPSILON, PSI_THRESHOLDS, MIN_DRIFT_WINDOW, kolmogorovSmirnov } from './aggregates/drift.js';
+export { computeDashboardStats, type DashboardStats } from './aggregates/dashboard-stats.js';
+export { populationStabilityIndex, PSI_EPSILON, PSI_THRESHOLDS } from './aggregates/drift.js';
 export { LATENCY_RELATIVE_ERROR } from './aggregates/sketch.js';
-export { MAX_TIMELINE_POINTS, LEVELS_S } from './aggregates/levels.js';
 
 /** Nearest-rank percentile of an ascending array: the value at rank ceil(p/100 · n). */
 export function percentile(sortedAsc: readonly number[], p: number): number {
