@@ -1,4 +1,4 @@
-/** Signals of a background delivery loop (the outbox sender, a sink's loop): a sleep that new work cuts short, and promises kept until the loop reaches a state. */
+/** Signals of a background delivery loop (the outbox sender, a sink's loop): a sleep that new work cuts short, promises kept until the loop reaches a state, and a wait bounded by a deadline (its close). */
 
 /** Longest single sleep: a loop re-reads its queue at least this often even if its clock or queue said later. */
 const MAX_SLEEP_MS = 60_000;
@@ -54,4 +54,12 @@ export class StateWaiters {
     this.#waiting = [];
     for (const w of waiting) w();
   }
+}
+
+/** Waits for `p` at most `ms` (a close's drain deadline); true when it settled (resolved or rejected) in time. */
+export async function withDeadline(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const settled = await Promise.race([p.then(() => true, () => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)))]);
+  clearTimeout(timer);
+  return settled;
 }

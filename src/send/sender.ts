@@ -1,7 +1,7 @@
 /** The sender: drains the outbox with bounded concurrency, retrying with backoff, until each entry is delivered or dead. */
 import { isEdgewatchError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { LoopWakeup, StateWaiters } from '../loop-signals.js';
+import { LoopWakeup, StateWaiters, withDeadline } from '../loop-signals.js';
 import type { SendOutcome } from '../monitor/index.js';
 import type { Outbox, OutboxEntry } from '../state/outbox.js';
 
@@ -154,14 +154,7 @@ export class Sender {
     this.#closed = true;
     this.wake();
     await this.#loop;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      Promise.allSettled([...this.#inFlight.values()]),
-      new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, deadlineMs);
-      }),
-    ]);
-    clearTimeout(timer);
+    await withDeadline(Promise.allSettled([...this.#inFlight.values()]), deadlineMs);
     this.#idle.releaseAll();
   }
 }

@@ -1,6 +1,6 @@
 /** One delivery loop per sink: drains its queue in the state database oldest first, retries with backoff, gives up after `maxAttempts` (dead letter). A sink that is down only waits itself. */
 import type { Logger } from '../log.js';
-import { LoopWakeup, StateWaiters } from '../loop-signals.js';
+import { LoopWakeup, StateWaiters, withDeadline } from '../loop-signals.js';
 import type { SinkQueue, SinkRow } from '../state/sink-queue.js';
 import type { DeliveryOutcome, SinkTarget } from './sink.js';
 
@@ -159,9 +159,7 @@ export class SinkLoop {
   async #close(deadlineMs: number): Promise<void> {
     this.#closed = true;
     this.wake();
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.#loop, new Promise<void>((resolve) => (timer = setTimeout(resolve, deadlineMs)))]);
-    clearTimeout(timer);
+    if (this.#loop) await withDeadline(this.#loop, deadlineMs);
     await this.#o.target.close();
     this.#settled.notify();
   }
