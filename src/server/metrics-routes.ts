@@ -15,6 +15,20 @@ const API_ROUTES: readonly (readonly [RegExp, string])[] = [
   [/^\/api\/image\/[^/]+$/, '/api/image/{id}'],
   [/^\/api\/dashboard\/session$/, '/api/dashboard/session'],
   [/^\/api\/dashboard\/overview$/, '/api/dashboard/overview'],
+  [/^\/api\/dashboard\/access$/, '/api/dashboard/access'],
+  // SDK stats, promotion, predicted assets and the verdict.
+  [/^\/api\/deployment\/[^/]+\/predictions\/stats$/, '/api/deployment/{id}/predictions/stats'],
+  [/^\/api\/deployment\/[^/]+\/(model|shadow|promote|predictedassets|verdict)$/, '/api/deployment/{id}/$1'],
+  [/^\/api\/deployment\/[^/]+\/predictedassets\/find$/, '/api/deployment/{id}/predictedassets/find'],
+  [/^\/api\/predicted\/asset\/[^/]+$/, '/api/predicted/asset/{id}'],
+  [/^\/api\/predicted\/asset\/[^/]+\/reviews$/, '/api/predicted/asset/{id}/reviews'],
+  // The model registry and its object storage.
+  [/^\/api\/organization\/[^/]+\/(models|models\/find|modelversions\/find)$/, '/api/organization/{id}/$1'],
+  [/^\/api\/organization\/[^/]+\/connector\/[^/]+\/generate_object_name$/, '/api/organization/{id}/connector/{id}/generate_object_name'],
+  [/^\/api\/model\/file\/[^/]+$/, '/api/model/file/{id}'],
+  [/^\/api\/model\/version\/[^/]+(\/modelfiles|\/modelfiles\/find)?$/, '/api/model/version/{id}$1'],
+  [/^\/api\/model\/[^/]+(\/versions|\/versions\/find)?$/, '/api/model/{id}$1'],
+  [/^\/api\/object-storage\/[^/]+\/(generate_presigned_url|retrieve_presigned_url|init_multipart_upload)$/, '/api/object-storage/{id}/$1'],
 ];
 
 /** Which monitor call a route template is, for the ingest latency; undefined for any other route. */
@@ -38,7 +52,11 @@ export function routeTemplate(pathname: string): string {
     path = path.slice(ORACLE_PREFIX.length);
   }
   if (path.startsWith('/api/')) {
-    for (const [pattern, template] of API_ROUTES) if (pattern.test(path)) return `${prefix}${template}`;
+    for (const [pattern, template] of API_ROUTES) {
+      const match = pattern.exec(path);
+      // `$1` keeps a fixed alternative of the pattern (never an id): the set of templates stays bounded.
+      if (match) return `${prefix}${template.replace('$1', match[1] ?? '')}`;
+    }
     return `${prefix}/api/{unknown}`;
   }
   if (prefix) return `${prefix}/{unknown}`;

@@ -49,6 +49,16 @@ test('route labels: API paths become templates, never ids; unknown paths collaps
   assert.equal(routeTemplate('/metrics'), '/metrics');
   assert.equal(routeTemplate('/app.js'), '/{file}');
   assert.equal(routeTemplate(`/a/b/${id}`), '/{unknown}');
+  // The SDK's stats, the registry, promotion and reviews: one template each, never an id.
+  assert.equal(routeTemplate(`/oracle/api/deployment/${id}/predictions/stats`), '/oracle/api/deployment/{id}/predictions/stats');
+  assert.equal(routeTemplate(`/api/deployment/${id}/promote`), '/api/deployment/{id}/promote');
+  assert.equal(routeTemplate(`/api/deployment/${id}/predictedassets/find`), '/api/deployment/{id}/predictedassets/find');
+  assert.equal(routeTemplate(`/api/predicted/asset/${id}/reviews`), '/api/predicted/asset/{id}/reviews');
+  assert.equal(routeTemplate(`/api/model/version/${id}/modelfiles/find`), '/api/model/version/{id}/modelfiles/find');
+  assert.equal(routeTemplate(`/api/model/${id}/versions`), '/api/model/{id}/versions');
+  assert.equal(routeTemplate(`/api/model/file/${id}`), '/api/model/file/{id}');
+  assert.equal(routeTemplate(`/api/organization/${id}/connector/${id}/generate_object_name`), '/api/organization/{id}/connector/{id}/generate_object_name');
+  assert.equal(routeTemplate(`/api/object-storage/${id}/retrieve_presigned_url`), '/api/object-storage/{id}/retrieve_presigned_url');
 });
 
 test('agent readiness: 503 "starting" before the agent exists; the metrics still render', async () => {
