@@ -207,8 +207,6 @@ export class Agent {
       config,
       ledger,
       outbox,
-      champion: models.live.current.champion,
-      shadow: models.live.current.shadow,
       models: models.live,
       logger,
       metrics: this.metrics,

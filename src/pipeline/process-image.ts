@@ -44,10 +44,8 @@ export interface ProcessContext {
   config: AgentConfig;
   ledger: Ledger;
   outbox: Outbox;
-  champion: Predictor;
-  shadow: Predictor | undefined;
-  /** When models can be swapped while running: each image takes its pair from here (and ignores champion/shadow above). */
-  models?: { acquire(): PredictorLease } | undefined;
+  /** The models in use (they can be swapped while running): each image takes its pair from here. */
+  models: { acquire(): PredictorLease };
   logger: Logger;
   metrics: PipelineMetrics;
   /** `deploymentKey(config)`: part of every image id. */
@@ -94,15 +92,18 @@ export async function processImage(shared: ProcessContext, file: WatchedFile): P
   const record = shared.ledger.see(file.path, file.sizeBytes, file.mtimeMs, file.folder.path);
   if (FINAL_STATES.has(record.state)) return 'known';
   // One pair for the whole image: a swap between two of its model calls never mixes pairs.
-  const lease = shared.models?.acquire();
+  const lease = shared.models.acquire();
   try {
-    return await processWith(lease ? { ...shared, champion: lease.champion, shadow: lease.shadow } : shared, file, record.id);
+    return await processWith({ ...shared, champion: lease.champion, shadow: lease.shadow }, file, record.id);
   } finally {
-    lease?.release();
+    lease.release();
   }
 }
 
-async function processWith(ctx: ProcessContext, file: WatchedFile, fileId: number): Promise<ProcessOutcome> {
+/** The context of one image: the shared one and the pair it leased. */
+type ImageContext = ProcessContext & { champion: Predictor; shadow: Predictor | undefined };
+
+async function processWith(ctx: ImageContext, file: WatchedFile, fileId: number): Promise<ProcessOutcome> {
   const verdict = await examine(ctx, file, fileId);
   const deferred = commit(ctx, fileId, file, verdict);
   if (verdict.outcome === 'queued' || verdict.outcome === 'sampled') ctx.sinks?.wake();
@@ -136,7 +137,7 @@ async function processWith(ctx: ProcessContext, file: WatchedFile, fileId: numbe
  * alone records its shadow's deferred work in the same transaction (returned), unless the lag
  * bound is reached (undefined: the shadow's work is shed).
  */
-function commit(ctx: ProcessContext, fileId: number, file: WatchedFile, v: Verdict): PendingShadow | undefined {
+function commit(ctx: ImageContext, fileId: number, file: WatchedFile, v: Verdict): PendingShadow | undefined {
   const { ledger } = ctx;
   switch (v.outcome) {
     case 'changed':
@@ -178,7 +179,7 @@ function commit(ctx: ProcessContext, fileId: number, file: WatchedFile, v: Verdi
 }
 
 /** Reads, checks and predicts: everything but the commit. */
-async function examine(ctx: ProcessContext, file: WatchedFile, fileId: number): Promise<Verdict> {
+async function examine(ctx: ImageContext, file: WatchedFile, fileId: number): Promise<Verdict> {
   const { config, logger, metrics } = ctx;
   // A shadow whose queued work already exceeds what a request may wait for is behind: its input is
   // made later, from the file, when the shadow is free (no resize for it, nor memory held, during
