@@ -3,9 +3,9 @@ import { z } from 'zod';
 import { EdgewatchError, isEdgewatchError } from '../errors.js';
 import { HttpExchange, type MonitorLogger } from './http-exchange.js';
 import { PlatformApi } from './platform-api.js';
-import { organizationFindSchema, organizationSchema, pingResponseSchema } from './protocol-schemas.js';
+import { organizationSchema } from './protocol-schemas.js';
 import { Redactor } from './redactor.js';
-import { lookUpTarget, type TargetQuery } from './target-lookup.js';
+import { lookUpOrganization, lookUpTarget, type TargetQuery } from './target-lookup.js';
 
 /** `GET /api/deployment/{id}`: the champion (always) and the shadow (null or absent: none). */
 export const platformDeploymentSchema = z.looseObject({
@@ -83,17 +83,9 @@ export class ModelRegistryApi {
 
   /** The organization id as the SDK finds it (by id, else by name, else the ping's default organization). */
   async findOrganization(query: Omit<TargetQuery, 'deployment'>): Promise<string> {
-    const ping = await this.#platform.get('ping', '/api/home/ping', pingResponseSchema);
-    let id = query.organizationId;
-    if (id === undefined && query.organization !== undefined) {
-      id = (await this.#platform.get('organization look-up', '/api/organizations/find', organizationFindSchema, { query: { name: query.organization }, missingIdIsNotFound: true })).id;
-    }
-    id ??= ping.default_organization ?? undefined;
-    if (id === undefined) throw new EdgewatchError('EW_MONITOR_NOT_FOUND', 'No organization given and the platform user has no default organization: set organization or organizationId.');
-    const org = await this.#platform.get('organization', `/api/organization/${encodeURIComponent(id)}`, organizationSchema);
-    this.#platform.useOrganization(org.default_connector_id ? id : null);
-    if (org.default_connector_id) this.#connector = { organizationId: id, connectorId: org.default_connector_id };
-    return id;
+    const { organizationId, organization } = await lookUpOrganization(this.#platform, query);
+    if (organization.default_connector_id) this.#connector = { organizationId, connectorId: organization.default_connector_id };
+    return organizationId;
   }
 
   /** `GET /api/deployment/{id}`: which versions are champion and shadow now. */
