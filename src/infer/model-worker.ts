@@ -1,7 +1,6 @@
 /** Models running in a worker thread with its own TF.js instance: one model (ModelWorker.start) or several (startMany, for a ModelPool). */
-import { extname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { workerScript } from '../worker-launch.js';
 import { EdgewatchError } from '../errors.js';
 import type { DecodedInput } from '../types.js';
 import type { BackendPreference } from './backend.js';
@@ -42,20 +41,12 @@ interface Pending {
 }
 
 /**
- * How to start the worker entry next to this file. From dist it is `worker-entry.js`, started
- * with the parent's loader flags only (`--test` and the like are invalid in a worker), tsx's left out. From the
- * TypeScript sources (tests under `node --import tsx`) Node 20 does not apply `--import`-registered
- * loaders to a worker's entry module, so a tiny bootstrap registers tsx in the thread first and
- * then imports `worker-entry.ts`.
+ * How to start the worker entry next to this file (see worker-launch.ts). From dist it is started
+ * with the parent's loader flags only (`--test` and the like are invalid in a worker), tsx's left out.
  */
 function workerLaunch(): { script: string | URL; eval: boolean; execArgv: string[] } {
-  const fromSources = extname(fileURLToPath(import.meta.url)) === '.ts';
-  if (fromSources) {
-    const entry = new URL('./worker-entry.ts', import.meta.url).href;
-    const tsxApi = import.meta.resolve('tsx/esm/api');
-    const bootstrap = `import(${JSON.stringify(tsxApi)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); });`;
-    return { script: bootstrap, eval: true, execArgv: [] };
-  }
+  const launch = workerScript(import.meta.url, 'worker-entry');
+  if (launch.eval) return { ...launch, execArgv: [] };
   const execArgv: string[] = [];
   const args = process.execArgv;
   // tsx is a TypeScript loader and this entry is JavaScript: in a worker it only costs its own
@@ -71,7 +62,7 @@ function workerLaunch(): { script: string | URL; eval: boolean; execArgv: string
       if (wanted(value)) execArgv.push(arg, value);
     }
   }
-  return { script: new URL('./worker-entry.js', import.meta.url), eval: false, execArgv };
+  return { ...launch, execArgv };
 }
 
 /** Same API as ModelRunner, asynchronous, in a worker thread. Requests are answered in order, one at a time. */

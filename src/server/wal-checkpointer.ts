@@ -7,7 +7,7 @@
  * when the worker falls behind or fails. A failure is reported to `onError` (logged), never thrown.
  */
 import { Worker } from 'node:worker_threads';
-import { workerScript } from './worker-launch.js';
+import { workerScript } from '../worker-launch.js';
 
 /** Pages (4 KiB each) the WAL may hold before the writer checkpoints inline after all: 16 MiB. */
 export const WAL_HARD_CAP_PAGES = 4000;

@@ -6,7 +6,7 @@
 import { Worker } from 'node:worker_threads';
 import type { DeploymentInfo } from '../config.js';
 import { HttpError } from '../http-util.js';
-import { workerScript } from '../worker-launch.js';
+import { workerScript } from '../../worker-launch.js';
 import type { DashboardStats, DashboardStatsOptions } from './dashboard-stats.js';
 import type { computeSdkStats } from './sdk-stats.js';
 import type { SdkQuery } from './sdk-query.js';

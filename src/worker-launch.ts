@@ -1,4 +1,4 @@
-/** How the service starts a worker thread's entry module, from the TypeScript sources or from the build. */
+/** How a worker thread's entry module is started, from the TypeScript sources or from the build (model hosts, the service's stats and checkpoint workers). */
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
