@@ -28,6 +28,7 @@ import { samplePolicy } from './sample/policy.js';
 import { Sampler } from './sample/sampler.js';
 import { startSinks, type StartedSinks } from './sinks/start-sinks.js';
 import type { FolderWatcher } from './watch/index.js';
+import { withDeadline } from './loop-signals.js';
 
 export type { RunSummary } from './pipeline/run-summary.js';
 
@@ -301,12 +302,4 @@ export class Agent {
     this.#db = undefined;
     logStopped(this.logger, this.metrics, summary);
   }
-}
-
-/** Waits for `p` at most `ms`; true when it settled in time. */
-async function withDeadline(p: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const settled = await Promise.race([p.then(() => true, () => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)))]);
-  clearTimeout(timer);
-  return settled;
 }
