@@ -49,14 +49,14 @@ export const agentConfigSchema = z
       .describe('File extensions picked up (case-insensitive).'),
     concurrency: z.number().int().min(1).max(64).default(4).describe('Images in flight between watcher and outbox (bounded queue).'),
     topK: z.number().int().min(1).max(100).default(1).describe('Classes reported per classification prediction.'),
-    workers: z.number().int().min(0).max(64).default(0).describe('Champion model hosts (worker threads), and half as many shadow hosts (rounded up) when there is a shadow, their threads at low OS priority; 0 = one per CPU core, kept only where more than one pays; 1 = one host holding both models (the least memory; a shadow prediction may then delay the next champion one). The tensorflow backend always uses one host holding both models.'),
+    workers: z.number().int().min(0).max(64).default(0).describe('Model hosts (worker threads), each holding the champion and the shadow; a champion job interrupts a running shadow prediction between two kernels. 0 = one per CPU core, kept only where more than one pays; 1 = one host (the least memory). The tensorflow backend always uses one host holding both models.'),
     shadowWorkers: z
       .number()
       .int()
       .min(1)
       .max(64)
       .optional()
-      .describe('Shadow model hosts beside the champion\'s (default: half of the champion hosts, rounded up); more lets a heavy shadow use the cores the champion leaves idle, at about one host\'s memory each. Not with workers 1 or the tensorflow backend (one host holds both).'),
+      .describe('How many of the hosts also hold the shadow (default: all of them); fewer saves the shadow\'s weights and activations per host, and the shadow then only gets those hosts\' cores.'),
     shadowMaxLag: z
       .string()
       .regex(/^(\d+|\d+(\.\d+)?(ms|s|m|h))$/, 'a number of images (e.g. 500) or a duration (e.g. 90s, 10m, 1h)')

@@ -1,58 +1,114 @@
 /**
- * Champion pressure, shared between the main thread and the shadow hosts: a one-word
- * SharedArrayBuffer the scheduler sets while champion work would compete with the shadow, and a
- * gate that makes a shadow host wait between two TF.js kernels while it is set. A running shadow
- * prediction (InceptionV3: about 460 ms) thus gives the cores back within one kernel (a few ms)
- * instead of at its end; OS priorities alone did not (caches and memory bandwidth are shared).
+ * The champion first, inside a host: a hook before every TF.js kernel of a host's thread that runs
+ * the champion requests waiting on the host's urgent lane, so that a champion request sent to a host
+ * busy with a shadow prediction (InceptionV3: about 400 ms) starts within one kernel (a few ms)
+ * instead of at the shadow's end. The shadow's prediction is paused meanwhile, its intermediate
+ * tensors kept, and the pause is not counted in its latency.
+ *
+ * Why running a model from inside another one's kernel hook is safe: the hook runs in TF.js's
+ * engine between two op-level kernel calls; wasm and cpu kernels never call back into the engine
+ * and hold no view of the wasm memory across calls, and the champion's prediction disposes every
+ * tensor it makes (checked by tests: same predictions, no tensor left).
  */
+import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
+
+/** Main thread → host, beside the host's ordinary message queue: champion requests to run at the next kernel. */
+export interface UrgentLane {
+  /** Requests, one message each. */
+  port: MessagePort;
+  /**
+   * Word 0: requests posted and not taken yet (the main thread adds, the host subtracts); word 1: 1
+   * while the host runs a prediction from its ordinary queue; word 2: urgent requests run inside one.
+   */
+  words: SharedArrayBuffer;
+}
+
+/** The lane's shared words. */
+export const LANE_WORDS = { pending: 0, busy: 1, interrupts: 2 } as const;
+
+/** A new lane's shared words (see {@link UrgentLane.words}). */
+export function laneWords(): SharedArrayBuffer {
+  return new SharedArrayBuffer(4 * Object.keys(LANE_WORDS).length);
+}
 
 /** Atomics.waitAsync (Node ≥ 16; not in TypeScript's ES2023 library). */
 const waitAsync = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number): { value: Promise<string> | string } }).waitAsync;
 
-/** The main thread's side: hold or release the shadow hosts. */
-export class ChampionPressure {
-  /** Word 0: 1 while held; word 1: how many times a shadow kernel waited (for the log and tests). */
-  readonly buffer = new SharedArrayBuffer(8);
-  readonly #flag = new Int32Array(this.buffer);
+/** The main thread's side of an urgent lane. */
+export class UrgentSender {
+  readonly #port: MessagePort;
+  readonly #words: Int32Array;
 
-  set(held: boolean): void {
-    const value = held ? 1 : 0;
-    if (Atomics.exchange(this.#flag, 0, value) !== value && !held) Atomics.notify(this.#flag, 0);
+  constructor(lane: UrgentLane) {
+    this.#port = lane.port;
+    this.#words = new Int32Array(lane.words);
   }
 
-  /** Times a shadow host has paused between kernels so far. */
-  get pauses(): number {
-    return Atomics.load(this.#flag, 1);
+  /** Posts one request; the host takes it at its next kernel, or from its event loop when idle. */
+  post(message: unknown, transfer: ArrayBuffer[]): void {
+    this.#port.postMessage(message, transfer);
+    // After the post: a host that sees the count finds the message on its port.
+    Atomics.add(this.#words, LANE_WORDS.pending, 1);
   }
 
-  /** Resolves once the pause count exceeds `count` (a shadow kernel is waiting). */
-  async pausedBeyond(count: number): Promise<void> {
-    while (Atomics.load(this.#flag, 1) <= count) await waitAsync(this.#flag, 1, Atomics.load(this.#flag, 1)).value;
+  /** Urgent requests the host has run inside another prediction so far. */
+  get interrupts(): number {
+    return Atomics.load(this.#words, LANE_WORDS.interrupts);
+  }
+
+  /** Resolves once the host runs a prediction from its ordinary queue (tests: to interrupt it). */
+  async busy(): Promise<void> {
+    while (Atomics.load(this.#words, LANE_WORDS.busy) === 0) await waitAsync(this.#words, LANE_WORDS.busy, 0).value;
+  }
+
+  close(): void {
+    this.#port.close();
   }
 }
 
-/** The shadow host's side: milliseconds spent waiting so far (subtracted from the latencies it reports). */
+/** The host's side: time spent running urgent work inside other predictions (subtracted from their latencies). */
 export interface KernelGate {
   pausedMs(): number;
+  /** Marks a prediction from the ordinary queue as running (`true`) or done. */
+  busy(running: boolean): void;
 }
 
-/** Makes every kernel of this thread's TF.js wait while `buffer` holds 1. Call once, in a worker thread. */
-export function installKernelGate(buffer: SharedArrayBuffer): KernelGate {
-  const flag = new Int32Array(buffer);
+/**
+ * Installs the hook in this thread's TF.js engine (once, in a host, after loading): `run` handles one
+ * urgent request, synchronously. Requests arriving while the host is idle run from its event loop.
+ */
+export function installKernelGate(lane: UrgentLane, run: (request: unknown) => void): KernelGate {
+  const words = new Int32Array(lane.words);
   let paused = 0;
+  let running = false;
+  /** Runs `request` (never nested in another urgent run) and counts its time as a pause of whatever it interrupted. */
+  const runOne = (request: unknown, interrupting: boolean) => {
+    Atomics.sub(words, LANE_WORDS.pending, 1);
+    if (interrupting) Atomics.add(words, LANE_WORDS.interrupts, 1);
+    const started = performance.now();
+    running = true;
+    try {
+      run(request);
+    } finally {
+      running = false;
+      paused += performance.now() - started;
+    }
+  };
   const engine = tf.engine() as unknown as { runKernel: (...args: unknown[]) => unknown };
   const runKernel = engine.runKernel.bind(engine);
   engine.runKernel = (...args: unknown[]) => {
-    if (Atomics.load(flag, 0) === 1) {
-      const started = performance.now();
-      Atomics.add(flag, 1, 1);
-      Atomics.notify(flag, 1);
-      // Woken by ChampionPressure.set(false); the timeout only bounds a wait nobody would end.
-      while (Atomics.load(flag, 0) === 1) Atomics.wait(flag, 0, 1, 1000);
-      paused += performance.now() - started;
+    if (!running && Atomics.load(words, LANE_WORDS.pending) > 0) {
+      for (let taken = receiveMessageOnPort(lane.port); taken; taken = receiveMessageOnPort(lane.port)) runOne(taken.message, true);
     }
     return runKernel(...args);
   };
-  return { pausedMs: () => paused };
+  lane.port.on('message', (request: unknown) => runOne(request, false));
+  return {
+    pausedMs: () => paused,
+    busy: (value) => {
+      Atomics.store(words, LANE_WORDS.busy, value ? 1 : 0);
+      Atomics.notify(words, LANE_WORDS.busy);
+    },
+  };
 }

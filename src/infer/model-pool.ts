@@ -5,7 +5,6 @@ import type { DecodedInput } from '../types.js';
 import type { BackendName } from './backend.js';
 import type { ModelInfo, OriginalSize, TimedPrediction } from './model-runner.js';
 import { ModelWorker, type ModelWorkerOptions, type WorkerMemory } from './model-worker.js';
-import { ChampionPressure } from './kernel-gate.js';
 import { CHAMPION, JobScheduler, type ModelJob } from './scheduler.js';
 
 /** One model of the pool, as the pipeline uses it. */
@@ -20,16 +19,11 @@ export interface PooledModel {
   readonly queued: number;
 }
 
-export interface ModelPoolOptions extends Omit<ModelWorkerOptions, 'name' | 'niceness'> {
-  /**
-   * Champion hosts, and half as many shadow hosts (rounded up) when there is a shadow; 1 = one host holding both models
-   * (the low-memory mode); the `tensorflow` backend always gets one host holding every model.
-   */
+export interface ModelPoolOptions extends Omit<ModelWorkerOptions, 'name'> {
+  /** Model hosts (worker threads), each holding the champion; the `tensorflow` backend always gets one host holding every model. */
   workers: number;
-  /** Shadow hosts beside the champion hosts (default {@link shadowHostCount}(workers)); ignored with `workers: 1` and on `tensorflow`. */
+  /** How many of the hosts also hold the shadow (default {@link shadowHostCount}(workers), at most `workers`). */
   shadowWorkers?: number;
-  /** Niceness of the shadow hosts' threads (default 19: they get the CPU the champion's leave); 0 leaves them as they are. */
-  shadowNiceness?: number;
 }
 
 /** One worker thread of the pool, for the log. */
@@ -37,26 +31,26 @@ export interface HostInfo {
   /** Pool model indexes it holds (0 = champion). */
   models: number[];
   backend: string;
-  /** OS niceness of its thread (0 where a thread cannot be reniced, e.g. macOS and Windows). */
-  niceness: number;
+  /** A champion job given to it while it runs a shadow job starts at the shadow's next kernel. */
+  preemptive: boolean;
 }
-
-const SHADOW_NICENESS = 19;
 
 interface Host {
   worker: ModelWorker;
-  role: 'champion' | 'shadow' | 'all';
+  /** `all`: the champion and the shadows; `champion`: the champion only. */
+  role: 'champion' | 'all';
 }
 
 type ModelSpec = { dir: string; name?: string };
 
 /**
- * The layout per backend: `wasm`/`cpu` get `workers` champion hosts (champion only) and, with a
- * shadow, `shadowHostCount(workers)` shadow hosts (shadow only, threads at low OS priority), or
- * with `workers: 1` one host holding both; `tensorflow` gets one
- * host holding every model (libtensorflow spreads one model over every core by itself, and
- * tfjs-node cannot load in a second worker thread: tensorflow/tfjs#8388). The backend is resolved
- * once, by the first champion host; every other host is started with that explicit backend.
+ * The layout per backend: `wasm`/`cpu` get `workers` hosts, each holding the champion, of which
+ * `shadowWorkers` also hold the shadow. Such a host runs a shadow job when the champion leaves it
+ * idle, and a champion job given to it meanwhile starts at the shadow's next kernel (see
+ * kernel-gate.ts): the shadow uses every idle core and never delays the champion by more than one
+ * kernel. `tensorflow` gets one host holding every model (libtensorflow spreads one model over every
+ * core by itself, and tfjs-node cannot load in a second worker thread: tensorflow/tfjs#8388). The
+ * backend is resolved once, by the first host; every other host is started with that explicit backend.
  */
 export class ModelPool {
   /** Live hosts: a crashed one leaves this list (and the scheduler), a calibrated-away one too. */
@@ -68,14 +62,11 @@ export class ModelPool {
   /** Why the layout differs from what `workers` asked for (e.g. one host for `tensorflow`), for the log. */
   readonly note: string | undefined;
   #closing: Promise<void> | undefined;
-  /** Held while champion work needs the cores: the shadow hosts wait between kernels (split layout only). */
-  readonly #pressure: ChampionPressure | undefined;
 
-  private constructor(hosts: Host[], note: string | undefined, pressure?: ChampionPressure) {
-    const cores = availableParallelism();
-    // Champion pressure: every core runs the champion, or a champion job waits for a host.
-    this.#scheduler = new JobScheduler(cores, pressure ? (running, queued) => pressure.set(queued > 0 || running >= cores) : undefined);
-    this.#pressure = pressure;
+  private constructor(hosts: Host[], note: string | undefined) {
+    this.#scheduler = new JobScheduler(availableParallelism());
+    // Hosts holding the shadow first: the calibration keeps the first host.
+    hosts.sort((a, b) => (a.role === b.role ? 0 : a.role === 'all' ? -1 : 1));
     this.#hosts = hosts;
     this.#started = hosts.map((h) => h.worker);
     this.note = note;
@@ -83,11 +74,8 @@ export class ModelPool {
       this.#scheduler.addHost(host.worker, hostModels(host));
       void host.worker.crashed.then(() => this.#drop(host));
     }
-    const infos = [...(hosts[0] as Host).worker.infos];
-    const shadowHost = hosts.find((h) => h.role === 'shadow');
-    if (shadowHost) infos.push(...shadowHost.worker.infos);
     const scheduler = this.#scheduler;
-    this.models = infos.map((info, index) => ({
+    this.models = (hosts[0] as Host).worker.infos.map((info, index) => ({
       info,
       backend: info.backend,
       predict: (input: DecodedInput, original: OriginalSize) => scheduler.submit(index, input, original).result,
@@ -104,43 +92,38 @@ export class ModelPool {
     if (options.shadowWorkers !== undefined && (!Number.isInteger(options.shadowWorkers) || options.shadowWorkers < 1)) throw new RangeError('shadowWorkers must be a positive integer');
     const [champion, ...shadows] = models;
     if (!champion) throw new RangeError('a model pool needs at least the champion');
-    const { workers, shadowWorkers = shadowHostCount(workers), shadowNiceness = SHADOW_NICENESS, ...workerOptions } = options;
+    const { workers, shadowWorkers = shadowHostCount(workers), ...workerOptions } = options;
+    const sharing = shadows.length > 0 ? Math.min(shadowWorkers, workers) : 0;
     const hosts: Host[] = [];
     try {
       const preference = workerOptions.backend ?? 'auto';
       let backend: BackendName | undefined = preference === 'wasm' || preference === 'cpu' ? preference : undefined;
       if (!backend) {
+        // The first host resolves `auto`; it then takes the shadow too when it should hold it.
         const first = await ModelWorker.startMany([champion], workerOptions);
-        hosts.push({ worker: first, role: 'champion' });
         backend = first.backend as BackendName;
+        const holdsAll = backend === 'tensorflow' || sharing > 0;
+        hosts.push({ worker: first, role: holdsAll && shadows.length > 0 ? 'all' : 'champion' });
+        if (holdsAll) for (const shadow of shadows) await first.load(shadow);
         if (backend === 'tensorflow') {
-          for (const shadow of shadows) await first.load(shadow);
-          hosts[0] = { worker: first, role: 'all' };
           const asked = workers > 1 ? `; workers: ${workers} does not apply` : '';
           const note = `backend tensorflow: one model host holds ${shadows.length > 0 ? 'the champion and the shadow (champion jobs first)' : 'the champion'}: libtensorflow uses every core itself and tfjs-node cannot load in a second worker thread${asked}`;
           return new ModelPool(hosts, note);
         }
       }
       const explicit = { ...workerOptions, backend };
-      if (workers === 1 && shadows.length > 0) {
-        // The low-memory mode: one thread and one wasm memory for both models, champion jobs first.
-        const shared = hosts[0]?.worker ?? (await ModelWorker.startMany([champion], explicit));
-        hosts[0] = { worker: shared, role: 'all' };
-        for (const shadow of shadows) await shared.load(shadow);
-        return new ModelPool(hosts, 'workers: 1: one model host holds the champion and the shadow (champion jobs first; the least memory, and the shadow may delay the next champion prediction by one shadow prediction)');
-      }
       const starts: Promise<Host>[] = [];
-      for (let i = hosts.length; i < workers; i++) starts.push(ModelWorker.startMany([champion], explicit).then((worker) => ({ worker, role: 'champion' })));
-      const pressure = shadows.length > 0 ? new ChampionPressure() : undefined;
-      if (pressure) {
-        for (let i = 0; i < shadowWorkers; i++) starts.push(ModelWorker.startMany(shadows, { ...explicit, niceness: shadowNiceness, yieldTo: pressure.buffer }).then((worker) => ({ worker, role: 'shadow' })));
+      for (let i = hosts.length; i < workers; i++) {
+        const role = i < sharing ? 'all' : 'champion';
+        starts.push(ModelWorker.startMany(role === 'all' ? [champion, ...shadows] : [champion], explicit).then((worker) => ({ worker, role })));
       }
       const started = await Promise.allSettled(starts);
       for (const r of started) if (r.status === 'fulfilled') hosts.push(r.value);
       const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
-      hosts.sort((a, b) => (a.role === b.role ? 0 : a.role === 'champion' ? -1 : 1));
-      return new ModelPool(hosts, undefined, pressure);
+      const blocking = hosts.some((h) => h.role === 'all' && !h.worker.preemptive);
+      const note = blocking ? 'the champion runs only with executeAsync (a graph with control flow): a shadow prediction on a host holding both models may delay the next champion prediction by its length' : undefined;
+      return new ModelPool(hosts, note);
     } catch (err) {
       await Promise.allSettled(hosts.map((h) => h.worker.close()));
       throw err instanceof EdgewatchError ? err : new EdgewatchError('EW_MODEL_LOAD', String(err), { cause: err });
@@ -154,18 +137,18 @@ export class ModelPool {
 
   /** The hosts, champion hosts first. */
   get hosts(): HostInfo[] {
-    return this.#hosts.map((h) => ({ models: [...hostModels(h).keys()], backend: h.worker.backend, niceness: h.worker.niceness }));
+    return this.#hosts.map((h) => ({ models: [...hostModels(h).keys()], backend: h.worker.backend, preemptive: h.worker.preemptive }));
   }
 
   /**
    * Measures the champion's images/s on one champion host against all champion hosts at once
    * (`rounds` predictions each of a grey image, nothing else dispatched meanwhile) and, when the
    * extra hosts do not pay (less than `minGain`×, e.g. fewer real cores than reported), keeps
-   * one champion host and one shadow host. Returns the figures for the log.
+   * the first host (one holding the shadow too, when there is one). Returns the figures for the log.
    */
   calibrate(rounds = 3, minGain = 1.15): Promise<{ oneWorkerPerSecond: number; allWorkersPerSecond: number; workers: number; kept: number }> {
     return this.#scheduler.exclusive(async () => {
-      const champions = this.#hosts.filter((h) => h.role !== 'shadow');
+      const champions = [...this.#hosts];
       const spec = (this.models[CHAMPION] as PooledModel).info.input;
       const input = { spec, pixels: new Uint8Array(spec.width * spec.height * spec.channels).fill(128) };
       const original = { width: 640, height: 480 };
@@ -180,8 +163,7 @@ export class ModelPool {
       const allWorkersPerSecond = (rounds * champions.length) / ((performance.now() - t0) / 1000);
       let kept = champions.length;
       if (champions.length > 1 && allWorkersPerSecond < oneWorkerPerSecond * minGain) {
-        const shadowHosts = this.#hosts.filter((h) => h.role === 'shadow');
-        const extra = [...champions.slice(1), ...shadowHosts.slice(1)];
+        const extra = champions.slice(1);
         for (const host of extra) this.#drop(host);
         await Promise.allSettled(extra.map((h) => h.worker.close()));
         kept = 1;
@@ -199,7 +181,6 @@ export class ModelPool {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#scheduler.close();
-      this.#pressure?.set(false);
       await Promise.allSettled(this.#started.map((w) => w.close()));
     })();
     return this.#closing;
@@ -218,17 +199,15 @@ export class ModelPool {
 }
 
 /**
- * Shadow hosts beside `workers` champion hosts: half as many, rounded up. The shadow only gets the
- * CPU the champion leaves; with the champion at half load that is half the cores, so more shadow
- * hosts would only cost memory (one host is about 100 MB with a MobileNetV2 on wasm).
+ * Hosts holding the shadow too, of `workers`: all of them. The shadow then uses every core the
+ * champion leaves idle (on two cores, one host holding the shadow lost a fifth of the complete
+ * images per second, `npm run bench -- --quick`); each costs the shadow's weights and activations.
  */
 export function shadowHostCount(workers: number): number {
-  return Math.ceil(workers / 2);
+  return workers;
 }
 
-/** Pool model index → the host's own model index. */
+/** Pool model index → the host's own model index (the same: every host holds the champion first). */
 function hostModels(host: Host): Map<number, number> {
-  const count = host.worker.infos.length;
-  const offset = host.role === 'shadow' ? 1 : 0;
-  return new Map(Array.from({ length: count }, (_, i) => [i + offset, i]));
+  return new Map(host.worker.infos.map((_, i) => [i, i]));
 }

@@ -203,26 +203,77 @@ export class ModelRunner {
 
   /** Predicts one image (already resized to `info.input`). Throws EW_INFER_FAILED (or EW_MODEL_OUTPUT for an undecodable output). */
   async predict(input: DecodedInput, original: OriginalSize): Promise<TimedPrediction> {
-    if (this.#disposed) throw new EdgewatchError('EW_INFER_FAILED', `model ${this.info.name} is closed`);
-    const x = this.#toTensor(input);
-    let outputs: tf.Tensor[] = [];
-    try {
-      const started = performance.now();
-      outputs = await this.#execute(x);
-      if (outputs.length !== this.#outputCount) {
-        throw outputCountError(this.#modelFile(), this.#loaded.manifest.output.kind, this.#outputCount, outputs.length);
+    return this.predictSync(input, original) ?? (await this.#predictAsync(input, original));
+  }
+
+  /**
+   * Predicts one image without yielding to the event loop, or returns undefined when the model can
+   * only run asynchronously (a graph with control flow or dynamic shapes, e.g. NMS: `executeAsync`).
+   * A host runs its champion this way from inside a paused shadow prediction (see kernel-gate.ts).
+   */
+  predictSync(input: DecodedInput, original: OriginalSize): TimedPrediction | undefined {
+    if (this.#graphNeedsAsync) return undefined;
+    return this.#guard(input, (x, started) => {
+      const outputs = this.#executeSync(x);
+      if (!outputs) return undefined;
+      try {
+        return this.#finish(outputs, outputs.map((o) => o.dataSync() as Float32Array), started, original);
+      } finally {
+        tf.dispose(outputs);
       }
-      const values = await Promise.all(outputs.map((o) => o.data()));
-      const latencySeconds = (performance.now() - started) / 1000;
-      const read = outputs.map((o, i) => ({ values: values[i] as Float32Array, shape: o.shape }));
-      return { prediction: this.#decode(read, original), latencySeconds };
-    } catch (err) {
+    });
+  }
+
+  /** Whether predictSync runs this model (known once the model has run, e.g. after warmUp). */
+  get runsSync(): boolean {
+    return !this.#graphNeedsAsync;
+  }
+
+  async #predictAsync(input: DecodedInput, original: OriginalSize): Promise<TimedPrediction> {
+    return this.#guard(input, async (x, started) => {
+      const outputs = await this.#executeAsync(x);
+      try {
+        return this.#finish(outputs, (await Promise.all(outputs.map((o) => o.data()))) as Float32Array[], started, original);
+      } finally {
+        tf.dispose(outputs);
+      }
+    });
+  }
+
+  /** Makes the input tensor, starts the clock, runs `fn`, and frees the input; errors become EW_INFER_FAILED. */
+  #guard<T>(input: DecodedInput, fn: (x: tf.Tensor4D, started: number) => T): T {
+    if (this.#disposed) throw new EdgewatchError('EW_INFER_FAILED', `model ${this.info.name} is closed`);
+    const wrap = (err: unknown): never => {
       if (isEdgewatchError(err)) throw err;
       throw new EdgewatchError('EW_INFER_FAILED', `model ${this.info.name}: inference failed (${(err as Error).message})`, { cause: err });
-    } finally {
-      x.dispose();
-      tf.dispose(outputs);
+    };
+    let x: tf.Tensor4D | undefined;
+    let result: T;
+    try {
+      x = this.#toTensor(input);
+      result = fn(x, performance.now());
+    } catch (err) {
+      x?.dispose();
+      return wrap(err);
     }
+    if (result instanceof Promise) {
+      return result.then(
+        (value) => (x.dispose(), value),
+        (err: unknown) => (x.dispose(), wrap(err)),
+      ) as T;
+    }
+    x.dispose();
+    return result;
+  }
+
+  /** The latency (input ready → values on the host) and the decoded prediction; checks the output count. */
+  #finish(outputs: tf.Tensor[], values: Float32Array[], started: number, original: OriginalSize): TimedPrediction {
+    const latencySeconds = (performance.now() - started) / 1000;
+    if (outputs.length !== this.#outputCount) {
+      throw outputCountError(this.#modelFile(), this.#loaded.manifest.output.kind, this.#outputCount, outputs.length);
+    }
+    const read = outputs.map((o, i) => ({ values: values[i] as Float32Array, shape: o.shape }));
+    return { prediction: this.#decode(read, original), latencySeconds };
   }
 
   /** Frees the model's weights. Idempotent. */
@@ -267,31 +318,23 @@ export class ModelRunner {
     return tf.tensor4d(data, [1, height, width, channels]);
   }
 
-  async #execute(x: tf.Tensor4D): Promise<tf.Tensor[]> {
+  /** Runs the model without awaiting, or returns undefined (nothing allocated) when the graph needs executeAsync. */
+  #executeSync(x: tf.Tensor4D): tf.Tensor[] | undefined {
+    if (this.#fused) return asList(this.#fused.run(x));
     const model = this.#loaded.model;
-    let out: tf.Tensor | tf.Tensor[] | tf.NamedTensorMap;
-    if (this.#fused) {
-      out = this.#fused.run(x);
-    } else if (this.#loaded.format === 'layers') {
-      out = (model as tfl.LayersModel).predict(x);
-    } else {
-      const graph = model as tfconv.GraphModel;
-      if (!this.#graphNeedsAsync) {
-        try {
-          out = graph.execute(x);
-        } catch (err) {
-          // Graphs with control flow or dynamic shapes (e.g. NMS) must run with executeAsync.
-          if (!/executeAsync/i.test((err as Error).message)) throw err;
-          this.#graphNeedsAsync = true;
-          out = await graph.executeAsync(x);
-        }
-      } else {
-        out = await graph.executeAsync(x);
-      }
+    if (this.#loaded.format === 'layers') return asList((model as tfl.LayersModel).predict(x));
+    try {
+      return asList((model as tfconv.GraphModel).execute(x));
+    } catch (err) {
+      // Graphs with control flow or dynamic shapes (e.g. NMS) must run with executeAsync.
+      if (!/executeAsync/i.test((err as Error).message)) throw err;
+      this.#graphNeedsAsync = true;
+      return undefined;
     }
-    if (out instanceof tf.Tensor) return [out];
-    if (Array.isArray(out)) return out;
-    return Object.values(out);
+  }
+
+  async #executeAsync(x: tf.Tensor4D): Promise<tf.Tensor[]> {
+    return asList(await (this.#loaded.model as tfconv.GraphModel).executeAsync(x));
   }
 
   /** Decodes the output tensors (as many as `outputTensorCount` says, checked by the caller) by the manifest's output kind. */
@@ -312,4 +355,10 @@ export class ModelRunner {
         return noDecoder(output, this.#modelFile());
     }
   }
+}
+
+function asList(out: tf.Tensor | tf.Tensor[] | tf.NamedTensorMap): tf.Tensor[] {
+  if (out instanceof tf.Tensor) return [out];
+  if (Array.isArray(out)) return out;
+  return Object.values(out);
 }

@@ -1,9 +1,10 @@
 /** Models running in a worker thread with its own TF.js instance: one model (ModelWorker.start) or several (startMany, for a ModelPool). */
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, Worker } from 'node:worker_threads';
 import { workerScript } from '../worker-launch.js';
 import { EdgewatchError } from '../errors.js';
 import type { DecodedInput } from '../types.js';
 import type { BackendPreference } from './backend.js';
+import { laneWords, UrgentSender } from './kernel-gate.js';
 import { TFJS_NODE } from './native-module.js';
 import type { ModelInfo, OriginalSize, TimedPrediction } from './model-runner.js';
 import { deserializeError, type WorkerMemoryReport, type WorkerReply, type WorkerRequest, type WorkerStartData } from './worker-protocol.js';
@@ -17,12 +18,8 @@ export interface ModelWorkerOptions {
   name?: string;
   /** Receives the worker's warnings (e.g. the cpu fallback). Default: stderr. */
   warn?: (message: string) => void;
-  /** OS niceness the worker thread gives itself (default 0: unchanged); Linux only. */
-  niceness?: number;
   /** Module the `tensorflow` backend imports (default `@tensorflow/tfjs-node`); tests pass a stand-in. */
   nativeModule?: string;
-  /** Champion pressure this host yields to between kernels (shadow hosts). */
-  yieldTo?: SharedArrayBuffer;
 }
 
 /**
@@ -70,8 +67,12 @@ export class ModelWorker {
   /** The first (or only) model. */
   readonly info: ModelInfo;
   readonly #infos: ModelInfo[];
-  /** Niceness the worker thread runs at (0 where threads cannot be reniced). */
-  readonly niceness: number;
+  /**
+   * The champion (model 0) runs on the host's urgent lane: at the next kernel of a shadow prediction
+   * in progress, which pauses meanwhile (wasm and cpu, a champion that runs synchronously).
+   */
+  readonly preemptive: boolean;
+  readonly #urgent: UrgentSender;
   /** Settles with the error when the worker crashes (never for close()). */
   readonly crashed: Promise<EdgewatchError>;
   #onCrash!: (err: EdgewatchError) => void;
@@ -81,10 +82,11 @@ export class ModelWorker {
   #failure: EdgewatchError | undefined;
   #closing: Promise<void> | undefined;
 
-  private constructor(worker: Worker, infos: ModelInfo[], niceness: number) {
+  private constructor(worker: Worker, infos: ModelInfo[], preemptive: boolean, urgent: UrgentSender) {
     this.#worker = worker;
     this.#infos = infos;
-    this.niceness = niceness;
+    this.preemptive = preemptive;
+    this.#urgent = urgent;
     this.crashed = new Promise((resolve) => (this.#onCrash = resolve));
     const info = infos[0] as ModelInfo;
     this.info = info;
@@ -105,19 +107,26 @@ export class ModelWorker {
   static async startMany(models: { dir: string; name?: string }[], options: ModelWorkerOptions = {}): Promise<ModelWorker> {
     const warn = options.warn ?? ((message: string) => process.stderr.write(`edgewatch: WARNING: ${message}\n`));
     const dir = models.map((m) => m.dir).join(', ');
+    const lane = new MessageChannel();
     const data: WorkerStartData = {
       models,
       backend: options.backend ?? 'auto',
       topK: options.topK ?? 1,
-      niceness: options.niceness ?? 0,
       nativeModule: options.nativeModule ?? TFJS_NODE,
-      ...(options.yieldTo ? { yieldTo: options.yieldTo } : {}),
+      urgent: { port: lane.port2, words: laneWords() },
     };
+    const urgent = new UrgentSender({ port: lane.port1, words: data.urgent.words });
     const launch = workerLaunch();
-    const worker = new Worker(launch.script, { eval: launch.eval, workerData: data, execArgv: launch.execArgv, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
+    const worker = new Worker(launch.script, {
+      eval: launch.eval,
+      workerData: data,
+      transferList: [lane.port2],
+      execArgv: launch.execArgv,
+      resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
+    });
     let onWarning: ((reply: WorkerReply) => void) | undefined;
     try {
-      const ready = await new Promise<{ infos: ModelInfo[]; niceness: number }>((resolve, reject) => {
+      const ready = await new Promise<{ infos: ModelInfo[]; preemptive: boolean }>((resolve, reject) => {
         onWarning = (reply) => {
           if (reply.type === 'warning') warn(reply.message);
           else if (reply.type === 'ready') resolve(reply);
@@ -133,8 +142,9 @@ export class ModelWorker {
       });
       worker.removeAllListeners('error');
       worker.removeAllListeners('exit');
-      return new ModelWorker(worker, ready.infos, ready.niceness);
+      return new ModelWorker(worker, ready.infos, ready.preemptive, urgent);
     } catch (err) {
+      urgent.close();
       await worker.terminate();
       throw err;
     }
@@ -159,6 +169,7 @@ export class ModelWorker {
     return this.#request<TimedPrediction>(
       (id) => ({ type: 'predict', id, model, spec: { ...input.spec }, pixels, original: { width: original.width, height: original.height } }),
       [pixels.buffer as ArrayBuffer],
+      model === 0 && this.preemptive,
     );
   }
 
@@ -183,9 +194,20 @@ export class ModelWorker {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#rejectAll(new EdgewatchError('EW_INFER_FAILED', `model worker ${this.info.name} was closed`));
+      this.#urgent.close();
       await this.#worker.terminate();
     })();
     return this.#closing;
+  }
+
+  /** Champion predictions that started inside a running shadow prediction (between two of its kernels). */
+  get interrupts(): number {
+    return this.#urgent.interrupts;
+  }
+
+  /** Test hook: resolves once the host runs a prediction from its ordinary queue (a shadow one, on a pre-emptive host). */
+  busyForTest(): Promise<void> {
+    return this.#urgent.busy();
   }
 
   /** Test hook: makes the worker thread exit as if it had crashed. */
@@ -193,14 +215,16 @@ export class ModelWorker {
     this.#worker.postMessage({ type: 'crash' } satisfies WorkerRequest);
   }
 
-  #request<T>(build: (id: number) => WorkerRequest, transfer: ArrayBuffer[]): Promise<T> {
+  /** Sends one request on the host's queue, or on its urgent lane (`urgent`); the reply comes back on the worker's port either way. */
+  #request<T>(build: (id: number) => WorkerRequest, transfer: ArrayBuffer[], urgent = false): Promise<T> {
     if (this.#failure) return Promise.reject(this.#failure);
     if (this.#closing) return Promise.reject(new EdgewatchError('EW_INFER_FAILED', `model worker ${this.info.name} is closed`));
     const id = this.#nextId++;
     return new Promise<T>((resolve, reject) => {
       this.#pending.set(id, { resolve: resolve as (value: never) => void, reject });
       this.#worker.ref();
-      this.#worker.postMessage(build(id), transfer);
+      if (urgent) this.#urgent.post(build(id), transfer);
+      else this.#worker.postMessage(build(id), transfer);
     });
   }
 

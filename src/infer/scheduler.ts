@@ -1,4 +1,4 @@
-/** The model pool's queue, kept in the main thread: one job per host at a time, the oldest champion job first, shadow jobs from what is left. */
+/** The model pool's queue, kept in the main thread: the oldest champion job first, shadow jobs from what is left; a pre-emptive host runs a champion job inside its running shadow job. */
 import { EdgewatchError } from '../errors.js';
 import type { DecodedInput } from '../types.js';
 import type { OriginalSize, TimedPrediction } from './model-runner.js';
@@ -19,6 +19,8 @@ export interface JobHost {
   predict(input: DecodedInput, original: OriginalSize, model: number): Promise<TimedPrediction>;
   /** Settles when the host has crashed; it then takes no more jobs. */
   readonly crashed: Promise<unknown>;
+  /** A champion job given to the host while it runs a shadow job starts at the shadow's next kernel (the shadow pauses meanwhile). */
+  readonly preemptive?: boolean;
 }
 
 /** Model index of the champion; every other index is a shadow. */
@@ -31,6 +33,8 @@ interface Slot {
   running: Promise<void> | undefined;
   /** Pool model index of the running job. */
   runningModel: number | undefined;
+  /** A champion job running inside the running shadow job (pre-emptive hosts). */
+  urgent: Promise<void> | undefined;
 }
 
 class QueuedJob implements ModelJob {
@@ -65,41 +69,35 @@ class QueuedJob implements ModelJob {
 }
 
 /**
- * Jobs wait here until a host that holds their model is idle. A host is given the oldest
- * champion job it can run, else the oldest shadow job it can run: a champion job never waits
- * behind shadow work, whatever the hosts' layout. A job's pixels are read when it starts, so
- * the caller must leave them unchanged until then (no copy is kept while it waits).
+ * Jobs wait here until a host that holds their model can take them. A champion job goes to an idle
+ * host, else to a pre-emptive host running a shadow job (it starts at the shadow's next kernel), else
+ * waits for the oldest-first turn; a shadow job starts only on an idle host once no champion job
+ * waits: a champion job never waits behind shadow work, whatever the hosts' layout. A job's pixels
+ * are read when it starts, so the caller must leave them unchanged until then (no copy is kept while
+ * it waits).
  */
 export class JobScheduler {
-  /** Jobs running at once beyond which no shadow job starts (the cores): what is left for the shadow. */
+  /** Jobs running at once beyond which no shadow job starts on a host that cannot be pre-empted (the cores). */
   readonly #cores: number;
   readonly #slots: Slot[] = [];
   readonly #champion: QueuedJob[] = [];
   readonly #shadow: QueuedJob[] = [];
   #paused = 0;
   #closed = false;
-  readonly #onChampionLoad: ((running: number, queued: number) => void) | undefined;
 
   /**
-   * `cores`: once the shadow falls behind (more shadow jobs queued than idle shadow hosts), a shadow
-   * job starts only while no champion job waits or runs and fewer jobs than `cores` run. Thread
-   * priorities alone do not keep a running shadow from slowing the champion (shared caches and
-   * memory bandwidth): with InceptionV3 as shadow (`npm run bench -- --shadow-priority`), a burst's
-   * last champion came 1.36x later than without a shadow when niced shadow threads started freely.
+   * `cores`: on a host that cannot be pre-empted (the tensorflow backend, a champion that needs
+   * executeAsync), once the shadow falls behind (more shadow jobs queued than idle hosts), a shadow job
+   * starts only while no champion job waits or runs and fewer jobs than `cores` run: a shadow prediction
+   * started there would hold the champion's next one back for its whole length.
    */
-  constructor(cores = Number.POSITIVE_INFINITY, onChampionLoad?: (running: number, queued: number) => void) {
+  constructor(cores = Number.POSITIVE_INFINITY) {
     this.#cores = cores;
-    this.#onChampionLoad = onChampionLoad;
-  }
-
-  /** Tells the pool how much champion work runs and waits, after every change (champion pressure). */
-  #reportChampionLoad(): void {
-    this.#onChampionLoad?.(this.#slots.filter((s) => s.runningModel === CHAMPION).length, this.#champion.length);
   }
 
   /** Adds a host running the pool models in `models` (pool index → host index); crashes remove it. */
   addHost(host: JobHost, models: ReadonlyMap<number, number>): void {
-    const slot: Slot = { host, models, running: undefined, runningModel: undefined };
+    const slot: Slot = { host, models, running: undefined, runningModel: undefined, urgent: undefined };
     this.#slots.push(slot);
     void host.crashed.then(() => this.#remove(slot));
     this.#dispatch();
@@ -149,62 +147,71 @@ export class JobScheduler {
     this.#closed = true;
     const err = new EdgewatchError('EW_INFER_FAILED', 'the model pool was closed before the prediction started');
     for (const job of this.#take(() => true)) job.drop(err);
-    this.#reportChampionLoad();
   }
 
   /** Every queued shadow job can start now on an idle host: the shadow keeps up and runs beside the champion. */
   #shadowKeepsUp(): boolean {
-    const idle = this.#slots.filter((s) => !s.running && [...s.models.keys()].some((m) => m !== CHAMPION)).length;
+    const idle = this.#slots.filter((s) => idleSlot(s) && [...s.models.keys()].some((m) => m !== CHAMPION)).length;
     return this.#shadow.length <= idle;
   }
 
   #championRunning(): boolean {
-    return this.#slots.some((s) => s.runningModel === CHAMPION);
+    return this.#slots.some((s) => s.runningModel === CHAMPION || s.urgent);
   }
 
   #busy(): Promise<void>[] {
-    return this.#slots.flatMap((s) => (s.running ? [s.running] : []));
+    return this.#slots.flatMap((s) => [s.running, s.urgent].filter((p): p is Promise<void> => p !== undefined));
   }
 
   #dispatch(): void {
-    if (this.#paused > 0 || this.#closed) return this.#reportChampionLoad();
+    if (this.#paused > 0 || this.#closed) return;
+    // Champion jobs: idle hosts holding no shadow first (those holding one stay free for it), then
+    // any idle host, then pre-emptive hosts running a shadow job.
+    for (const takes of [(slot: Slot) => idleSlot(slot) && slot.models.size === 1, idleSlot, preemptibleSlot]) {
+      for (const slot of this.#slots) {
+        if (this.#champion.length === 0) break;
+        if (slot.models.has(CHAMPION) && takes(slot)) this.#start(slot, this.#champion.shift() as QueuedJob);
+      }
+    }
     for (const slot of this.#slots) {
-      if (slot.running) continue;
-      const job = this.#next(slot);
+      if (!idleSlot(slot)) continue;
+      const job = this.#nextShadow(slot);
       if (job) this.#start(slot, job);
     }
-    this.#reportChampionLoad();
   }
 
-  #next(slot: Slot): QueuedJob | undefined {
-    let index = slot.models.has(CHAMPION) ? (this.#champion.length > 0 ? 0 : -1) : -1;
-    let queue = this.#champion;
-    if (index < 0) {
-      if (Number.isFinite(this.#cores) && !this.#shadowKeepsUp() && (this.#champion.length > 0 || this.#championRunning() || this.#busy().length >= this.#cores)) return undefined;
-      queue = this.#shadow;
-      index = queue.findIndex((j) => slot.models.has(j.model));
-    }
+  #nextShadow(slot: Slot): QueuedJob | undefined {
+    // A champion job still waiting here has no host that could take it: this one holds no champion.
+    const holdBack = !slot.host.preemptive && Number.isFinite(this.#cores) && !this.#shadowKeepsUp();
+    if (holdBack && (this.#champion.length > 0 || this.#championRunning() || this.#busy().length >= this.#cores)) return undefined;
+    const index = this.#shadow.findIndex((j) => slot.models.has(j.model));
     if (index < 0) return undefined;
-    const [job] = queue.splice(index, 1) as [QueuedJob];
+    const [job] = this.#shadow.splice(index, 1) as [QueuedJob];
     return job;
   }
 
   #start(slot: Slot, job: QueuedJob): void {
     job.startedAt = performance.now();
-    slot.runningModel = job.model;
+    const urgent = job.model === CHAMPION && slot.host.preemptive === true;
+    if (!urgent) slot.runningModel = job.model;
     const hostModel = slot.models.get(job.model) as number;
     // The slot is handed on before the job settles: whoever awaits the result finds the next job
     // (e.g. this image's shadow, held back while the champion ran) already started.
     const settle = (finish: () => void) => {
-      slot.running = undefined;
-      slot.runningModel = undefined;
+      if (urgent) slot.urgent = undefined;
+      else {
+        slot.running = undefined;
+        slot.runningModel = undefined;
+      }
       this.#dispatch();
       finish();
     };
-    slot.running = slot.host.predict(job.input, job.original, hostModel).then(
+    const running = slot.host.predict(job.input, job.original, hostModel).then(
       (result) => settle(() => job.resolve(result)),
       (err: Error) => settle(() => job.reject(err)),
     );
+    if (urgent) slot.urgent = running;
+    else slot.running = running;
   }
 
   #cancel(job: QueuedJob): boolean {
@@ -213,7 +220,6 @@ export class JobScheduler {
     if (index < 0) return false;
     queue.splice(index, 1);
     job.drop(new EdgewatchError('EW_INFER_CANCELLED', `the prediction of model ${job.model} was cancelled before it started`));
-    this.#reportChampionLoad();
     return true;
   }
 
@@ -236,6 +242,16 @@ export class JobScheduler {
     }
     return taken;
   }
+}
+
+/** Runs nothing. */
+function idleSlot(slot: Slot): boolean {
+  return !slot.running && !slot.urgent;
+}
+
+/** Can start a champion job now: idle, or a pre-emptive host whose running job is a shadow one. */
+function preemptibleSlot(slot: Slot): boolean {
+  return slot.host.preemptive === true && !slot.urgent && slot.runningModel !== CHAMPION;
 }
 
 function noHostLeft(model: number): EdgewatchError {

@@ -1,12 +1,12 @@
 /** Worker-thread entry of a ModelWorker: its own TF.js instance and backend, one ModelRunner per model, requests handled strictly one at a time. */
-import { getHeapStatistics } from 'node:v8';
+import { getHeapStatistics, setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from './backend.js';
 import { installKernelGate, type KernelGate } from './kernel-gate.js';
 import { ModelRunner } from './model-runner.js';
-import { niceCurrentThread } from './thread-priority.js';
-import { serializeError, type WorkerReply, type WorkerRequest, type WorkerStartData } from './worker-protocol.js';
+import { serializeError, type PredictRequest, type WorkerReply, type WorkerRequest, type WorkerStartData } from './worker-protocol.js';
 
 const port = parentPort;
 if (!port) throw new Error('worker-entry must run in a worker thread (started by ModelWorker)');
@@ -14,7 +14,7 @@ const start = workerData as WorkerStartData;
 const post = (reply: WorkerReply, transfer: ArrayBuffer[] = []) => port.postMessage(reply, transfer);
 
 const runners: ModelRunner[] = [];
-/** Set on shadow hosts: waits between kernels while the champion needs the cores. */
+/** Runs urgent champion requests between kernels; its pauses are not the interrupted prediction's latency. */
 let gate: KernelGate | undefined;
 /** Requests run in arrival order; a prediction never overlaps another (latencies stay honest). */
 let queue: Promise<void> = Promise.resolve();
@@ -28,6 +28,17 @@ async function loadRunner(model: { dir: string; name?: string }): Promise<ModelR
     throw err;
   }
   return runner;
+}
+
+/**
+ * A full garbage collection once models are loaded: what loading them left behind (file shards,
+ * dequantised arrays, the layers model's objects) is garbage, and a host allocates so little
+ * JavaScript afterwards that V8 would keep it for a long time. `gc` is exposed the way jest's leak
+ * detector does it (a worker thread cannot take --expose-gc).
+ */
+function collectGarbage(): void {
+  setFlagsFromString('--expose-gc');
+  (runInNewContext('gc') as () => void)();
 }
 
 /** Bytes of the wasm backend's linear memory in this thread (0 on another backend). */
@@ -49,6 +60,7 @@ async function handle(request: WorkerRequest): Promise<void> {
     try {
       const runner = await loadRunner(request.model);
       runners.push(runner);
+      collectGarbage();
       post({ type: 'loaded', id: request.id, info: runner.info });
     } catch (err) {
       post({ type: 'error', id: request.id, error: serializeError(err, 'EW_MODEL_LOAD') });
@@ -58,8 +70,9 @@ async function handle(request: WorkerRequest): Promise<void> {
       const runner = runners[request.model];
       if (!runner) throw new Error(`model ${request.model} not loaded`);
       const pausedBefore = gate?.pausedMs() ?? 0;
-      const { prediction, latencySeconds } = await runner.predict({ spec: request.spec, pixels: request.pixels }, request.original);
-      // The model's own time: waits for the champion between kernels are not the shadow's latency.
+      gate?.busy(true);
+      const { prediction, latencySeconds } = await runner.predict({ spec: request.spec, pixels: request.pixels }, request.original).finally(() => gate?.busy(false));
+      // The model's own time: urgent champion predictions run meanwhile are not this one's latency.
       const paused = ((gate?.pausedMs() ?? 0) - pausedBefore) / 1000;
       post({ type: 'result', id: request.id, prediction, latencySeconds: Math.max(latencySeconds - paused, 0) });
     } catch (err) {
@@ -68,16 +81,33 @@ async function handle(request: WorkerRequest): Promise<void> {
   }
 }
 
+/** One urgent request (the champion), run synchronously: between two kernels of another prediction, or from the event loop. */
+function handleUrgent(request: PredictRequest): void {
+  try {
+    const result = runners[request.model]?.predictSync({ spec: request.spec, pixels: request.pixels }, request.original);
+    if (!result) throw new Error(`model ${request.model} cannot run synchronously`);
+    post({ type: 'result', id: request.id, prediction: result.prediction, latencySeconds: result.latencySeconds });
+  } catch (err) {
+    post({ type: 'error', id: request.id, error: serializeError(err, 'EW_INFER_FAILED') });
+  }
+}
+
 try {
-  const niceness = niceCurrentThread(start.niceness);
   await selectBackend(start.backend, { warn: (message) => post({ type: 'warning', message }), nativeModule: start.nativeModule });
-  for (const model of start.models) runners.push(await loadRunner(model));
-  // Installed after loading and warm-up, so that neither waits for the champion.
-  if (start.yieldTo) gate = installKernelGate(start.yieldTo);
+  for (const model of start.models) {
+    runners.push(await loadRunner(model));
+    collectGarbage();
+  }
+  // The champion can interrupt another prediction where it runs synchronously, on the backends
+  // whose kernels never call back into the engine (checked for wasm and cpu; tfjs-node is not).
+  const preemptive = (tf.getBackend() === 'wasm' || tf.getBackend() === 'cpu') && runners[0]!.runsSync;
+  // Installed after loading and warm-up, which nothing interrupts.
+  if (preemptive) gate = installKernelGate(start.urgent, (request) => handleUrgent(request as PredictRequest));
+  else start.urgent.port.close();
   port.on('message', (request: WorkerRequest) => {
     queue = queue.then(() => handle(request));
   });
-  post({ type: 'ready', infos: runners.map((r) => r.info), niceness });
+  post({ type: 'ready', infos: runners.map((r) => r.info), preemptive });
 } catch (err) {
   post({ type: 'load-error', error: serializeError(err, 'EW_MODEL_LOAD') });
 }

@@ -2,6 +2,7 @@
 import { EdgewatchError, ERROR_CODES, type ErrorCode } from '../errors.js';
 import type { InputSpec, RawPrediction } from '../types.js';
 import type { BackendPreference } from './backend.js';
+import type { UrgentLane } from './kernel-gate.js';
 import type { ModelInfo, OriginalSize } from './model-runner.js';
 
 /** `workerData` of a model worker. */
@@ -10,17 +11,25 @@ export interface WorkerStartData {
   models: { dir: string; name?: string }[];
   backend: BackendPreference;
   topK: number;
-  /** OS niceness the worker thread gives itself at start (0: unchanged); Linux only, a no-op elsewhere. */
-  niceness: number;
   /** Module specifier the `tensorflow` backend loads (tfjs-node, or a stand-in in tests). */
   nativeModule: string;
-  /** Champion pressure (see kernel-gate.ts): a shadow host waits between kernels while it holds 1. */
-  yieldTo?: SharedArrayBuffer;
+  /** Champion requests run at the next kernel of whatever the host is running (see kernel-gate.ts). */
+  urgent: UrgentLane;
+}
+
+/** One prediction: on the host's queue, or on its urgent lane (the champion on a pre-emptive host). */
+export interface PredictRequest {
+  type: 'predict';
+  id: number;
+  model: number;
+  spec: InputSpec;
+  pixels: Uint8Array;
+  original: OriginalSize;
 }
 
 /** Main thread → worker. */
 export type WorkerRequest =
-  | { type: 'predict'; id: number; model: number; spec: InputSpec; pixels: Uint8Array; original: OriginalSize }
+  | PredictRequest
   | { type: 'memory'; id: number }
   /** Loads one more model folder into the running worker (warmed up), answered with `loaded`. */
   | { type: 'load'; id: number; model: { dir: string; name?: string } }
@@ -49,7 +58,8 @@ export interface SerializedError {
 
 /** Worker → main thread. */
 export type WorkerReply =
-  | { type: 'ready'; infos: ModelInfo[]; niceness: number }
+  /** `preemptive`: the champion (model 0) runs synchronously, so its urgent requests can interrupt a shadow prediction. */
+  | { type: 'ready'; infos: ModelInfo[]; preemptive: boolean }
   | { type: 'loaded'; id: number; info: ModelInfo }
   | { type: 'load-error'; error: SerializedError }
   | { type: 'warning'; message: string }

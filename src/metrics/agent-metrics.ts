@@ -49,7 +49,7 @@ export class AgentMetrics {
       },
       modelWorkers: (g) => {
         g.reset();
-        for (const host of this.#agent?.models.pool?.hosts ?? []) g.inc({ role: host.models.length > 1 ? 'all' : host.models[0] === 0 ? 'champion' : 'shadow' });
+        for (const host of this.#agent?.models.pool?.hosts ?? []) g.inc({ role: host.models.length > 1 ? 'all' : 'champion' });
       },
       modelLoadSeconds: (g) => g.set(this.#agent?.inspection.modelLoadSeconds ?? 0),
       sinkPending: (g) => {

@@ -190,7 +190,7 @@ export const AGENT_METRICS = {
     name: 'edgewatch_model_workers',
     type: 'gauge',
     labels: ['role'],
-    help: 'Model worker threads by what they run: role="champion", "shadow" or "all" (one host holding both models).',
+    help: 'Model worker threads by what they hold: role="all" (the champion and the shadow) or "champion" (the champion only).',
   },
   modelLoadSeconds: {
     name: 'edgewatch_model_load_seconds',

@@ -21,7 +21,7 @@ export interface StartedModels {
 const TRANSIENT = new Set(['EW_MONITOR_CONNECT', 'EW_MONITOR_TIMEOUT', 'EW_MONITOR_HTTP', 'EW_MODEL_DOWNLOAD']);
 
 /**
- * Loads and warms up `wanted` on a new pool of `workers` champion hosts (and `shadowWorkers` shadow hosts),
+ * Loads and warms up `wanted` on a new pool of `workers` hosts (`shadowWorkers` of them holding the shadow too),
  * and refuses a shadow whose task differs from the champion's (EW_MODEL_MANIFEST). On failure the
  * pool is closed before the error is thrown.
  */
@@ -106,7 +106,7 @@ export function logModels(logger: Logger, pool: ModelPool, wanted: WantedModels,
       shadowVersionId: wanted.shadow?.versionId,
       shadowExecution: shadow?.info.execution?.detail ?? shadow?.info.execution?.mode,
       backend: champion.backend,
-      hosts: pool.hosts.map((h) => `${h.models.map((m) => (m === 0 ? 'champion' : 'shadow')).join('+')}${h.niceness ? ` (nice ${h.niceness})` : ''}`),
+      hosts: pool.hosts.map((h) => `${h.models.map((m) => (m === 0 ? 'champion' : 'shadow')).join('+')}${h.preemptive && h.models.length > 1 ? ' (champion first within a kernel)' : ''}`),
       loadMs: Math.round(loadMs),
     },
     `${message} on the ${champion.backend} backend`,

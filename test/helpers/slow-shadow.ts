@@ -14,7 +14,7 @@ export interface SlowShadowSetUp {
   /** The slow shadow's model folder. */
   slowShadow: string;
   fake: FakePicsellia;
-  /** `--once` agent configuration on the inbox (workers 2: two champion hosts, one shadow host where its jobs queue up), with `extra` on top. */
+  /** `--once` agent configuration on the inbox (workers 2: two hosts holding both models, where the slow shadow jobs queue up), with `extra` on top. */
   config: (extra?: Partial<AgentConfigInput>) => AgentConfig;
   stateDb: string;
 }

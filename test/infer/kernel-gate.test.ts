@@ -1,34 +1,34 @@
-/** Champion pressure on a real wasm shadow host: its kernels wait while it is held, and the wait is not counted as the shadow's latency. */
+/** The urgent lane on a real wasm host: a champion request sent while the host runs a slow shadow prediction starts between two of its kernels. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ChampionPressure } from '../../src/infer/kernel-gate.js';
 import { ModelWorker } from '../../src/infer/model-worker.js';
-import { DEMO_SHADOW, shapeInput } from '../helpers/models.js';
+import { DEMO_CHAMPION, shapeInput, tempDir, writeSlowModelFolder } from '../helpers/models.js';
 
-test('a shadow host waits between kernels while the champion pressure is held, resumes when released, and reports its own time only', async (t) => {
-  const pressure = new ChampionPressure();
-  const host = await ModelWorker.startMany([{ dir: DEMO_SHADOW }], { backend: 'wasm', yieldTo: pressure.buffer });
+test('a champion request interrupts a running shadow prediction: answered first, the same prediction as alone, not counted in the shadow latency, no tensor left', async (t) => {
+  const slow = await writeSlowModelFolder(await tempDir(t));
+  const host = await ModelWorker.startMany([{ dir: DEMO_CHAMPION }, { dir: slow }], { backend: 'wasm' });
   t.after(() => host.close());
-  const { input, original } = await shapeInput('square', 4, host.info.input);
-  const free = await host.predict(input, original, 0);
-  assert.equal(pressure.pauses, 0, 'nothing held: no pause');
+  assert.equal(host.preemptive, true, 'a wasm host whose champion runs synchronously is pre-emptive');
+  const c = await shapeInput('circle', 3, host.infos[0]!.input);
+  const s = await shapeInput('square', 4, host.infos[1]!.input);
+  const championAlone = await host.predict(c.input, c.original, 0);
+  const shadowAlone = await host.predict(s.input, s.original, 1);
+  const tensors = (await host.memory()).numTensors;
+  assert.equal(host.interrupts, 0, 'nothing interrupted while the host was idle');
 
-  pressure.set(true);
-  const submitted = performance.now();
-  let settled = false;
-  const held = host.predict(input, original, 0).finally(() => (settled = true));
-  await pressure.pausedBeyond(0);
-  const waitingSince = performance.now();
-  // The host is blocked inside a kernel's gate: let the event loop turn and check it did not finish.
-  await new Promise<void>((resolve) => setImmediate(resolve));
-  assert.equal(settled, false, 'the prediction waits while the pressure is held');
-  // Read before the release: the host is still blocked at this instant.
-  const released = performance.now();
-  pressure.set(false);
-  const result = await held;
-  const wall = (performance.now() - submitted) / 1000;
-  assert.deepEqual(result.prediction, free.prediction, 'the same prediction as without pressure');
-  // The host was blocked at least from waitingSince to released; that time is not its latency.
-  assert.ok(result.latencySeconds <= wall - (released - waitingSince) / 1000, `latency ${result.latencySeconds} s within wall ${wall} s minus the pause`);
-  assert.ok(pressure.pauses >= 1);
+  const order: string[] = [];
+  const shadowSent = performance.now();
+  const shadow = host.predict(s.input, s.original, 1).then((r) => (order.push('shadow'), { ...r, wall: (performance.now() - shadowSent) / 1000 }));
+  // Sent once the shadow prediction runs: it can only start inside it.
+  await host.busyForTest();
+  const champion = host.predict(c.input, c.original, 0).then((r) => (order.push('champion'), r));
+  const [shadowResult, championResult] = await Promise.all([shadow, champion]);
+
+  assert.deepEqual(order, ['champion', 'shadow'], 'the champion was answered while the shadow prediction was still running');
+  assert.equal(host.interrupts, 1, 'it ran between two kernels of the shadow prediction');
+  assert.deepEqual(championResult.prediction, championAlone.prediction, 'the same champion prediction as alone');
+  assert.deepEqual(shadowResult.prediction, shadowAlone.prediction, 'the interrupted shadow prediction is unchanged');
+  // The shadow's own time excludes the pause: reported + champion's run ≤ what the shadow held the host for ≤ its wall time.
+  assert.ok(shadowResult.latencySeconds + championResult.latencySeconds <= shadowResult.wall, `shadow ${shadowResult.latencySeconds} s + champion ${championResult.latencySeconds} s within the shadow's wall time ${shadowResult.wall} s`);
+  assert.equal((await host.memory()).numTensors, tensors, 'no tensor left by the nested run');
 });

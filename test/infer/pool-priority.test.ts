@@ -1,16 +1,12 @@
-/** ModelPool on real TF.js (wasm): champion and shadow hosts, champion jobs never behind shadow jobs, cancel, one backend for every host. */
+/** ModelPool on real TF.js (wasm): hosts holding both models, champion jobs never behind shadow jobs (interrupting them), cancel, one backend for every host. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { isEdgewatchError } from '../../src/errors.js';
 import { ModelPool } from '../../src/infer/model-pool.js';
 import type { ModelJob } from '../../src/infer/scheduler.js';
 import { DEMO_CHAMPION, DEMO_SHADOW, shapeInput, tempDir, writeSlowModelFolder } from '../helpers/models.js';
 
-/** Niceness a shadow host gets: 19 where a thread can renice itself alone (Linux), else 0. */
-const SHADOW_NICENESS = existsSync('/proc/thread-self') ? 19 : 0;
-
-test('with a slow shadow: champion jobs submitted after shadow jobs start before them and complete while a shadow job runs; cancel', async (t) => {
+test('with a slow shadow: champion jobs submitted after shadow jobs start at once, interrupting them, and complete while they run; cancel', async (t) => {
   const slow = await writeSlowModelFolder(await tempDir(t));
   const pool = await ModelPool.start([{ dir: DEMO_CHAMPION }, { dir: slow }], { workers: 2, backend: 'wasm' });
   t.after(() => pool.close());
@@ -20,38 +16,38 @@ test('with a slow shadow: champion jobs submitted after shadow jobs start before
   const c = await shapeInput('circle', 5, champion.info.input);
   const s = await shapeInput('square', 6, shadow.info.input);
 
-  const shadowJobs = [0, 1, 2, 3].map(() => shadow.submit(s.input, s.original));
-  const [running, next, cancelled, last] = shadowJobs as [ModelJob, ModelJob, ModelJob, ModelJob];
+  const shadowJobs = [0, 1, 2, 3, 4].map(() => shadow.submit(s.input, s.original));
+  const [first, second, next, cancelled, last] = shadowJobs as [ModelJob, ModelJob, ModelJob, ModelJob, ModelJob];
   const shadowDone: ModelJob[] = [];
   for (const job of shadowJobs) job.result.then(() => shadowDone.push(job), () => undefined);
-  assert.ok(running.startedAt !== undefined, 'the idle shadow host starts the first shadow job at once');
-  assert.equal(next.startedAt, undefined, 'one job per host: the others wait in the queue');
+  assert.ok(first.startedAt !== undefined && second.startedAt !== undefined, 'the two idle hosts start the first two shadow jobs at once');
+  assert.equal(next.startedAt, undefined, 'one shadow job per host: the others wait in the queue');
   assert.equal(shadow.queued, 3);
   assert.equal(cancelled.cancel(), true);
   assert.equal(shadow.queued, 2);
   await assert.rejects(cancelled.result, (err: unknown) => isEdgewatchError(err, 'EW_INFER_CANCELLED'));
-  assert.equal(running.cancel(), false, 'a started job is not cancelled');
+  assert.equal(first.cancel(), false, 'a started job is not cancelled');
 
   const championJobs = [0, 1, 2, 3, 4].map(() => champion.submit(c.input, c.original));
+  assert.equal(championJobs.filter((j) => j.startedAt !== undefined).length, 2, 'one champion job starts at once on each host, inside its shadow job');
   const results = await Promise.all(championJobs.map((j) => j.result));
-  assert.deepEqual(shadowDone, [], 'every champion job completed while the first shadow job was still running');
-  for (const job of championJobs) assert.ok((job.startedAt as number) > (running.startedAt as number));
+  assert.deepEqual(shadowDone, [], 'every champion job completed while the first shadow jobs were still running');
   assert.equal(next.startedAt, undefined, 'the shadow jobs submitted before them have not started yet');
   for (const r of results) assert.equal(r.prediction.detection_classes.length, 1);
 
-  await Promise.all([running.result, next.result, last.result]);
-  assert.deepEqual(shadowDone, [running, next, last], 'shadow jobs run in submission order');
+  await Promise.all([first.result, second.result, next.result, last.result]);
+  assert.deepEqual(new Set(shadowDone.slice(0, 2)), new Set([first, second]));
+  assert.deepEqual(shadowDone.slice(2), [next, last], 'queued shadow jobs run in submission order');
   assert.equal(cancelled.startedAt, undefined, 'the cancelled job never ran');
   assert.deepEqual((await pool.memory()).map((m) => m.numTensors), before, 'no tensor leaked in any host');
 });
 
-test('wasm: every host reports wasm, champion hosts hold the champion only, half as many shadow hosts the shadow only at low priority', async (t) => {
+test('wasm: every host reports wasm and holds both models, pre-emptive; without a shadow, the champion only', async (t) => {
   const pool = await ModelPool.start([{ dir: DEMO_CHAMPION }, { dir: DEMO_SHADOW }], { workers: 2, backend: 'wasm' });
   t.after(() => pool.close());
   assert.deepEqual(pool.hosts, [
-    { models: [0], backend: 'wasm', niceness: 0 },
-    { models: [0], backend: 'wasm', niceness: 0 },
-    { models: [1], backend: 'wasm', niceness: SHADOW_NICENESS },
+    { models: [0, 1], backend: 'wasm', preemptive: true },
+    { models: [0, 1], backend: 'wasm', preemptive: true },
   ]);
   assert.equal(pool.note, undefined);
   for (const m of pool.models) assert.equal(m.backend, 'wasm');
@@ -60,34 +56,41 @@ test('wasm: every host reports wasm, champion hosts hold the champion only, half
   assert.deepEqual(
     alone.hosts.map((h) => h.models),
     [[0], [0]],
-    'no shadow: champion hosts only',
+    'no shadow: the champion only',
   );
-  assert.ok(alone.hosts.every((h) => h.backend === alone.hosts[0]!.backend && h.niceness === 0), 'auto resolved once, the same backend everywhere');
+  assert.ok(alone.hosts.every((h) => h.backend === alone.hosts[0]!.backend), 'auto resolved once, the same backend everywhere');
 });
 
-test('workers 1 with a shadow: one wasm host holds both models (the low-memory mode), a champion job submitted after shadow jobs runs next', async (t) => {
-  const pool = await ModelPool.start([{ dir: DEMO_CHAMPION }, { dir: DEMO_SHADOW }], { workers: 1, backend: 'wasm' });
+test('workers 1 with a shadow: one wasm host holds both models (the low-memory mode); a champion job submitted after shadow jobs interrupts the running one', async (t) => {
+  const slow = await writeSlowModelFolder(await tempDir(t));
+  const pool = await ModelPool.start([{ dir: DEMO_CHAMPION }, { dir: slow }], { workers: 1, backend: 'wasm' });
   t.after(() => pool.close());
-  assert.deepEqual(pool.hosts, [{ models: [0, 1], backend: 'wasm', niceness: 0 }]);
-  assert.match(pool.note ?? '', /workers: 1: one model host holds the champion and the shadow/);
+  assert.deepEqual(pool.hosts, [{ models: [0, 1], backend: 'wasm', preemptive: true }]);
   const [champion, shadow] = pool.models as [NonNullable<(typeof pool.models)[0]>, NonNullable<(typeof pool.models)[1]>];
-  assert.equal(shadow.info.name, 'demo-shadow');
-  const { input, original } = await shapeInput('cross', 8, champion.info.input);
+  const c = await shapeInput('cross', 8, champion.info.input);
+  const s = await shapeInput('square', 9, shadow.info.input);
   const before = (await pool.memory()).map((m) => m.numTensors);
-  const shadows = [0, 1, 2].map(() => shadow.submit(input, original));
-  const late = champion.submit(input, original);
-  await Promise.all([...shadows, late].map((j) => j.result));
-  const order = [...shadows, late].sort((a, b) => (a.startedAt as number) - (b.startedAt as number));
-  assert.deepEqual(order, [shadows[0], late, shadows[1], shadows[2]]);
+  const shadows = [0, 1, 2].map(() => shadow.submit(s.input, s.original));
+  const done: string[] = [];
+  shadows.forEach((j, i) => j.result.then(() => done.push(`s${i}`)));
+  const late = champion.submit(c.input, c.original);
+  assert.ok(late.startedAt !== undefined && shadows[1]!.startedAt === undefined, 'the champion job starts at once, the queued shadow jobs wait');
+  await late.result;
+  done.push('c');
+  await Promise.all(shadows.map((j) => j.result));
+  assert.deepEqual(done, ['c', 's0', 's1', 's2'], 'the champion was answered before the shadow job it interrupted');
   assert.deepEqual((await pool.memory()).map((m) => m.numTensors), before);
 });
 
-test('shadowWorkers sets the number of shadow hosts beside the champion hosts', async (t) => {
-  const pool = await ModelPool.start([{ dir: DEMO_CHAMPION }, { dir: DEMO_SHADOW }], { workers: 2, shadowWorkers: 2, backend: 'wasm' });
+test('shadowWorkers sets how many hosts hold the shadow too; the champion-only hosts take champion jobs first', async (t) => {
+  const pool = await ModelPool.start([{ dir: DEMO_CHAMPION }, { dir: DEMO_SHADOW }], { workers: 2, shadowWorkers: 1, backend: 'wasm' });
   t.after(() => pool.close());
   assert.deepEqual(
     pool.hosts.map((h) => h.models),
-    [[0], [0], [1], [1]],
+    [[0, 1], [0]],
   );
+  const capped = await ModelPool.start([{ dir: DEMO_CHAMPION }, { dir: DEMO_SHADOW }], { workers: 1, shadowWorkers: 3, backend: 'wasm' });
+  t.after(() => capped.close());
+  assert.deepEqual(capped.hosts.map((h) => h.models), [[0, 1]], 'at most every host');
   await assert.rejects(ModelPool.start([{ dir: DEMO_CHAMPION }, { dir: DEMO_SHADOW }], { workers: 2, shadowWorkers: 0, backend: 'wasm' }), RangeError);
 });

@@ -1,4 +1,4 @@
-/** ModelPool: champion and shadow hosts, predictions spread over hosts, results match a single worker, errors, crashed hosts and close. */
+/** ModelPool: hosts holding the champion (and the shadow), predictions spread over hosts, results match a single worker, errors, crashed hosts and close. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -7,12 +7,12 @@ import { ModelPool } from '../../src/infer/model-pool.js';
 import { ModelWorker } from '../../src/infer/model-worker.js';
 import { DEMO_CHAMPION, DEMO_SHADOW, shapeInput, tempDir } from '../helpers/models.js';
 
-test('a pool of two workers (two champion hosts, one shadow host) answers both models like single workers do, and leaks no tensors', async (t) => {
+test('a pool of two workers (two hosts holding both models) answers both models like single workers do, and leaks no tensors', async (t) => {
   const pool = await ModelPool.start([{ dir: DEMO_CHAMPION }, { dir: DEMO_SHADOW }], { workers: 2, backend: 'wasm', topK: 2 });
   t.after(() => pool.close());
   const single = await ModelWorker.start(DEMO_SHADOW, { backend: 'wasm', topK: 2 });
   t.after(() => single.close());
-  assert.equal(pool.size, 3, 'workers: 2 champion hosts and 1 shadow host');
+  assert.equal(pool.size, 2, 'workers: 2 hosts, each holding both models');
   const [champion, shadow] = pool.models;
   assert.equal(champion?.info.name, 'demo-champion');
   assert.equal(shadow?.info.name, 'demo-shadow');
@@ -35,17 +35,17 @@ test('a pool that cannot load a model fails with the model error and leaves no w
   await assert.rejects(ModelPool.start([{ dir: DEMO_CHAMPION }], { workers: 0, backend: 'wasm' }), RangeError);
 });
 
-test('calibrate measures one champion host against all and, when more do not pay, keeps one champion host and one shadow host', async (t) => {
+test('calibrate measures one host against all and, when more do not pay, keeps one host holding both models', async (t) => {
   const pool = await ModelPool.start([{ dir: DEMO_CHAMPION }, { dir: DEMO_SHADOW }], { workers: 2, backend: 'wasm' });
   t.after(() => pool.close());
   const c = await pool.calibrate(2, 1e9);
   assert.ok(c.oneWorkerPerSecond > 0 && c.allWorkersPerSecond > 0);
   assert.equal(c.workers, 2);
   assert.equal(c.kept, 1, 'an unreachable gain keeps one worker');
-  assert.equal(pool.size, 2);
+  assert.equal(pool.size, 1);
   assert.deepEqual(
     pool.hosts.map((h) => h.models),
-    [[0], [1]],
+    [[0, 1]],
   );
   const { input, original } = await shapeInput('circle', 1, pool.models[0]!.info.input);
   assert.equal((await pool.models[0]!.predict(input, original)).prediction.detection_classes.length, 1);

@@ -155,24 +155,38 @@ test('exclusive() waits for running jobs and holds new ones back; close() fails 
   await assert.rejects(scheduler.submit(0, input('c2'), original).result, (err: unknown) => isEdgewatchError(err, 'EW_INFER_FAILED'));
 });
 
-test('champion load is reported after every change: running and queued champion jobs (what champion pressure is computed from)', async () => {
+test('a pre-emptive host running a shadow job takes champion jobs at once, one at a time; the next shadow job waits for the host to be idle', async () => {
   const log: string[] = [];
-  const reports: string[] = [];
-  const scheduler = new JobScheduler(2, (running, queued) => reports.push(`${running}/${queued}`));
-  const a = new FakeHost('a', log);
-  const b = new FakeHost('b', log);
-  scheduler.addHost(a, new Map([[0, 0]]));
-  scheduler.addHost(b, new Map([[0, 0]]));
-  reports.length = 0;
+  const scheduler = new JobScheduler(2);
+  const host = Object.assign(new FakeHost('h', log), { preemptive: true });
+  scheduler.addHost(host, both);
+  const s0 = scheduler.submit(1, input('s0'), original);
+  scheduler.submit(1, input('s1'), original);
+  const c0 = scheduler.submit(0, input('c0'), original);
+  const c1 = scheduler.submit(0, input('c1'), original);
+  assert.deepEqual(log, ['h:s0', 'h:c0'], 'c0 started inside s0; c1 waits for c0');
+  assert.ok(c0.startedAt !== undefined && c1.startedAt === undefined);
+  host.running.splice(1, 1)[0]!.resolve(prediction);
+  await settle();
+  assert.deepEqual(log, ['h:s0', 'h:c0', 'h:c1'], 'c1 starts when c0 ends, s0 still running');
+  host.running.splice(1, 1)[0]!.resolve(prediction);
+  await settle();
+  assert.deepEqual(log, ['h:s0', 'h:c0', 'h:c1'], 's1 does not start beside s0');
+  await host.finish();
+  assert.deepEqual(log, ['h:s0', 'h:c0', 'h:c1', 'h:s1']);
+  await s0.result;
+});
+
+test('champion jobs go to an idle host holding no shadow first, leaving the host that holds the shadow free for it', async () => {
+  const log: string[] = [];
+  const scheduler = new JobScheduler(2);
+  const shared = Object.assign(new FakeHost('all', log), { preemptive: true });
+  const championOnly = Object.assign(new FakeHost('champion', log), { preemptive: true });
+  scheduler.addHost(shared, both);
+  scheduler.addHost(championOnly, new Map([[0, 0]]));
   scheduler.submit(0, input('c0'), original);
+  scheduler.submit(1, input('s0'), original);
+  assert.deepEqual(log, ['champion:c0', 'all:s0'], 'the champion and the shadow of one image run side by side');
   scheduler.submit(0, input('c1'), original);
-  const third = scheduler.submit(0, input('c2'), original);
-  assert.deepEqual(reports, ['1/0', '2/0', '2/1']);
-  assert.equal(third.cancel(), true);
-  await assert.rejects(third.result, (err: unknown) => isEdgewatchError(err, 'EW_INFER_CANCELLED'));
-  assert.equal(reports.at(-1), '2/0');
-  await a.finish();
-  assert.equal(reports.at(-1), '1/0');
-  await b.finish();
-  assert.equal(reports.at(-1), '0/0');
+  assert.deepEqual(log, ['champion:c0', 'all:s0', 'all:c1'], 'with no idle host, a champion job interrupts the shadow');
 });
