@@ -67,7 +67,7 @@ if (args.help) {
   --only LIST      comma list of floor,floor-mw,naive,edgewatch (floor-mw: one ModelWorker per
                    model, edgewatch's own runner; default in full runs only)
   --stable-ms N    agent stableMs override (default: the agent's own default)
-  --shadow-workers N  agent shadowWorkers override (default: the agent's own, half the champion hosts)
+  --shadow-workers N  agent shadowWorkers override (default: the agent's own, every host)
   --metrics        the edgewatch measurement with the agent's metrics port on, scraped every second
 `);
   process.exit(0);
@@ -180,13 +180,17 @@ if (args.rss) {
   if (inception) log(`  model ${inception.name}: ${inception.status} (${(inception.totalBytes / 1e6).toFixed(1)} MB)`);
   const inceptionDir = resolve(MODELS_DIR, 'inception-v3');
   const { measureRss } = await import('./rss.js');
+  /** The memory settings deploy/edgewatch.service and deploy/Dockerfile run the agent with. */
+  const TUNED = { nodeArgs: ['--max-semi-space-size=1'], env: { MALLOC_ARENA_MAX: '2' } };
   const rows = await measureRss(
     [
       { label: `${CHAMPION} alone`, champion: championDir },
       { label: `${CHAMPION} alone, --workers 1`, champion: championDir, workers: 1 },
       { label: `${CHAMPION} + ${SHADOW}`, champion: championDir, shadow: shadowDir },
-      { label: `${CHAMPION} + ${SHADOW}, --shadow-workers 2`, champion: championDir, shadow: shadowDir, shadowWorkers: 2 },
+      { label: `${CHAMPION} + ${SHADOW}, service files' settings`, champion: championDir, shadow: shadowDir, ...TUNED },
+      { label: `${CHAMPION} + ${SHADOW}, --shadow-workers 1`, champion: championDir, shadow: shadowDir, shadowWorkers: 1 },
       { label: `${CHAMPION} + ${SHADOW}, --workers 1`, champion: championDir, shadow: shadowDir, workers: 1 },
+      { label: `${CHAMPION} + ${SHADOW}, --workers 1, service files' settings`, champion: championDir, shadow: shadowDir, workers: 1, ...TUNED },
       { label: `${CHAMPION} + inception-v3`, champion: championDir, shadow: inceptionDir },
       { label: `${CHAMPION} + inception-v3, --workers 1`, champion: championDir, shadow: inceptionDir, workers: 1 },
     ],
