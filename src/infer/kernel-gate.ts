@@ -3,7 +3,9 @@
  * the champion requests waiting on the host's urgent lane, so that a champion request sent to a host
  * busy with a shadow prediction (InceptionV3: about 400 ms) starts within one kernel (a few ms)
  * instead of at the shadow's end. The shadow's prediction is paused meanwhile, its intermediate
- * tensors kept, and the pause is not counted in its latency.
+ * tensors kept, and the pause is not counted in its latency. The same hook makes a shadow prediction
+ * wait while the pool signals champion pressure (the champion's work, decoding included, needs
+ * every core): the shadow then takes no CPU from it at all.
  *
  * Why running a model from inside another one's kernel hook is safe: the hook runs in TF.js's
  * engine between two op-level kernel calls; wasm and cpu kernels never call back into the engine
@@ -19,13 +21,15 @@ export interface UrgentLane {
   port: MessagePort;
   /**
    * Word 0: requests posted and not taken yet (the main thread adds, the host subtracts); word 1: 1
-   * while the host runs a prediction from its ordinary queue; word 2: urgent requests run inside one.
+   * while the host runs a prediction from its ordinary queue; word 2: urgent requests run inside one;
+   * word 3: 1 while the champion needs every core (a prediction from the queue waits between kernels);
+   * word 4: how many times such a prediction has waited.
    */
   words: SharedArrayBuffer;
 }
 
 /** The lane's shared words. */
-export const LANE_WORDS = { pending: 0, busy: 1, interrupts: 2 } as const;
+export const LANE_WORDS = { pending: 0, busy: 1, interrupts: 2, pressure: 3, waits: 4 } as const;
 
 /** A new lane's shared words (see {@link UrgentLane.words}). */
 export function laneWords(): SharedArrayBuffer {
@@ -50,11 +54,24 @@ export class UrgentSender {
     this.#port.postMessage(message, transfer);
     // After the post: a host that sees the count finds the message on its port.
     Atomics.add(this.#words, LANE_WORDS.pending, 1);
+    // A host waiting under pressure wakes up for it.
+    Atomics.notify(this.#words, LANE_WORDS.pressure);
+  }
+
+  /** Holds (`true`) or releases the host's queued predictions between kernels. */
+  pressure(held: boolean): void {
+    const value = held ? 1 : 0;
+    if (Atomics.exchange(this.#words, LANE_WORDS.pressure, value) !== value && !held) Atomics.notify(this.#words, LANE_WORDS.pressure);
   }
 
   /** Urgent requests the host has run inside another prediction so far. */
   get interrupts(): number {
     return Atomics.load(this.#words, LANE_WORDS.interrupts);
+  }
+
+  /** Resolves once the host's queued predictions have waited under pressure more than `count` times. */
+  async waitedBeyond(count: number): Promise<void> {
+    for (let n = Atomics.load(this.#words, LANE_WORDS.waits); n <= count; n = Atomics.load(this.#words, LANE_WORDS.waits)) await waitAsync(this.#words, LANE_WORDS.waits, n).value;
   }
 
   /** Resolves once the host runs a prediction from its ordinary queue (tests: to interrupt it). */
@@ -97,9 +114,25 @@ export function installKernelGate(lane: UrgentLane, run: (request: unknown) => v
   };
   const engine = tf.engine() as unknown as { runKernel: (...args: unknown[]) => unknown };
   const runKernel = engine.runKernel.bind(engine);
+  const takeUrgent = () => {
+    for (let taken = receiveMessageOnPort(lane.port); taken; taken = receiveMessageOnPort(lane.port)) runOne(taken.message, true);
+  };
   engine.runKernel = (...args: unknown[]) => {
-    if (!running && Atomics.load(words, LANE_WORDS.pending) > 0) {
-      for (let taken = receiveMessageOnPort(lane.port); taken; taken = receiveMessageOnPort(lane.port)) runOne(taken.message, true);
+    if (!running) {
+      if (Atomics.load(words, LANE_WORDS.pending) > 0) takeUrgent();
+      if (Atomics.load(words, LANE_WORDS.pressure) === 1) {
+        const before = paused;
+        const started = performance.now();
+        Atomics.add(words, LANE_WORDS.waits, 1);
+        Atomics.notify(words, LANE_WORDS.waits);
+        while (Atomics.load(words, LANE_WORDS.pressure) === 1) {
+          // Woken by the release or by an urgent request; the timeout only bounds a wait nobody would end.
+          if (Atomics.load(words, LANE_WORDS.pending) > 0) takeUrgent();
+          else Atomics.wait(words, LANE_WORDS.pressure, 1, 1000);
+        }
+        // The whole wait is a pause, the urgent runs within it included (runOne counted those already).
+        paused = before + (performance.now() - started);
+      }
     }
     return runKernel(...args);
   };

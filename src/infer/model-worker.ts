@@ -200,9 +200,19 @@ export class ModelWorker {
     return this.#closing;
   }
 
+  /** Holds (`true`) or releases a running shadow prediction between two kernels (pre-emptive hosts; champion requests still run). */
+  pressure(held: boolean): void {
+    this.#urgent.pressure(held);
+  }
+
   /** Champion predictions that started inside a running shadow prediction (between two of its kernels). */
   get interrupts(): number {
     return this.#urgent.interrupts;
+  }
+
+  /** Test hook: resolves once a queued prediction has waited under pressure more than `count` times. */
+  waitedBeyondForTest(count: number): Promise<void> {
+    return this.#urgent.waitedBeyond(count);
   }
 
   /** Test hook: resolves once the host runs a prediction from its ordinary queue (a shadow one, on a pre-emptive host). */

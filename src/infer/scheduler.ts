@@ -84,15 +84,38 @@ export class JobScheduler {
   readonly #shadow: QueuedJob[] = [];
   #paused = 0;
   #closed = false;
+  readonly #onChampionLoad: ((load: number, shadowHosts: JobHost[]) => void) | undefined;
+  readonly #shadowMayStart: () => boolean;
 
   /**
    * `cores`: on a host that cannot be pre-empted (the tensorflow backend, a champion that needs
    * executeAsync), once the shadow falls behind (more shadow jobs queued than idle hosts), a shadow job
    * starts only while no champion job waits or runs and fewer jobs than `cores` run: a shadow prediction
    * started there would hold the champion's next one back for its whole length.
+   * `onChampionLoad` hears, after every change, the champion jobs running and waiting and the hosts
+   * running a shadow job (champion pressure). `shadowMayStart` can hold every shadow start back
+   * (e.g. while images are on their way to the champion); call {@link wake} when it changes.
    */
-  constructor(cores = Number.POSITIVE_INFINITY) {
+  constructor(cores = Number.POSITIVE_INFINITY, onChampionLoad?: (load: number, shadowHosts: JobHost[]) => void, shadowMayStart: () => boolean = () => true) {
     this.#cores = cores;
+    this.#onChampionLoad = onChampionLoad;
+    this.#shadowMayStart = shadowMayStart;
+  }
+
+  /** Dispatches again (after `shadowMayStart` changed). */
+  wake(): void {
+    this.#dispatch();
+  }
+
+  #reportChampionLoad(): void {
+    if (!this.#onChampionLoad) return;
+    let running = 0;
+    const shadowHosts: JobHost[] = [];
+    for (const slot of this.#slots) {
+      if (slot.urgent || slot.runningModel === CHAMPION) running++;
+      if (slot.running && slot.runningModel !== CHAMPION) shadowHosts.push(slot.host);
+    }
+    this.#onChampionLoad(running + this.#champion.length, shadowHosts);
   }
 
   /** Adds a host running the pool models in `models` (pool index → host index); crashes remove it. */
@@ -147,6 +170,7 @@ export class JobScheduler {
     this.#closed = true;
     const err = new EdgewatchError('EW_INFER_FAILED', 'the model pool was closed before the prediction started');
     for (const job of this.#take(() => true)) job.drop(err);
+    this.#reportChampionLoad();
   }
 
   /** Every queued shadow job can start now on an idle host: the shadow keeps up and runs beside the champion. */
@@ -164,6 +188,11 @@ export class JobScheduler {
   }
 
   #dispatch(): void {
+    this.#startJobs();
+    this.#reportChampionLoad();
+  }
+
+  #startJobs(): void {
     if (this.#paused > 0 || this.#closed) return;
     // Champion jobs: idle hosts holding no shadow first (those holding one stay free for it), then
     // any idle host, then pre-emptive hosts running a shadow job.
@@ -173,6 +202,7 @@ export class JobScheduler {
         if (slot.models.has(CHAMPION) && takes(slot)) this.#start(slot, this.#champion.shift() as QueuedJob);
       }
     }
+    if (this.#shadow.length === 0 || !this.#shadowMayStart()) return;
     for (const slot of this.#slots) {
       if (!idleSlot(slot)) continue;
       const job = this.#nextShadow(slot);
@@ -220,6 +250,7 @@ export class JobScheduler {
     if (index < 0) return false;
     queue.splice(index, 1);
     job.drop(new EdgewatchError('EW_INFER_CANCELLED', `the prediction of model ${job.model} was cancelled before it started`));
+    this.#reportChampionLoad();
     return true;
   }
 

@@ -85,8 +85,9 @@ async function handle(request: WorkerRequest): Promise<void> {
 function handleUrgent(request: PredictRequest): void {
   try {
     const result = runners[request.model]?.predictSync({ spec: request.spec, pixels: request.pixels }, request.original);
-    if (!result) throw new Error(`model ${request.model} cannot run synchronously`);
-    post({ type: 'result', id: request.id, prediction: result.prediction, latencySeconds: result.latencySeconds });
+    // A graph that turned out to need executeAsync on this input: it waits its turn on the queue.
+    if (!result) queue = queue.then(() => handle(request));
+    else post({ type: 'result', id: request.id, prediction: result.prediction, latencySeconds: result.latencySeconds });
   } catch (err) {
     post({ type: 'error', id: request.id, error: serializeError(err, 'EW_INFER_FAILED') });
   }

@@ -51,6 +51,11 @@ export class AgentMetrics {
         g.reset();
         for (const host of this.#agent?.models.pool?.hosts ?? []) g.inc({ role: host.models.length > 1 ? 'all' : 'champion' });
       },
+      championInterruptions: (c) => {
+        // Counted by the hosts since the pool started, copied at each scrape.
+        c.reset();
+        c.inc((this.#agent?.models.pool?.hosts ?? []).reduce((n, h) => n + h.interrupts, 0));
+      },
       modelLoadSeconds: (g) => g.set(this.#agent?.inspection.modelLoadSeconds ?? 0),
       sinkPending: (g) => {
         g.reset();

@@ -192,6 +192,12 @@ export const AGENT_METRICS = {
     labels: ['role'],
     help: 'Model worker threads by what they hold: role="all" (the champion and the shadow) or "champion" (the champion only).',
   },
+  championInterruptions: {
+    name: 'edgewatch_champion_interruptions_total',
+    type: 'counter',
+    labels: [],
+    help: 'Champion predictions that started inside a running shadow prediction, between two of its kernels (the shadow paused meanwhile), since the models were loaded.',
+  },
   modelLoadSeconds: {
     name: 'edgewatch_model_load_seconds',
     type: 'gauge',

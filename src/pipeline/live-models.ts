@@ -38,6 +38,8 @@ export interface ModelSet {
 export interface ModelLease {
   readonly champion: LiveModel;
   readonly shadow: LiveModel | undefined;
+  /** Counts the image as champion work on this pair's pool until the returned function is called (ModelPool.championAhead). */
+  championAhead(): () => void;
   release(): void;
 }
 
@@ -103,6 +105,7 @@ export class LiveModels {
     return {
       champion: entry.set.champion,
       shadow: entry.set.shadow,
+      championAhead: () => entry.pool.championAhead(),
       release: () => {
         if (released) return;
         released = true;

@@ -28,6 +28,8 @@ export type Predictor = Pick<PooledModel, 'info' | 'backend' | 'submit' | 'queue
 export interface PredictorLease {
   readonly champion: Predictor;
   readonly shadow: Predictor | undefined;
+  /** Counts the image as the champion's work until the returned function is called (see ModelPool.championAhead). */
+  championAhead?(): () => void;
   release(): void;
 }
 
@@ -94,17 +96,24 @@ export async function processImage(shared: ProcessContext, file: WatchedFile): P
   // One pair for the whole image: a swap between two of its model calls never mixes pairs.
   const lease = shared.models.acquire();
   try {
-    return await processWith({ ...shared, champion: lease.champion, shadow: lease.shadow }, file, record.id);
+    return await processWith({ ...shared, champion: lease.champion, shadow: lease.shadow, championAhead: lease.championAhead?.bind(lease) }, file, record.id);
   } finally {
     lease.release();
   }
 }
 
 /** The context of one image: the shared one and the pair it leased. */
-type ImageContext = ProcessContext & { champion: Predictor; shadow: Predictor | undefined };
+type ImageContext = ProcessContext & { champion: Predictor; shadow: Predictor | undefined; championAhead: (() => () => void) | undefined };
 
 async function processWith(ctx: ImageContext, file: WatchedFile, fileId: number): Promise<ProcessOutcome> {
-  const verdict = await examine(ctx, file, fileId);
+  // Reading and decoding the image is the champion's work too: the shadow yields to it.
+  const ahead = ctx.championAhead?.();
+  let verdict: Verdict;
+  try {
+    verdict = await examine(ctx, file, fileId, ahead);
+  } finally {
+    ahead?.();
+  }
   const deferred = commit(ctx, fileId, file, verdict);
   if (verdict.outcome === 'queued' || verdict.outcome === 'sampled') ctx.sinks?.wake();
   // A sampled-out image is done with: `afterDelivery` applies to it as to a delivered one.
@@ -179,7 +188,7 @@ function commit(ctx: ImageContext, fileId: number, file: WatchedFile, v: Verdict
 }
 
 /** Reads, checks and predicts: everything but the commit. */
-async function examine(ctx: ImageContext, file: WatchedFile, fileId: number): Promise<Verdict> {
+async function examine(ctx: ImageContext, file: WatchedFile, fileId: number, championSubmitted?: () => void): Promise<Verdict> {
   const { config, logger, metrics } = ctx;
   // A shadow whose queued work already exceeds what a request may wait for is behind: its input is
   // made later, from the file, when the shadow is free (no resize for it, nor memory held, during
@@ -214,6 +223,7 @@ async function examine(ctx: ImageContext, file: WatchedFile, fileId: number): Pr
   const original = { width: image.width, height: image.height };
   const championJob = ctx.champion.submit(pickInput(image, ctx.champion.info.input), original);
   const shadowJob = ctx.shadow && !shadowBehind ? ctx.shadow.submit(pickInput(image, ctx.shadow.info.input), original) : undefined;
+  championSubmitted?.();
   // Whoever ends up owning the shadow's job (this request, the backlog, or nobody once shed) reads its outcome.
   shadowJob?.result.catch(() => undefined);
   // The bulk of the request body, encoded while the models run in their workers; the bytes uploaded

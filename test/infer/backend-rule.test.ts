@@ -29,7 +29,7 @@ test('auto with a native backend: workers 2 and a shadow start ONE host holding 
   const pool = await ModelPool.start([{ dir: DEMO_CHAMPION }, { dir: DEMO_SHADOW }], { workers: 2, backend: 'auto', nativeModule: NATIVE_STANDIN });
   t.after(() => pool.close());
   assert.equal(pool.size, 1);
-  assert.deepEqual(pool.hosts, [{ models: [0, 1], backend: 'tensorflow', preemptive: false }]);
+  assert.deepEqual(pool.hosts, [{ models: [0, 1], backend: 'tensorflow', preemptive: false, interrupts: 0 }]);
   assert.match(pool.note ?? '', /one model host/);
   for (const m of pool.models) assert.equal(m.backend, 'tensorflow');
   assert.deepEqual(
@@ -62,7 +62,7 @@ test('explicit tensorflow with a native backend and no shadow: one host, the cal
   cleanUp(t);
   const pool = await ModelPool.start([{ dir: DEMO_CHAMPION }], { workers: 3, backend: 'tensorflow', nativeModule: NATIVE_STANDIN });
   t.after(() => pool.close());
-  assert.deepEqual(pool.hosts, [{ models: [0], backend: 'tensorflow', preemptive: false }]);
+  assert.deepEqual(pool.hosts, [{ models: [0], backend: 'tensorflow', preemptive: false, interrupts: 0 }]);
   assert.match(pool.note ?? '', /workers: 3 does not apply/);
   const c = await pool.calibrate(1);
   assert.equal(c.workers, 1);

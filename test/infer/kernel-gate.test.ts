@@ -32,3 +32,32 @@ test('a champion request interrupts a running shadow prediction: answered first,
   assert.ok(shadowResult.latencySeconds + championResult.latencySeconds <= shadowResult.wall, `shadow ${shadowResult.latencySeconds} s + champion ${championResult.latencySeconds} s within the shadow's wall time ${shadowResult.wall} s`);
   assert.equal((await host.memory()).numTensors, tensors, 'no tensor left by the nested run');
 });
+
+test('under champion pressure a running shadow prediction waits between kernels, still lets champion requests through, and resumes unchanged on release', async (t) => {
+  const slow = await writeSlowModelFolder(await tempDir(t));
+  const host = await ModelWorker.startMany([{ dir: DEMO_CHAMPION }, { dir: slow }], { backend: 'wasm' });
+  t.after(() => host.close());
+  const c = await shapeInput('cross', 5, host.infos[0]!.input);
+  const s = await shapeInput('stripes', 6, host.infos[1]!.input);
+  const championAlone = await host.predict(c.input, c.original, 0);
+  const shadowAlone = await host.predict(s.input, s.original, 1);
+
+  let settled = false;
+  const sent = performance.now();
+  const shadow = host.predict(s.input, s.original, 1).then((r) => ((settled = true), { ...r, wall: (performance.now() - sent) / 1000 }));
+  await host.busyForTest();
+  host.pressure(true);
+  await host.waitedBeyondForTest(0);
+  const waitingSince = performance.now();
+  // The shadow is blocked between two kernels: a turn of the event loop and a champion request later, it has not finished.
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  const champion = await host.predict(c.input, c.original, 0);
+  assert.equal(settled, false, 'the shadow prediction waits while the pressure is held');
+  assert.deepEqual(champion.prediction, championAlone.prediction, 'a champion request runs inside the wait');
+  // Read before the release: the shadow is still waiting at this instant.
+  const released = performance.now();
+  host.pressure(false);
+  const result = await shadow;
+  assert.deepEqual(result.prediction, shadowAlone.prediction, 'the same prediction as without pressure');
+  assert.ok(result.latencySeconds <= result.wall - (released - waitingSince) / 1000, `latency ${result.latencySeconds} s within wall ${result.wall} s minus the wait`);
+});

@@ -34,6 +34,7 @@ test('with a slow shadow: champion jobs submitted after shadow jobs start at onc
   assert.deepEqual(shadowDone, [], 'every champion job completed while the first shadow jobs were still running');
   assert.equal(next.startedAt, undefined, 'the shadow jobs submitted before them have not started yet');
   for (const r of results) assert.equal(r.prediction.detection_classes.length, 1);
+  assert.ok(pool.hosts.reduce((n, h) => n + h.interrupts, 0) >= 1, 'champion predictions ran inside the shadow ones');
 
   await Promise.all([first.result, second.result, next.result, last.result]);
   assert.deepEqual(new Set(shadowDone.slice(0, 2)), new Set([first, second]));
@@ -46,8 +47,8 @@ test('wasm: every host reports wasm and holds both models, pre-emptive; without 
   const pool = await ModelPool.start([{ dir: DEMO_CHAMPION }, { dir: DEMO_SHADOW }], { workers: 2, backend: 'wasm' });
   t.after(() => pool.close());
   assert.deepEqual(pool.hosts, [
-    { models: [0, 1], backend: 'wasm', preemptive: true },
-    { models: [0, 1], backend: 'wasm', preemptive: true },
+    { models: [0, 1], backend: 'wasm', preemptive: true, interrupts: 0 },
+    { models: [0, 1], backend: 'wasm', preemptive: true, interrupts: 0 },
   ]);
   assert.equal(pool.note, undefined);
   for (const m of pool.models) assert.equal(m.backend, 'wasm');
@@ -65,7 +66,7 @@ test('workers 1 with a shadow: one wasm host holds both models (the low-memory m
   const slow = await writeSlowModelFolder(await tempDir(t));
   const pool = await ModelPool.start([{ dir: DEMO_CHAMPION }, { dir: slow }], { workers: 1, backend: 'wasm' });
   t.after(() => pool.close());
-  assert.deepEqual(pool.hosts, [{ models: [0, 1], backend: 'wasm', preemptive: true }]);
+  assert.deepEqual(pool.hosts.map((h) => h.preemptive), [true]);
   const [champion, shadow] = pool.models as [NonNullable<(typeof pool.models)[0]>, NonNullable<(typeof pool.models)[1]>];
   const c = await shapeInput('cross', 8, champion.info.input);
   const s = await shapeInput('square', 9, shadow.info.input);
@@ -93,4 +94,23 @@ test('shadowWorkers sets how many hosts hold the shadow too; the champion-only h
   t.after(() => capped.close());
   assert.deepEqual(capped.hosts.map((h) => h.models), [[0, 1]], 'at most every host');
   await assert.rejects(ModelPool.start([{ dir: DEMO_CHAMPION }, { dir: DEMO_SHADOW }], { workers: 2, shadowWorkers: 0, backend: 'wasm' }), RangeError);
+});
+
+test('no shadow job starts while an image is on its way to the champion (championAhead); the last release starts it', async (t) => {
+  const pool = await ModelPool.start([{ dir: DEMO_CHAMPION }, { dir: DEMO_SHADOW }], { workers: 2, backend: 'wasm' });
+  t.after(() => pool.close());
+  const [champion, shadow] = pool.models as [NonNullable<(typeof pool.models)[0]>, NonNullable<(typeof pool.models)[1]>];
+  const { input, original } = await shapeInput('circle', 3, shadow.info.input);
+  const first = pool.championAhead();
+  const second = pool.championAhead();
+  const held = shadow.submit(input, original);
+  assert.equal(held.startedAt, undefined, 'held back while images are being read and decoded');
+  const c = champion.submit(input, original);
+  assert.ok(c.startedAt !== undefined, 'champion jobs are not held');
+  first();
+  first();
+  assert.equal(held.startedAt, undefined, 'one image is still on its way (a second call of the same release counts once)');
+  second();
+  assert.ok(held.startedAt !== undefined, 'started once no image is on its way');
+  await Promise.all([held.result, c.result]);
 });

@@ -190,3 +190,20 @@ test('champion jobs go to an idle host holding no shadow first, leaving the host
   scheduler.submit(0, input('c1'), original);
   assert.deepEqual(log, ['champion:c0', 'all:s0', 'all:c1'], 'with no idle host, a champion job interrupts the shadow');
 });
+
+test('shadowMayStart holds every shadow start back until wake(); champion jobs are not held', async () => {
+  const log: string[] = [];
+  let may = false;
+  const scheduler = new JobScheduler(2, undefined, () => may);
+  const host = new FakeHost('h', log);
+  scheduler.addHost(host, both);
+  scheduler.submit(1, input('s0'), original);
+  assert.deepEqual(log, []);
+  scheduler.submit(0, input('c0'), original);
+  assert.deepEqual(log, ['h:c0']);
+  await host.finish();
+  assert.deepEqual(log, ['h:c0'], 'still held after the champion job ends');
+  may = true;
+  scheduler.wake();
+  assert.deepEqual(log, ['h:c0', 'h:s0']);
+});
