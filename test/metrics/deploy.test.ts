@@ -173,6 +173,23 @@ test('deploy/Dockerfile: multi-stage on node:20-bookworm-slim, npm ci --omit=dev
   }
 });
 
+test('the memory settings of the unit and the image: two malloc arenas, 1 MB semi-spaces in NODE_OPTIONS, which node accepts', async () => {
+  const unit = parseUnit(readFileSync(join(ROOT, 'deploy', 'edgewatch.service'), 'utf8'));
+  const unitEnv = Object.fromEntries((unit.get('Service')?.get('Environment') ?? []).map((v) => v.split(/=(.*)/s).slice(0, 2) as [string, string]));
+  const image = Object.fromEntries(
+    dockerInstructions(readFileSync(join(ROOT, 'deploy', 'Dockerfile'), 'utf8'))
+      .filter((i) => i.op === 'ENV')
+      .flatMap((i) => [...i.args.matchAll(/(\w+)=(\S+)/g)].map((m) => [m[1], m[2]])),
+  );
+  for (const env of [unitEnv, image]) {
+    assert.equal(env.MALLOC_ARENA_MAX, '2');
+    assert.match(env.NODE_OPTIONS ?? '', /--max-semi-space-size=1\b/);
+    // node refuses options that NODE_OPTIONS may not carry: it would not start at all.
+    const { stdout } = await run(process.execPath, ['-e', 'process.stdout.write("started")'], { env: { ...process.env, NODE_OPTIONS: env.NODE_OPTIONS, MALLOC_ARENA_MAX: env.MALLOC_ARENA_MAX } });
+    assert.equal(stdout, 'started');
+  }
+});
+
 test('the image HEALTHCHECK command, run with node: exit 0 when /readyz is 200, 1 when it is 503 or nothing listens', async (t) => {
   const text = readFileSync(join(ROOT, 'deploy', 'Dockerfile'), 'utf8');
   const health = dockerInstructions(text).find((i) => i.op === 'HEALTHCHECK')?.args ?? '';

@@ -97,9 +97,10 @@ test('retention at start: a restart with retainDays deletes what is older, witho
   const recent = await post(h, now - 3600);
   await first.server.close();
   const { server } = await startTestServer(t, { dataDir, retainDays: 7 });
-  await waitFor(async () => (await server.store.get(old.id)) === undefined, 'the old prediction deleted at start');
+  // The row goes first, its file right after (rows first, then the files of the rows deleted).
+  await waitFor(async () => (await server.store.get(old.id)) === undefined && (await datalakeFiles(dataDir)).length === 1, 'the old prediction and its image deleted at start');
   assert.ok(await server.store.get(recent.id));
-  assert.equal((await datalakeFiles(dataDir)).length, 1);
+  assert.equal((await datalakeFiles(dataDir)).length, 1, 'the recent image kept');
 });
 
 test('retention runs in batches and removes the day folders it empties; close stops it', async (t) => {
