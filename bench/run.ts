@@ -192,6 +192,7 @@ if (args.rss) {
       { label: `${CHAMPION} + ${SHADOW}, --workers 1`, champion: championDir, shadow: shadowDir, workers: 1 },
       { label: `${CHAMPION} + ${SHADOW}, --workers 1, service files' settings`, champion: championDir, shadow: shadowDir, workers: 1, ...TUNED },
       { label: `${CHAMPION} + inception-v3`, champion: championDir, shadow: inceptionDir },
+      { label: `${CHAMPION} + inception-v3, --shadow-workers 1`, champion: championDir, shadow: inceptionDir, shadowWorkers: 1 },
       { label: `${CHAMPION} + inception-v3, --workers 1`, champion: championDir, shadow: inceptionDir, workers: 1 },
     ],
     files,

@@ -48,9 +48,10 @@ type ModelSpec = { dir: string; name?: string };
 /**
  * The layout per backend: `wasm`/`cpu` get `workers` hosts, each holding the champion, of which
  * `shadowWorkers` also hold the shadow. Such a host runs a shadow job when the champion leaves it
- * idle, and a champion job given to it meanwhile starts at the shadow's next kernel (see
- * kernel-gate.ts): the shadow uses every idle core and never delays the champion by more than one
- * kernel. `tensorflow` gets one host holding every model (libtensorflow spreads one model over every
+ * idle and no image is on its way to the champion, a champion job given to it meanwhile starts at
+ * the shadow's next kernel (see kernel-gate.ts), and the shadow waits between kernels while the
+ * champion's work needs every core: the shadow uses the cores the champion leaves, and only those.
+ * `tensorflow` gets one host holding every model (libtensorflow spreads one model over every
  * core by itself, and tfjs-node cannot load in a second worker thread: tensorflow/tfjs#8388). The
  * backend is resolved once, by the first host; every other host is started with that explicit backend.
  */
