@@ -172,6 +172,10 @@ export async function loadModelFolder(dirInput: string, options: { name?: string
   } catch (err) {
     throw loadError(jsonFile, `TF.js cannot build the ${layers ? 'layers' : 'graph'} model (${(err as Error).message})`, err);
   }
+  // A graph model keeps the artifacts it was loaded from (this very object: fromMemory passes it
+  // through) for save(), which edgewatch never calls: its weight bytes would stay in the host for
+  // life next to their copy on the backend (InceptionV3: 22 MB per host).
+  delete artifacts.weightData;
   try {
     const input = resolveInputSpec(modelInputShape(model, jsonFile), manifest, jsonFile, basename(manifestPath));
     return {

@@ -39,6 +39,11 @@ export interface RunnerOptions {
   optimize?: boolean;
   /** Largest difference tolerated between the fused plan's output and the layers model's own (default {@link FUSED_TOLERANCE}). */
   fusedTolerance?: number;
+  /**
+   * Called once the weights are on the backend, before the model first runs: what reading them left
+   * behind (file shards, dequantised arrays) can be freed before running grows the backend's memory.
+   */
+  weightsLoaded?: () => void;
 }
 
 /** Largest difference tolerated between the fused plan's output and the layers model's own. */
@@ -136,6 +141,7 @@ export class ModelRunner {
    */
   static async load(dir: string, options: RunnerOptions = {}): Promise<ModelRunner> {
     const loaded = await loadModelFolder(dir, options.name !== undefined ? { name: options.name } : {});
+    options.weightsLoaded?.();
     let runner: ModelRunner;
     try {
       runner = new ModelRunner(loaded, options.topK ?? 1);

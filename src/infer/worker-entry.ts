@@ -20,7 +20,7 @@ let gate: KernelGate | undefined;
 let queue: Promise<void> = Promise.resolve();
 
 async function loadRunner(model: { dir: string; name?: string }): Promise<ModelRunner> {
-  const runner = await ModelRunner.load(model.dir, { topK: start.topK, ...(model.name !== undefined ? { name: model.name } : {}) });
+  const runner = await ModelRunner.load(model.dir, { topK: start.topK, weightsLoaded: collectGarbage, ...(model.name !== undefined ? { name: model.name } : {}) });
   try {
     await runner.warmUp();
   } catch (err) {
