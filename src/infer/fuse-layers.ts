@@ -10,31 +10,37 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 type Activation = 'linear' | 'relu' | 'relu6' | 'sigmoid' | 'softmax' | 'tanh';
 type Fusable = 'linear' | 'relu' | 'relu6';
 
-interface ConvStep {
+/** Weights read out of the backend: the plan is folded in JavaScript, then put on the backend once. */
+interface HostTensor {
+  values: Float32Array;
+  shape: number[];
+}
+
+interface ConvStep<W> {
   kind: 'conv';
   depthwise: boolean;
-  filter: tf.Tensor4D;
-  bias: tf.Tensor1D | undefined;
+  filter: W;
+  bias: W | undefined;
   strides: [number, number];
   pad: 'same' | 'valid';
   dilations: [number, number];
   activation: Activation;
 }
-interface DenseStep {
+interface DenseStep<W> {
   kind: 'dense';
-  kernel: tf.Tensor2D;
-  bias: tf.Tensor1D | undefined;
+  kernel: W;
+  bias: W | undefined;
   activation: Activation;
 }
-interface AffineStep {
+interface AffineStep<W> {
   kind: 'affine';
-  scale: tf.Tensor1D;
-  shift: tf.Tensor1D;
+  scale: W;
+  shift: W;
 }
-type Op =
-  | ConvStep
-  | DenseStep
-  | AffineStep
+type Op<W> =
+  | ConvStep<W>
+  | DenseStep<W>
+  | AffineStep<W>
   | { kind: 'identity' }
   | { kind: 'activation'; activation: Activation }
   | { kind: 'pad'; paddings: [number, number][] }
@@ -44,10 +50,10 @@ type Op =
   | { kind: 'globalAvg' }
   | { kind: 'pool'; max: boolean; size: [number, number]; strides: [number, number]; pad: 'same' | 'valid' };
 
-interface Node {
+interface Node<W> {
   name: string;
   inputs: string[];
-  op: Op;
+  op: Op<W>;
 }
 
 /** Thrown inside the compiler for anything it does not handle: the caller falls back. */
@@ -86,8 +92,13 @@ function channelsLast(config: Record<string, unknown>): void {
   if (config.dataFormat !== undefined && config.dataFormat !== 'channelsLast') throw new Unsupported('channels_first');
 }
 
-/** One layer as a plan node (weights copied, so the plan owns them). */
-function nodeOf(layer: tfl.layers.Layer, inputs: string[]): Node {
+/** A copy of `t`'s values in JavaScript. */
+function hostOf(t: tf.Tensor): HostTensor {
+  return { values: Float32Array.from(t.dataSync() as Float32Array), shape: [...t.shape] };
+}
+
+/** One layer as a plan node, its weights copied out of the backend (the model can be released after). */
+function nodeOf(layer: tfl.layers.Layer, inputs: string[]): Node<HostTensor> {
   const config = layer.getConfig() as Record<string, unknown>;
   const weights = layer.getWeights();
   const cls = layer.getClassName();
@@ -111,8 +122,8 @@ function nodeOf(layer: tfl.layers.Layer, inputs: string[]): Node {
         op: {
           kind: 'conv',
           depthwise,
-          filter: weights[0]!.clone() as tf.Tensor4D,
-          bias: config.useBias ? (weights[1]!.clone() as tf.Tensor1D) : undefined,
+          filter: hostOf(weights[0]!),
+          bias: config.useBias ? hostOf(weights[1]!) : undefined,
           strides: pair(config.strides, 'strides'),
           pad,
           dilations: pair(config.dilationRate ?? 1, 'dilationRate'),
@@ -130,12 +141,15 @@ function nodeOf(layer: tfl.layers.Layer, inputs: string[]): Node {
       const mean = weights[i++];
       const variance = weights[i++];
       if (!mean || !variance) throw new Unsupported('batch norm weights');
-      const [scale, shift] = tf.tidy(() => {
-        const s = tf.div(gamma ?? tf.onesLike(variance), tf.sqrt(tf.add(variance, eps)));
-        const b = tf.sub(beta ?? tf.zerosLike(mean), tf.mul(mean, s));
-        return [s as tf.Tensor1D, b as tf.Tensor1D];
-      });
-      return { name, inputs, op: { kind: 'affine', scale: scale!, shift: shift! } };
+      // scale = gamma / sqrt(variance + eps), shift = beta - mean * scale, per channel.
+      const [g, b, m, v] = [gamma?.dataSync(), beta?.dataSync(), mean.dataSync(), variance.dataSync()];
+      const scale = new Float32Array(m.length);
+      const shift = new Float32Array(m.length);
+      for (let c = 0; c < m.length; c++) {
+        scale[c] = (g ? g[c]! : 1) / Math.sqrt(v[c]! + eps);
+        shift[c] = (b ? b[c]! : 0) - m[c]! * scale[c]!;
+      }
+      return { name, inputs, op: { kind: 'affine', scale: { values: scale, shape: [m.length] }, shift: { values: shift, shape: [m.length] } } };
     }
     case 'ReLU': {
       const max = config.maxValue;
@@ -176,26 +190,35 @@ function nodeOf(layer: tfl.layers.Layer, inputs: string[]): Node {
       return {
         name,
         inputs,
-        op: { kind: 'dense', kernel: weights[0]!.clone() as tf.Tensor2D, bias: config.useBias ? (weights[1]!.clone() as tf.Tensor1D) : undefined, activation: activationOf(config.activation) },
+        op: { kind: 'dense', kernel: hostOf(weights[0]!), bias: config.useBias ? hostOf(weights[1]!) : undefined, activation: activationOf(config.activation) },
       };
     default:
       throw new Unsupported(`layer ${cls}`);
   }
 }
 
-function disposeOp(op: Op): void {
+function disposeOp(op: Op<tf.Tensor>): void {
   if (op.kind === 'conv') tf.dispose([op.filter, ...(op.bias ? [op.bias] : [])]);
   else if (op.kind === 'dense') tf.dispose([op.kernel, ...(op.bias ? [op.bias] : [])]);
   else if (op.kind === 'affine') tf.dispose([op.scale, op.shift]);
 }
 
+/** The op with its weights put on the backend. */
+function onBackend(op: Op<HostTensor>): Op<tf.Tensor> {
+  const put = (w: HostTensor) => tf.tensor(w.values, w.shape, 'float32');
+  if (op.kind === 'conv') return { ...op, filter: put(op.filter), bias: op.bias && put(op.bias) };
+  if (op.kind === 'dense') return { ...op, kernel: put(op.kernel), bias: op.bias && put(op.bias) };
+  if (op.kind === 'affine') return { ...op, scale: put(op.scale), shift: put(op.shift) };
+  return op;
+}
+
 /** Folds conv → batch norm → relu/relu6 chains whose intermediate outputs have no other consumer. */
-function fold(nodes: Node[], outputName: string): Node[] {
+function fold(nodes: Node<HostTensor>[], outputName: string): Node<HostTensor>[] {
   const consumers = new Map<string, number>();
   for (const n of nodes) for (const i of n.inputs) consumers.set(i, (consumers.get(i) ?? 0) + 1);
   const removed = new Set<string>();
   /** The node consuming `name` alone, if it is its only consumer and not the output. */
-  const soleConsumer = (name: string): Node | undefined => {
+  const soleConsumer = (name: string): Node<HostTensor> | undefined => {
     if (name === outputName || consumers.get(name) !== 1) return undefined;
     return nodes.find((n) => n.inputs.length === 1 && n.inputs[0] === name);
   };
@@ -206,19 +229,18 @@ function fold(nodes: Node[], outputName: string): Node[] {
     let tail = node.name;
     const bn = soleConsumer(tail);
     if (bn && bn.op.kind === 'affine') {
-      const { scale, shift } = bn.op;
-      const [filter, bias] = tf.tidy(() => {
-        const shape = conv.filter.shape;
-        // Output channel is the last axis for conv2d; in * multiplier (multiplier 1) for depthwise.
-        const s = conv.depthwise ? tf.reshape(scale, [1, 1, shape[2], shape[3]]) : tf.reshape(scale, [1, 1, 1, shape[3]]);
-        const f = tf.mul(conv.filter, s) as tf.Tensor4D;
-        const b = tf.add(tf.mul(conv.bias ?? tf.zerosLike(shift), scale), shift) as tf.Tensor1D;
-        return [f, b];
-      });
-      disposeOp(conv);
-      disposeOp(bn.op);
-      conv.filter = filter!;
-      conv.bias = bias!;
+      const scale = bn.op.scale.values;
+      const shift = bn.op.shift.values;
+      const { values, shape } = conv.filter;
+      // Output channel of each filter value: the last axis for conv2d; in × multiplier (multiplier 1,
+      // the last two axes) for depthwise. The filter is laid out [height, width, in, out].
+      const channels = conv.depthwise ? shape[2]! * shape[3]! : shape[3]!;
+      const filter = new Float32Array(values.length);
+      for (let i = 0; i < values.length; i++) filter[i] = values[i]! * scale[i % channels]!;
+      const bias = new Float32Array(scale.length);
+      for (let c = 0; c < scale.length; c++) bias[c] = (conv.bias ? conv.bias.values[c]! : 0) * scale[c]! + shift[c]!;
+      conv.filter = { values: filter, shape };
+      conv.bias = { values: bias, shape: [scale.length] };
       removed.add(bn.name);
       alias.set(bn.name, node.name);
       tail = bn.name;
@@ -241,7 +263,7 @@ function fold(nodes: Node[], outputName: string): Node[] {
 }
 
 /** Index of the last node of `plan` reading each value. */
-function lastUses(plan: readonly Node[]): Map<string, number> {
+function lastUses(plan: readonly Node<tf.Tensor>[]): Map<string, number> {
   const last = new Map<string, number>();
   plan.forEach((node, index) => {
     for (const name of node.inputs) last.set(name, index);
@@ -258,7 +280,7 @@ export interface FusedPlan {
   ops: number;
 }
 
-function runOp(op: Op, inputs: tf.Tensor[]): tf.Tensor {
+function runOp(op: Op<tf.Tensor>, inputs: tf.Tensor[]): tf.Tensor {
   const x = inputs[0]!;
   switch (op.kind) {
     case 'identity':
@@ -266,14 +288,14 @@ function runOp(op: Op, inputs: tf.Tensor[]): tf.Tensor {
     case 'conv': {
       const fusable = op.activation === 'linear' || op.activation === 'relu' || op.activation === 'relu6';
       const activation = fusable ? (op.activation as Fusable) : 'linear';
-      const args = { x: x as tf.Tensor4D, filter: op.filter, strides: op.strides, pad: op.pad, dataFormat: 'NHWC' as const, dilations: op.dilations, bias: op.bias, activation };
+      const args = { x: x as tf.Tensor4D, filter: op.filter as tf.Tensor4D, strides: op.strides, pad: op.pad, dataFormat: 'NHWC' as const, dilations: op.dilations, bias: op.bias as tf.Tensor1D | undefined, activation };
       const y = op.depthwise ? tf.fused.depthwiseConv2d(args) : tf.fused.conv2d(args);
       return fusable ? y : applyActivation(y, op.activation);
     }
     case 'dense': {
       const flat = x.rank === 2 ? (x as tf.Tensor2D) : tf.reshape(x, [x.shape[0]!, -1]);
       const fusable = op.activation === 'linear' || op.activation === 'relu' || op.activation === 'relu6';
-      const y = tf.fused.matMul({ a: flat as tf.Tensor2D, b: op.kernel, bias: op.bias, activation: fusable ? (op.activation as Fusable) : 'linear' });
+      const y = tf.fused.matMul({ a: flat as tf.Tensor2D, b: op.kernel as tf.Tensor2D, bias: op.bias, activation: fusable ? (op.activation as Fusable) : 'linear' });
       return fusable ? y : applyActivation(y, op.activation);
     }
     case 'affine':
@@ -295,13 +317,32 @@ function runOp(op: Op, inputs: tf.Tensor[]): tf.Tensor {
   }
 }
 
+/** A plan folded in JavaScript whose weights are not on the backend yet: the layers model can be released before `build()`. */
+export interface StagedPlan {
+  /** Layers and ops after folding (for the log). */
+  layers: number;
+  ops: number;
+  /** Puts the folded weights on the backend. */
+  build(): FusedPlan;
+}
+
 /**
  * Compiles `model` (single input, single output) into a fused plan, or returns the reason it
  * cannot (an unsupported layer or topology).
  */
 export function compileLayersModel(model: tfl.LayersModel): FusedPlan | { unsupported: string } {
-  const nodes: Node[] = [];
+  const staged = stageLayersModel(model);
+  return 'unsupported' in staged ? staged : staged.build();
+}
+
+/**
+ * Reads `model`'s topology and weights and folds them in JavaScript, allocating nothing on the
+ * backend: released before the plan is built, the model's weights and the plan's never share the
+ * wasm memory, which never shrinks (MobileNetV2: one copy of its 10 MB of weights less at the peak).
+ */
+export function stageLayersModel(model: tfl.LayersModel): StagedPlan | { unsupported: string } {
   try {
+    const nodes: Node<HostTensor>[] = [];
     if (model.inputs.length !== 1 || model.outputs.length !== 1) throw new Unsupported('several inputs or outputs');
     // A Sequential model exposes its graph through `model.model`.
     const graph = ((model as unknown as { model?: tfl.LayersModel }).model ?? model) as tfl.LayersModel;
@@ -323,44 +364,53 @@ export function compileLayersModel(model: tfl.LayersModel): FusedPlan | { unsupp
     }
     const outputName = graph.outputLayers?.[0]?.name ?? graph.layers[graph.layers.length - 1]?.name;
     if (!outputName || !known.has(outputName)) throw new Unsupported('output layer');
-    const layers = nodes.length;
-    const plan = fold(nodes, outputName);
-    const last = plan[plan.length - 1];
+    const staged = fold(nodes, outputName);
+    const last = staged[staged.length - 1];
     if (!last || last.name !== outputName) throw new Unsupported('the output is not the last layer');
-    const lastUse = lastUses(plan);
-    return {
-      layers,
-      ops: plan.length,
-      run: (x) =>
-        tf.tidy(() => {
-          const values = new Map<string, tf.Tensor>([[inputName, x]]);
-          plan.forEach((node, index) => {
-            const inputs = node.inputs.map((n) => {
-              const t = values.get(n);
-              if (!t) throw new Error(`fused plan: missing input ${n} of ${node.name}`);
-              return t;
-            });
-            const output = runOp(node.op, inputs);
-            values.set(node.name, output);
-            // Free each activation after its last reader, as TF.js's own executors do: kept to the
-            // end of the tidy, the wasm backend's memory (which never shrinks) had to hold every
-            // activation of the network at once (MobileNetV2: 100 MB of wasm memory for 10 MB of weights).
-            for (const name of new Set(node.inputs)) {
-              if (name === inputName || name === outputName || lastUse.get(name) !== index) continue;
-              const t = values.get(name)!;
-              values.delete(name);
-              if (t !== output) t.dispose();
-            }
-          });
-          return values.get(outputName)!;
-        }),
-      dispose: () => {
-        for (const n of plan) disposeOp(n.op);
-      },
-    };
+    return { layers: nodes.length, ops: staged.length, build: () => buildPlan(staged, inputName, outputName, nodes.length) };
   } catch (err) {
-    for (const n of nodes) disposeOp(n.op);
-    if (err instanceof Unsupported) return { unsupported: err.message };
     return { unsupported: (err as Error).message };
   }
+}
+
+/** The staged plan on the backend, ready to run. */
+function buildPlan(staged: readonly Node<HostTensor>[], inputName: string, outputName: string, layers: number): FusedPlan {
+  const plan: Node<tf.Tensor>[] = [];
+  try {
+    for (const node of staged) plan.push({ ...node, op: onBackend(node.op) });
+  } catch (err) {
+    for (const n of plan) disposeOp(n.op);
+    throw err;
+  }
+  const lastUse = lastUses(plan);
+  return {
+    layers,
+    ops: plan.length,
+    run: (x) =>
+      tf.tidy(() => {
+        const values = new Map<string, tf.Tensor>([[inputName, x]]);
+        plan.forEach((node, index) => {
+          const inputs = node.inputs.map((n) => {
+            const t = values.get(n);
+            if (!t) throw new Error(`fused plan: missing input ${n} of ${node.name}`);
+            return t;
+          });
+          const output = runOp(node.op, inputs);
+          values.set(node.name, output);
+          // Free each activation after its last reader, as TF.js's own executors do: kept to the
+          // end of the tidy, the wasm backend's memory (which never shrinks) had to hold every
+          // activation of the network at once (MobileNetV2: 100 MB of wasm memory for 10 MB of weights).
+          for (const name of new Set(node.inputs)) {
+            if (name === inputName || name === outputName || lastUse.get(name) !== index) continue;
+            const t = values.get(name)!;
+            values.delete(name);
+            if (t !== output) t.dispose();
+          }
+        });
+        return values.get(outputName)!;
+      }),
+    dispose: () => {
+      for (const n of plan) disposeOp(n.op);
+    },
+  };
 }

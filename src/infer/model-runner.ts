@@ -5,7 +5,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { EdgewatchError, isEdgewatchError } from '../errors.js';
 import type { DecodedInput, InputSpec, RawPrediction, TaskType } from '../types.js';
 import { checkClassificationOutput, checkDetectionOutput, decodeCenternet, toProbabilities, topKClassification } from './decode-output.js';
-import { compileLayersModel, type FusedPlan } from './fuse-layers.js';
+import { stageLayersModel, type FusedPlan } from './fuse-layers.js';
 import { loadModelFolder, MODEL_JSON, type LoadedModel } from './load-model.js';
 import type { ModelOutput } from './manifest.js';
 
@@ -158,9 +158,10 @@ export class ModelRunner {
 
   /**
    * Compiles the layers model to fused ops and keeps the plan only if it gives the same output on a
-   * test input. The layers model runs first and is released before the plan runs: the wasm memory
-   * (which never shrinks) then holds one copy of the weights at a time, not both with their packed
-   * XNNPACK forms (MobileNetV2: 69 → 50 MB). A plan that fails the check reloads the layers model.
+   * test input. The layers model runs first, its weights are folded in JavaScript, and it is
+   * released before the plan's weights go to the backend: the wasm memory (which never shrinks) then
+   * holds one copy of the weights at a time, not two with their packed XNNPACK forms. A plan that
+   * fails the check reloads the layers model.
    */
   async #tryFuse(name: string | undefined, tolerance: number): Promise<void> {
     const model = this.#loaded.model as tfl.LayersModel;
@@ -170,18 +171,19 @@ export class ModelRunner {
     let diff: number;
     try {
       const expected = tf.tidy(() => tf.reshape(model.predict(x) as tf.Tensor, [-1]));
-      const compiled = compileLayersModel(model);
-      if ('unsupported' in compiled) {
+      const staged = stageLayersModel(model);
+      if ('unsupported' in staged) {
         expected.dispose();
-        this.info.execution = { mode: 'layers', detail: `not fused: ${compiled.unsupported}` };
+        this.info.execution = { mode: 'layers', detail: `not fused: ${staged.unsupported}` };
         return;
       }
-      plan = compiled;
-      // The plan holds its own copies of the weights: the layers model's are never read again.
+      // The plan will hold its own copies of the weights: the layers model's are never read again.
       model.dispose();
       this.#modelDisposed = true;
+      const built = staged.build();
+      plan = built;
       diff = tf.tidy(() => {
-        const actual = tf.reshape(compiled.run(x), [-1]);
+        const actual = tf.reshape(built.run(x), [-1]);
         if (expected.size !== actual.size) return Number.POSITIVE_INFINITY;
         return tf.max(tf.abs(tf.sub(expected, actual))).dataSync()[0]!;
       });
