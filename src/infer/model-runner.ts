@@ -40,8 +40,9 @@ export interface RunnerOptions {
   /** Largest difference tolerated between the fused plan's output and the layers model's own (default {@link FUSED_TOLERANCE}). */
   fusedTolerance?: number;
   /**
-   * Called once the weights are on the backend, before the model first runs: what reading them left
-   * behind (file shards, dequantised arrays) can be freed before running grows the backend's memory.
+   * Called once the weights are on the backend, before the model first runs, and again once a fused
+   * plan is built: what reading them left behind (file shards, dequantised arrays, the plan's
+   * weights folded in JavaScript) can be freed before running grows the backend's memory.
    */
   weightsLoaded?: () => void;
 }
@@ -152,7 +153,10 @@ export class ModelRunner {
       throw err;
     }
     runner.info.execution = { mode: loaded.format === 'layers' ? 'layers' : 'graph' };
-    if (loaded.format === 'layers' && options.optimize !== false) await runner.#tryFuse(options.name, options.fusedTolerance ?? FUSED_TOLERANCE);
+    if (loaded.format === 'layers' && options.optimize !== false) {
+      await runner.#tryFuse(options.name, options.fusedTolerance ?? FUSED_TOLERANCE);
+      options.weightsLoaded?.();
+    }
     return runner;
   }
 
