@@ -222,7 +222,9 @@ export class ModelWorker {
 
   /** Test hook: makes the worker thread exit as if it had crashed. */
   crashForTest(): void {
-    this.#worker.postMessage({ type: 'crash' } satisfies WorkerRequest);
+    // On the lane the champion's requests take, so that one sent after it cannot run before it.
+    if (this.preemptive) this.#urgent.post({ type: 'crash' } satisfies WorkerRequest, []);
+    else this.#worker.postMessage({ type: 'crash' } satisfies WorkerRequest);
   }
 
   /** Sends one request on the host's queue, or on its urgent lane (`urgent`); the reply comes back on the worker's port either way. */

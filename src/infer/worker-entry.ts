@@ -82,7 +82,8 @@ async function handle(request: WorkerRequest): Promise<void> {
 }
 
 /** One urgent request (the champion), run synchronously: between two kernels of another prediction, or from the event loop. */
-function handleUrgent(request: PredictRequest): void {
+function handleUrgent(request: PredictRequest | { type: 'crash' }): void {
+  if (request.type === 'crash') process.exit(70);
   try {
     const result = runners[request.model]?.predictSync({ spec: request.spec, pixels: request.pixels }, request.original);
     // A graph that turned out to need executeAsync on this input: it waits its turn on the queue.
@@ -103,7 +104,7 @@ try {
   // whose kernels never call back into the engine (checked for wasm and cpu; tfjs-node is not).
   const preemptive = (tf.getBackend() === 'wasm' || tf.getBackend() === 'cpu') && runners[0]!.runsSync;
   // Installed after loading and warm-up, which nothing interrupts.
-  if (preemptive) gate = installKernelGate(start.urgent, (request) => handleUrgent(request as PredictRequest));
+  if (preemptive) gate = installKernelGate(start.urgent, (request) => handleUrgent(request as PredictRequest | { type: 'crash' }));
   else start.urgent.port.close();
   port.on('message', (request: WorkerRequest) => {
     queue = queue.then(() => handle(request));
