@@ -7,7 +7,9 @@ import type { ModelJob } from '../../src/infer/scheduler.js';
 import { DEMO_CHAMPION, DEMO_SHADOW, shapeInput, tempDir, writeSlowModelFolder } from '../helpers/models.js';
 
 test('with a slow shadow: champion jobs submitted after shadow jobs start at once, interrupting them, and complete while they run; cancel', async (t) => {
-  const slow = await writeSlowModelFolder(await tempDir(t));
+  // Eight convolutions: each champion job after the first on a host waits for the shadow's next one,
+  // and five of them on two hosts need at most three of the eight.
+  const slow = await writeSlowModelFolder(await tempDir(t), ['a', 'b', 'c'], 224, 8);
   const pool = await ModelPool.start([{ dir: DEMO_CHAMPION }, { dir: slow }], { workers: 2, backend: 'wasm' });
   t.after(() => pool.close());
   const [champion, shadow] = pool.models as [NonNullable<(typeof pool.models)[0]>, NonNullable<(typeof pool.models)[1]>];
@@ -38,7 +40,7 @@ test('with a slow shadow: champion jobs submitted after shadow jobs start at onc
 
   await Promise.all([first.result, second.result, next.result, last.result]);
   assert.deepEqual(new Set(shadowDone.slice(0, 2)), new Set([first, second]));
-  assert.deepEqual(shadowDone.slice(2), [next, last], 'queued shadow jobs run in submission order');
+  assert.ok((next.startedAt as number) <= (last.startedAt as number), 'queued shadow jobs start in submission order (on two hosts they may end in either)');
   assert.equal(cancelled.startedAt, undefined, 'the cancelled job never ran');
   assert.deepEqual((await pool.memory()).map((m) => m.numTensors), before, 'no tensor leaked in any host');
 });
