@@ -5,8 +5,8 @@
  * deploy/Dockerfile), as one log message; undefined when nothing is. They are environment settings:
  * glibc reads MALLOC_ARENA_MAX and V8 its semi-space size before any line of the agent runs.
  */
-export function memoryHint(workers: number, env: Record<string, string | undefined>, glibc: boolean): string | undefined {
-  if (workers !== 1 || !glibc) return undefined;
+export function memoryHint(workers: number, env: Record<string, string | undefined>, glibc: () => boolean = onGlibc): string | undefined {
+  if (workers !== 1 || !glibc()) return undefined;
   const missing: string[] = [];
   if (env.MALLOC_ARENA_MAX === undefined) missing.push('MALLOC_ARENA_MAX=2');
   if (!/--max-semi-space-size\b/.test(env.NODE_OPTIONS ?? '')) missing.push('NODE_OPTIONS=--max-semi-space-size=1');

@@ -7,7 +7,7 @@ import { AGENT_VERSION } from '../version.js';
 import type { Agent, RunSummary } from '../agent.js';
 import type { AgentMetricsPort } from '../metrics/start-agent-metrics.js';
 import { onSignals, wantsHelp, type Io } from './io.js';
-import { memoryHint, onGlibc } from './memory-hint.js';
+import { memoryHint } from './memory-hint.js';
 
 /**
  * Runs `edgewatch run <argv…>` and resolves to the exit code: with `--once`, 1 when something failed,
@@ -39,7 +39,7 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
   };
   process.on('SIGHUP', onHangUp);
   logger.info({ version: AGENT_VERSION, pid: process.pid }, 'starting');
-  const hint = config.workers === 1 ? memoryHint(config.workers, io.env, onGlibc()) : undefined;
+  const hint = memoryHint(config.workers, io.env);
   if (hint) logger.info(hint);
   let metricsPort: AgentMetricsPort | undefined;
   try {

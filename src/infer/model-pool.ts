@@ -39,8 +39,11 @@ export interface HostInfo {
 
 interface Host {
   worker: ModelWorker;
-  /** `all`: the champion and the shadows; `champion`: the champion only. */
-  role: 'champion' | 'all';
+}
+
+/** The host holds the shadow beside the champion. */
+function holdsShadow(host: Host): boolean {
+  return host.worker.infos.length > 1;
 }
 
 type ModelSpec = { dir: string; name?: string };
@@ -71,8 +74,6 @@ export class ModelPool {
   /** Champion jobs running and waiting, and the hosts running a shadow job, from the scheduler. */
   #championLoad = 0;
   #shadowHosts: readonly JobHost[] = [];
-  /** Hosts told to hold their shadow prediction. */
-  readonly #held = new Set<ModelWorker>();
   #closed = false;
   readonly #cores: number;
 
@@ -90,7 +91,7 @@ export class ModelPool {
       () => this.#ahead === 0,
     );
     // Hosts holding the shadow first: the calibration keeps the first host.
-    hosts.sort((a, b) => (a.role === b.role ? 0 : a.role === 'all' ? -1 : 1));
+    hosts.sort((a, b) => Number(holdsShadow(b)) - Number(holdsShadow(a)));
     this.#hosts = hosts;
     this.#started = hosts.map((h) => h.worker);
     this.note = note;
@@ -126,9 +127,8 @@ export class ModelPool {
         // The first host resolves `auto`; it then takes the shadow too when it should hold it.
         const first = await ModelWorker.startMany([champion], workerOptions);
         backend = first.backend as BackendName;
-        const holdsAll = backend === 'tensorflow' || sharing > 0;
-        hosts.push({ worker: first, role: holdsAll && shadows.length > 0 ? 'all' : 'champion' });
-        if (holdsAll) for (const shadow of shadows) await first.load(shadow);
+        hosts.push({ worker: first });
+        if (backend === 'tensorflow' || sharing > 0) for (const shadow of shadows) await first.load(shadow);
         if (backend === 'tensorflow') {
           const asked = workers > 1 ? `; workers: ${workers} does not apply` : '';
           const note = `backend tensorflow: one model host holds ${shadows.length > 0 ? 'the champion and the shadow (champion jobs first)' : 'the champion'}: libtensorflow uses every core itself and tfjs-node cannot load in a second worker thread${asked}`;
@@ -137,15 +137,12 @@ export class ModelPool {
       }
       const explicit = { ...workerOptions, backend };
       const starts: Promise<Host>[] = [];
-      for (let i = hosts.length; i < workers; i++) {
-        const role = i < sharing ? 'all' : 'champion';
-        starts.push(ModelWorker.startMany(role === 'all' ? [champion, ...shadows] : [champion], explicit).then((worker) => ({ worker, role })));
-      }
+      for (let i = hosts.length; i < workers; i++) starts.push(ModelWorker.startMany(i < sharing ? [champion, ...shadows] : [champion], explicit).then((worker) => ({ worker })));
       const started = await Promise.allSettled(starts);
       for (const r of started) if (r.status === 'fulfilled') hosts.push(r.value);
       const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
-      const blocking = hosts.some((h) => h.role === 'all' && !h.worker.preemptive);
+      const blocking = hosts.some((h) => holdsShadow(h) && !h.worker.preemptive);
       const note = blocking ? 'the champion runs only with executeAsync (a graph with control flow): a shadow prediction on a host holding both models may delay the next champion prediction by its length' : undefined;
       return new ModelPool(hosts, note);
     } catch (err) {
@@ -184,13 +181,9 @@ export class ModelPool {
   #updatePressure(): void {
     let free = this.#closed ? Number.POSITIVE_INFINITY : this.#cores - this.#championLoad - (this.#ahead > 0 ? 1 : 0);
     for (const host of this.#hosts) {
-      const runsShadow = this.#shadowHosts.includes(host.worker);
       // A host not running a shadow job is held too once no core is left, so that one starting there waits at once.
-      const hold = runsShadow ? free-- <= 0 : free <= 0;
-      if (hold === this.#held.has(host.worker)) continue;
-      if (hold) this.#held.add(host.worker);
-      else this.#held.delete(host.worker);
-      host.worker.pressure(hold);
+      // (Setting a host's word to what it holds already is one atomic exchange and no wake-up.)
+      host.worker.pressure(this.#shadowHosts.includes(host.worker) ? free-- <= 0 : free <= 0);
     }
   }
 
@@ -199,7 +192,7 @@ export class ModelPool {
     return this.#hosts.length;
   }
 
-  /** The hosts, champion hosts first. */
+  /** The hosts, those holding the shadow first. */
   get hosts(): HostInfo[] {
     return this.#hosts.map((h) => ({ models: [...hostModels(h).keys()], backend: h.worker.backend, preemptive: h.worker.preemptive, interrupts: h.worker.interrupts }));
   }

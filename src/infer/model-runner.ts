@@ -40,11 +40,11 @@ export interface RunnerOptions {
   /** Largest difference tolerated between the fused plan's output and the layers model's own (default {@link FUSED_TOLERANCE}). */
   fusedTolerance?: number;
   /**
-   * Called once the weights are on the backend, before the model first runs, and again once a fused
-   * plan is built: what reading them left behind (file shards, dequantised arrays, the plan's
-   * weights folded in JavaScript) can be freed before running grows the backend's memory.
+   * Called where loading has just left garbage behind, before running grows the backend's memory:
+   * once the weights are on the backend (file shards, dequantised arrays), and once a fused plan is
+   * built (its weights folded in JavaScript).
    */
-  weightsLoaded?: () => void;
+  collectGarbage?: () => void;
 }
 
 /** Largest difference tolerated between the fused plan's output and the layers model's own. */
@@ -142,7 +142,7 @@ export class ModelRunner {
    */
   static async load(dir: string, options: RunnerOptions = {}): Promise<ModelRunner> {
     const loaded = await loadModelFolder(dir, options.name !== undefined ? { name: options.name } : {});
-    options.weightsLoaded?.();
+    options.collectGarbage?.();
     let runner: ModelRunner;
     try {
       runner = new ModelRunner(loaded, options.topK ?? 1);
@@ -155,7 +155,7 @@ export class ModelRunner {
     runner.info.execution = { mode: loaded.format === 'layers' ? 'layers' : 'graph' };
     if (loaded.format === 'layers' && options.optimize !== false) {
       await runner.#tryFuse(options.name, options.fusedTolerance ?? FUSED_TOLERANCE);
-      options.weightsLoaded?.();
+      options.collectGarbage?.();
     }
     return runner;
   }

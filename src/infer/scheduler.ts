@@ -109,13 +109,8 @@ export class JobScheduler {
 
   #reportChampionLoad(): void {
     if (!this.#onChampionLoad) return;
-    let running = 0;
-    const shadowHosts: JobHost[] = [];
-    for (const slot of this.#slots) {
-      if (slot.urgent || slot.runningModel === CHAMPION) running++;
-      if (slot.running && slot.runningModel !== CHAMPION) shadowHosts.push(slot.host);
-    }
-    this.#onChampionLoad(running + this.#champion.length, shadowHosts);
+    const shadowHosts = this.#slots.filter((s) => s.running && s.runningModel !== CHAMPION).map((s) => s.host);
+    this.#onChampionLoad(this.#championsRunning() + this.#champion.length, shadowHosts);
   }
 
   /** Adds a host running the pool models in `models` (pool index → host index); crashes remove it. */
@@ -179,8 +174,9 @@ export class JobScheduler {
     return this.#shadow.length <= idle;
   }
 
-  #championRunning(): boolean {
-    return this.#slots.some((s) => s.runningModel === CHAMPION || s.urgent);
+  /** Champion jobs running, on either lane. */
+  #championsRunning(): number {
+    return this.#slots.filter((s) => s.runningModel === CHAMPION || s.urgent).length;
   }
 
   #busy(): Promise<void>[] {
@@ -213,7 +209,7 @@ export class JobScheduler {
   #nextShadow(slot: Slot): QueuedJob | undefined {
     // A champion job still waiting here has no host that could take it: this one holds no champion.
     const holdBack = !slot.host.preemptive && Number.isFinite(this.#cores) && !this.#shadowKeepsUp();
-    if (holdBack && (this.#champion.length > 0 || this.#championRunning() || this.#busy().length >= this.#cores)) return undefined;
+    if (holdBack && (this.#champion.length > 0 || this.#championsRunning() > 0 || this.#busy().length >= this.#cores)) return undefined;
     const index = this.#shadow.findIndex((j) => slot.models.has(j.model));
     if (index < 0) return undefined;
     const [job] = this.#shadow.splice(index, 1) as [QueuedJob];
@@ -280,7 +276,7 @@ function idleSlot(slot: Slot): boolean {
   return !slot.running && !slot.urgent;
 }
 
-/** Can start a champion job now: idle, or a pre-emptive host whose running job is a shadow one. */
+/** A pre-emptive host whose running job, if any, is a shadow one: a champion job can start there now. */
 function preemptibleSlot(slot: Slot): boolean {
   return slot.host.preemptive === true && !slot.urgent && slot.runningModel !== CHAMPION;
 }

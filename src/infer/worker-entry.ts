@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from './backend.js';
 import { installKernelGate, type KernelGate } from './kernel-gate.js';
 import { ModelRunner } from './model-runner.js';
-import { serializeError, type PredictRequest, type WorkerReply, type WorkerRequest, type WorkerStartData } from './worker-protocol.js';
+import { serializeError, type UrgentRequest, type WorkerReply, type WorkerRequest, type WorkerStartData } from './worker-protocol.js';
 
 const port = parentPort;
 if (!port) throw new Error('worker-entry must run in a worker thread (started by ModelWorker)');
@@ -20,7 +20,7 @@ let gate: KernelGate | undefined;
 let queue: Promise<void> = Promise.resolve();
 
 async function loadRunner(model: { dir: string; name?: string }): Promise<ModelRunner> {
-  const runner = await ModelRunner.load(model.dir, { topK: start.topK, weightsLoaded: collectGarbage, ...(model.name !== undefined ? { name: model.name } : {}) });
+  const runner = await ModelRunner.load(model.dir, { topK: start.topK, collectGarbage, ...(model.name !== undefined ? { name: model.name } : {}) });
   try {
     await runner.warmUp();
   } catch (err) {
@@ -31,14 +31,18 @@ async function loadRunner(model: { dir: string; name?: string }): Promise<ModelR
 }
 
 /**
- * A full garbage collection once models are loaded: what loading them left behind (file shards,
- * dequantised arrays, the layers model's objects) is garbage, and a host allocates so little
- * JavaScript afterwards that V8 would keep it for a long time. `gc` is exposed the way jest's leak
- * detector does it (a worker thread cannot take --expose-gc).
+ * A full garbage collection, where loading a model has just left garbage behind (see
+ * RunnerOptions.collectGarbage): a host allocates so little JavaScript afterwards that V8 would keep
+ * it for a long time. `gc` is exposed the way jest's leak detector does it (a worker thread cannot
+ * take --expose-gc).
  */
+let gc: (() => void) | undefined;
 function collectGarbage(): void {
-  setFlagsFromString('--expose-gc');
-  (runInNewContext('gc') as () => void)();
+  if (!gc) {
+    setFlagsFromString('--expose-gc');
+    gc = runInNewContext('gc') as () => void;
+  }
+  gc();
 }
 
 /** Bytes of the wasm backend's linear memory in this thread (0 on another backend). */
@@ -60,7 +64,6 @@ async function handle(request: WorkerRequest): Promise<void> {
     try {
       const runner = await loadRunner(request.model);
       runners.push(runner);
-      collectGarbage();
       post({ type: 'loaded', id: request.id, info: runner.info });
     } catch (err) {
       post({ type: 'error', id: request.id, error: serializeError(err, 'EW_MODEL_LOAD') });
@@ -82,7 +85,7 @@ async function handle(request: WorkerRequest): Promise<void> {
 }
 
 /** One urgent request (the champion), run synchronously: between two kernels of another prediction, or from the event loop. */
-function handleUrgent(request: PredictRequest | { type: 'crash' }): void {
+function handleUrgent(request: UrgentRequest): void {
   if (request.type === 'crash') process.exit(70);
   try {
     const result = runners[request.model]?.predictSync({ spec: request.spec, pixels: request.pixels }, request.original);
@@ -96,15 +99,12 @@ function handleUrgent(request: PredictRequest | { type: 'crash' }): void {
 
 try {
   await selectBackend(start.backend, { warn: (message) => post({ type: 'warning', message }), nativeModule: start.nativeModule });
-  for (const model of start.models) {
-    runners.push(await loadRunner(model));
-    collectGarbage();
-  }
+  for (const model of start.models) runners.push(await loadRunner(model));
   // The champion can interrupt another prediction where it runs synchronously, on the backends
   // whose kernels never call back into the engine (checked for wasm and cpu; tfjs-node is not).
   const preemptive = (tf.getBackend() === 'wasm' || tf.getBackend() === 'cpu') && runners[0]!.runsSync;
   // Installed after loading and warm-up, which nothing interrupts.
-  if (preemptive) gate = installKernelGate(start.urgent, (request) => handleUrgent(request as PredictRequest | { type: 'crash' }));
+  if (preemptive) gate = installKernelGate(start.urgent, (request) => handleUrgent(request as UrgentRequest));
   else start.urgent.port.close();
   port.on('message', (request: WorkerRequest) => {
     queue = queue.then(() => handle(request));

@@ -27,6 +27,9 @@ export interface PredictRequest {
   original: OriginalSize;
 }
 
+/** Main thread → worker, on the urgent lane: the champion's predictions, and the crash test hook behind them. */
+export type UrgentRequest = PredictRequest | { type: 'crash' };
+
 /** Main thread → worker. */
 export type WorkerRequest =
   | PredictRequest

@@ -6,10 +6,10 @@ import { ModelPool } from '../../src/infer/model-pool.js';
 import type { ModelJob } from '../../src/infer/scheduler.js';
 import { DEMO_CHAMPION, DEMO_SHADOW, shapeInput, tempDir, writeSlowModelFolder } from '../helpers/models.js';
 
-test('with a slow shadow: champion jobs submitted after shadow jobs start at once, interrupting them, and complete while they run; cancel', async (t) => {
-  // Eight convolutions: each champion job after the first on a host waits for the shadow's next one,
-  // and five of them on two hosts need at most three of the eight.
-  const slow = await writeSlowModelFolder(await tempDir(t), ['a', 'b', 'c'], 224, 8);
+// Whether a champion job really runs inside a shadow prediction, answered before it, is checked on a
+// host where the test can see the shadow running (kernel-gate.test.ts); here, what the pool decides.
+test('with a slow shadow: champion jobs submitted after shadow jobs start at once on the busy hosts, all before the queued shadow jobs; cancel', async (t) => {
+  const slow = await writeSlowModelFolder(await tempDir(t));
   const pool = await ModelPool.start([{ dir: DEMO_CHAMPION }, { dir: slow }], { workers: 2, backend: 'wasm' });
   t.after(() => pool.close());
   const [champion, shadow] = pool.models as [NonNullable<(typeof pool.models)[0]>, NonNullable<(typeof pool.models)[1]>];
@@ -20,8 +20,6 @@ test('with a slow shadow: champion jobs submitted after shadow jobs start at onc
 
   const shadowJobs = [0, 1, 2, 3, 4].map(() => shadow.submit(s.input, s.original));
   const [first, second, next, cancelled, last] = shadowJobs as [ModelJob, ModelJob, ModelJob, ModelJob, ModelJob];
-  const shadowDone: ModelJob[] = [];
-  for (const job of shadowJobs) job.result.then(() => shadowDone.push(job), () => undefined);
   assert.ok(first.startedAt !== undefined && second.startedAt !== undefined, 'the two idle hosts start the first two shadow jobs at once');
   assert.equal(next.startedAt, undefined, 'one shadow job per host: the others wait in the queue');
   assert.equal(shadow.queued, 3);
@@ -31,16 +29,14 @@ test('with a slow shadow: champion jobs submitted after shadow jobs start at onc
   assert.equal(first.cancel(), false, 'a started job is not cancelled');
 
   const championJobs = [0, 1, 2, 3, 4].map(() => champion.submit(c.input, c.original));
-  assert.equal(championJobs.filter((j) => j.startedAt !== undefined).length, 2, 'one champion job starts at once on each host, inside its shadow job');
+  assert.equal(championJobs.filter((j) => j.startedAt !== undefined).length, 2, 'one champion job starts at once on each host, beside its shadow job');
   const results = await Promise.all(championJobs.map((j) => j.result));
-  assert.deepEqual(shadowDone, [], 'every champion job completed while the first shadow jobs were still running');
-  assert.equal(next.startedAt, undefined, 'the shadow jobs submitted before them have not started yet');
   for (const r of results) assert.equal(r.prediction.detection_classes.length, 1);
-  assert.ok(pool.hosts.reduce((n, h) => n + h.interrupts, 0) >= 1, 'champion predictions ran inside the shadow ones');
-
   await Promise.all([first.result, second.result, next.result, last.result]);
-  assert.deepEqual(new Set(shadowDone.slice(0, 2)), new Set([first, second]));
-  assert.ok((next.startedAt as number) <= (last.startedAt as number), 'queued shadow jobs start in submission order (on two hosts they may end in either)');
+  // Read through a function: the asserts above narrowed `startedAt` to undefined for the compiler.
+  const startOf = (job: ModelJob) => job.startedAt ?? Number.NaN;
+  assert.ok(Math.max(...championJobs.map(startOf)) < startOf(next), 'every champion job started before the shadow jobs queued ahead of it');
+  assert.ok(startOf(next) <= startOf(last), 'queued shadow jobs start in submission order');
   assert.equal(cancelled.startedAt, undefined, 'the cancelled job never ran');
   assert.deepEqual((await pool.memory()).map((m) => m.numTensors), before, 'no tensor leaked in any host');
 });
@@ -64,7 +60,7 @@ test('wasm: every host reports wasm and holds both models, pre-emptive; without 
   assert.ok(alone.hosts.every((h) => h.backend === alone.hosts[0]!.backend), 'auto resolved once, the same backend everywhere');
 });
 
-test('workers 1 with a shadow: one wasm host holds both models (the low-memory mode); a champion job submitted after shadow jobs interrupts the running one', async (t) => {
+test('workers 1 with a shadow: one pre-emptive wasm host holds both models (the low-memory mode); a champion job submitted after shadow jobs starts at once', async (t) => {
   const slow = await writeSlowModelFolder(await tempDir(t));
   const pool = await ModelPool.start([{ dir: DEMO_CHAMPION }, { dir: slow }], { workers: 1, backend: 'wasm' });
   t.after(() => pool.close());
@@ -74,14 +70,11 @@ test('workers 1 with a shadow: one wasm host holds both models (the low-memory m
   const s = await shapeInput('square', 9, shadow.info.input);
   const before = (await pool.memory()).map((m) => m.numTensors);
   const shadows = [0, 1, 2].map(() => shadow.submit(s.input, s.original));
-  const done: string[] = [];
-  shadows.forEach((j, i) => j.result.then(() => done.push(`s${i}`)));
   const late = champion.submit(c.input, c.original);
-  assert.ok(late.startedAt !== undefined && shadows[1]!.startedAt === undefined, 'the champion job starts at once, the queued shadow jobs wait');
-  await late.result;
-  done.push('c');
+  assert.ok(shadows[0]!.startedAt !== undefined && late.startedAt !== undefined, 'the champion job starts at once, beside the running shadow job');
+  assert.ok(shadows[1]!.startedAt === undefined && shadows[2]!.startedAt === undefined, 'the queued shadow jobs wait');
+  assert.equal((await late.result).prediction.detection_classes.length, 1);
   await Promise.all(shadows.map((j) => j.result));
-  assert.deepEqual(done, ['c', 's0', 's1', 's2'], 'the champion was answered before the shadow job it interrupted');
   assert.deepEqual((await pool.memory()).map((m) => m.numTensors), before);
 });
 
