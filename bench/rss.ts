@@ -22,8 +22,8 @@ export interface RssConfig {
   env?: Record<string, string>;
 }
 
-export interface RssResult {
-  label: string;
+/** One run of one configuration. */
+interface RssRun {
   peakRssMb: number;
   hosts: number;
   monitored: number;
@@ -31,33 +31,61 @@ export interface RssResult {
   imagesPerSecond: number;
 }
 
-const BIN = resolve(import.meta.dirname, '..', 'bin', 'edgewatch.js');
-
-/** Runs the CLI once over `files` for each configuration, against a fresh embedded service each time. */
-export async function measureRss(configs: RssConfig[], files: string[], labels: string[], log: (line: string) => void): Promise<RssResult[]> {
-  const results: RssResult[] = [];
-  for (const config of configs) {
-    const dir = await mkdtemp(join(tmpdir(), 'edgewatch-rss-'));
-    try {
-      const inbox = join(dir, 'inbox');
-      await mkdir(inbox);
-      await Promise.all(files.map((f, i) => copyFile(f, join(inbox, `${String(i).padStart(3, '0')}-${basename(f)}`))));
-      const service = await startBenchService(join(dir, 'service'), labels);
-      try {
-        results.push(await runOnce(config, inbox, join(dir, 'state'), service));
-      } finally {
-        await service.close();
-      }
-      const r = results[results.length - 1]!;
-      log(`  rss ${config.label}: peak ${r.peakRssMb} MB, ${r.hosts} host(s), ${r.monitored} monitored, ${r.imagesPerSecond.toFixed(1)} images/s`);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-  }
-  return results;
+/** A configuration over its runs: the peak's median and spread (it varies run to run with allocator and GC timing). */
+export interface RssResult {
+  label: string;
+  hosts: number;
+  peakRssMb: { median: number; min: number; max: number; runs: number[] };
+  imagesPerSecond: number;
 }
 
-function runOnce(config: RssConfig, inbox: string, stateDir: string, service: { url: string; token: string; organization: string; deployment: string }): Promise<RssResult> {
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+};
+
+const BIN = resolve(import.meta.dirname, '..', 'bin', 'edgewatch.js');
+
+/**
+ * Runs the CLI over `files` `rounds` times for each configuration (round by round, so that a noisy
+ * moment of the machine spreads over every configuration), against a fresh embedded service each time.
+ */
+export async function measureRss(configs: RssConfig[], files: string[], labels: string[], log: (line: string) => void, rounds = 1): Promise<RssResult[]> {
+  const runs: RssRun[][] = configs.map(() => []);
+  for (let round = 0; round < rounds; round++) {
+    for (const [i, config] of configs.entries()) {
+      const dir = await mkdtemp(join(tmpdir(), 'edgewatch-rss-'));
+      try {
+        const inbox = join(dir, 'inbox');
+        await mkdir(inbox);
+        await Promise.all(files.map((f, n) => copyFile(f, join(inbox, `${String(n).padStart(3, '0')}-${basename(f)}`))));
+        const service = await startBenchService(join(dir, 'service'), labels);
+        let r: RssRun;
+        try {
+          r = await runOnce(config, inbox, join(dir, 'state'), service);
+        } finally {
+          await service.close();
+        }
+        runs[i]!.push(r);
+        log(`  rss ${config.label} (round ${round + 1}/${rounds}): peak ${r.peakRssMb} MB, ${r.hosts} host(s), ${r.monitored} monitored, ${r.imagesPerSecond.toFixed(1)} images/s`);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    }
+  }
+  return configs.map((config, i) => {
+    const peaks = runs[i]!.map((r) => r.peakRssMb);
+    return {
+      label: config.label,
+      hosts: runs[i]![0]!.hosts,
+      peakRssMb: { median: median(peaks), min: Math.min(...peaks), max: Math.max(...peaks), runs: peaks },
+      imagesPerSecond: median(runs[i]!.map((r) => r.imagesPerSecond)),
+    };
+  });
+}
+
+function runOnce(config: RssConfig, inbox: string, stateDir: string, service: { url: string; token: string; organization: string; deployment: string }): Promise<RssRun> {
   const args = [BIN, 'run', '--once', '--log-format', 'json', '--watch', inbox, '--champion', config.champion, '--host', service.url, '--organization', service.organization, '--deployment', service.deployment, '--state-dir', stateDir];
   if (config.shadow) args.push('--shadow', config.shadow);
   if (config.workers !== undefined) args.push('--workers', String(config.workers));
@@ -84,7 +112,7 @@ function runOnce(config: RssConfig, inbox: string, stateDir: string, service: { 
     child.on('error', reject);
     child.on('exit', (code) => {
       if (!stopped || code !== 0) reject(new Error(`edgewatch run (${config.label}) exited with ${code}: ${tail.join('\n')}`));
-      else resolvePromise({ label: config.label, ...stopped, hosts, imagesPerSecond: stopped.monitored / ((performance.now() - processingAt) / 1000) });
+      else resolvePromise({ ...stopped, hosts, imagesPerSecond: stopped.monitored / ((performance.now() - processingAt) / 1000) });
     });
   });
 }

@@ -52,7 +52,8 @@ if (args.help) {
                    without the shadow (last champion acknowledged), then a steady drip at half the
                    measured capacity (shadow coverage, share of images in one request)
   --rss            peak RSS per configuration (champion alone, the MobileNetV2 pair, InceptionV3 as
-                   shadow; default workers and --workers 1), each on the built CLI with --once
+                   shadow; default workers and --workers 1), each on the built CLI with --once,
+                   --rounds times round by round: median (min–max)
   --service        the monitoring service at scale (no models): fills --service-n predictions (default
                    10,000,000) through the store, then stats latency (All / last day / last hour), monitor
                    latency while 10 dashboards poll, RSS and insert rate at 100 k, 1 M and 10 M
@@ -180,8 +181,8 @@ if (args.rss) {
   if (inception) log(`  model ${inception.name}: ${inception.status} (${(inception.totalBytes / 1e6).toFixed(1)} MB)`);
   const inceptionDir = resolve(MODELS_DIR, 'inception-v3');
   const { measureRss } = await import('./rss.js');
-  /** The memory settings deploy/edgewatch.service and deploy/Dockerfile run the agent with. */
-  const TUNED = { nodeArgs: ['--max-semi-space-size=1'], env: { MALLOC_ARENA_MAX: '2' } };
+  /** The memory setting deploy/edgewatch.service and deploy/Dockerfile run the agent with. */
+  const TUNED = { env: { MALLOC_ARENA_MAX: '2' } };
   const rows = await measureRss(
     [
       { label: `${CHAMPION} alone`, champion: championDir },
@@ -198,10 +199,14 @@ if (args.rss) {
     files,
     [...NSFWJS_LABELS],
     log,
+    rounds,
   );
-  process.stdout.write(`\npeak RSS per configuration: edgewatch run --once (built CLI), ${files.length} × ${IMAGE_SETS[setName]?.label ?? setName}, ${availableParallelism()} cores\n`);
-  process.stdout.write(`${'configuration'.padEnd(52)} ${'hosts'.padStart(5)} ${'peak RSS MB'.padStart(11)} ${'images/s'.padStart(8)}\n`);
-  for (const r of rows) process.stdout.write(`${r.label.padEnd(52)} ${String(r.hosts).padStart(5)} ${String(r.peakRssMb).padStart(11)} ${r.imagesPerSecond.toFixed(1).padStart(8)}\n`);
+  process.stdout.write(`\npeak RSS per configuration: edgewatch run --once (built CLI), ${files.length} × ${IMAGE_SETS[setName]?.label ?? setName}, ${availableParallelism()} cores, ${rounds} runs each: median (min–max)\n`);
+  process.stdout.write(`${'configuration'.padEnd(60)} ${'hosts'.padStart(5)} ${'peak RSS MB'.padStart(15)} ${'images/s'.padStart(8)}\n`);
+  for (const r of rows) {
+    const { median, min, max } = r.peakRssMb;
+    process.stdout.write(`${r.label.padEnd(60)} ${String(r.hosts).padStart(5)} ${`${median} (${min}–${max})`.padStart(15)} ${r.imagesPerSecond.toFixed(1).padStart(8)}\n`);
+  }
   process.exit(0);
 }
 

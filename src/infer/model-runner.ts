@@ -7,7 +7,7 @@ import type { DecodedInput, InputSpec, RawPrediction, TaskType } from '../types.
 import { checkClassificationOutput, checkDetectionOutput, decodeCenternet, toProbabilities, topKClassification } from './decode-output.js';
 import { stageLayersModel, type FusedPlan } from './fuse-layers.js';
 import { loadModelFolder, MODEL_JSON, type LoadedModel } from './load-model.js';
-import type { ModelOutput } from './manifest.js';
+import type { ManifestFile, ModelOutput } from './manifest.js';
 
 /** What a runner (or worker) tells about its model; plain data, safe to post between threads. */
 export interface ModelInfo {
@@ -45,6 +45,8 @@ export interface RunnerOptions {
    * built (its weights folded in JavaScript).
    */
   collectGarbage?: () => void;
+  /** The folder's manifest, already read (see loadModelFolder). */
+  manifest?: ManifestFile;
 }
 
 /** Largest difference tolerated between the fused plan's output and the layers model's own. */
@@ -141,7 +143,7 @@ export class ModelRunner {
    * manifest's output kind decodes.
    */
   static async load(dir: string, options: RunnerOptions = {}): Promise<ModelRunner> {
-    const loaded = await loadModelFolder(dir, options.name !== undefined ? { name: options.name } : {});
+    const loaded = await loadModelFolder(dir, { ...(options.name !== undefined ? { name: options.name } : {}), ...(options.manifest ? { manifest: options.manifest } : {}) });
     options.collectGarbage?.();
     let runner: ModelRunner;
     try {
@@ -201,7 +203,7 @@ export class ModelRunner {
       return;
     }
     plan.dispose();
-    this.#loaded = await loadModelFolder(this.#loaded.dir, name !== undefined ? { name } : {});
+    this.#loaded = await loadModelFolder(this.#loaded.dir, { ...(name !== undefined ? { name } : {}), manifest: this.#loaded.manifestSource });
     this.#modelDisposed = false;
     this.info.execution = { mode: 'layers', detail: `not fused: output differs by ${diff}` };
   }

@@ -1,13 +1,15 @@
 /** Models running in a worker thread with its own TF.js instance: one model (ModelWorker.start) or several (startMany, for a ModelPool). */
+import { resolve } from 'node:path';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { workerScript } from '../worker-launch.js';
 import { EdgewatchError } from '../errors.js';
 import type { DecodedInput } from '../types.js';
 import type { BackendPreference } from './backend.js';
 import { laneWords, UrgentSender } from './kernel-gate.js';
+import { readManifest } from './manifest.js';
 import { TFJS_NODE } from './native-module.js';
 import type { ModelInfo, OriginalSize, TimedPrediction } from './model-runner.js';
-import { deserializeError, type WorkerMemoryReport, type WorkerReply, type WorkerRequest, type WorkerStartData } from './worker-protocol.js';
+import { deserializeError, type HostModel, type WorkerMemoryReport, type WorkerReply, type WorkerRequest, type WorkerStartData } from './worker-protocol.js';
 
 export interface ModelWorkerOptions {
   /** Backend the worker initialises (default `auto`). */
@@ -28,6 +30,12 @@ export interface ModelWorkerOptions {
  * (heap 55 → 27 MB reserved, measured on a MobileNetV2 host).
  */
 const YOUNG_GENERATION_MB = 4;
+
+/** A model folder with its manifest read and checked here: the host never loads the schema library (see loadModelFolder). */
+async function hostModel(model: { dir: string; name?: string }): Promise<HostModel> {
+  const dir = resolve(model.dir);
+  return { dir, ...(model.name !== undefined ? { name: model.name } : {}), manifest: await readManifest(dir) };
+}
 
 /** Memory of a worker thread: TF.js tensors, V8 heap, wasm linear memory. */
 export type WorkerMemory = WorkerMemoryReport;
@@ -109,7 +117,7 @@ export class ModelWorker {
     const dir = models.map((m) => m.dir).join(', ');
     const lane = new MessageChannel();
     const data: WorkerStartData = {
-      models,
+      models: await Promise.all(models.map(hostModel)),
       backend: options.backend ?? 'auto',
       topK: options.topK ?? 1,
       nativeModule: options.nativeModule ?? TFJS_NODE,
@@ -175,7 +183,8 @@ export class ModelWorker {
 
   /** Loads one more model into the running worker (same backend, warmed up); its request index is the next one. */
   async load(model: { dir: string; name?: string }): Promise<ModelInfo> {
-    const info = await this.#request<ModelInfo>((id) => ({ type: 'load', id, model }), []);
+    const hosted = await hostModel(model);
+    const info = await this.#request<ModelInfo>((id) => ({ type: 'load', id, model: hosted }), []);
     this.#infos.push(info);
     return info;
   }

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from './backend.js';
 import { installKernelGate, type KernelGate } from './kernel-gate.js';
 import { ModelRunner } from './model-runner.js';
-import { serializeError, type UrgentRequest, type WorkerReply, type WorkerRequest, type WorkerStartData } from './worker-protocol.js';
+import { serializeError, type HostModel, type UrgentRequest, type WorkerReply, type WorkerRequest, type WorkerStartData } from './worker-protocol.js';
 
 const port = parentPort;
 if (!port) throw new Error('worker-entry must run in a worker thread (started by ModelWorker)');
@@ -19,8 +19,8 @@ let gate: KernelGate | undefined;
 /** Requests run in arrival order; a prediction never overlaps another (latencies stay honest). */
 let queue: Promise<void> = Promise.resolve();
 
-async function loadRunner(model: { dir: string; name?: string }): Promise<ModelRunner> {
-  const runner = await ModelRunner.load(model.dir, { topK: start.topK, collectGarbage, ...(model.name !== undefined ? { name: model.name } : {}) });
+async function loadRunner(model: HostModel): Promise<ModelRunner> {
+  const runner = await ModelRunner.load(model.dir, { topK: start.topK, collectGarbage, manifest: model.manifest, ...(model.name !== undefined ? { name: model.name } : {}) });
   try {
     await runner.warmUp();
   } catch (err) {

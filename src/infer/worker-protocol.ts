@@ -3,12 +3,20 @@ import { EdgewatchError, ERROR_CODES, type ErrorCode } from '../errors.js';
 import type { InputSpec, RawPrediction } from '../types.js';
 import type { BackendPreference } from './backend.js';
 import type { UrgentLane } from './kernel-gate.js';
+import type { ManifestFile } from './manifest.js';
 import type { ModelInfo, OriginalSize } from './model-runner.js';
+
+/** A model folder for a host to load, with its manifest read by the main thread (see loadModelFolder). */
+export interface HostModel {
+  dir: string;
+  name?: string;
+  manifest: ManifestFile;
+}
 
 /** `workerData` of a model worker. */
 export interface WorkerStartData {
   /** The models this worker loads (each its own ModelRunner), addressed by index in requests. */
-  models: { dir: string; name?: string }[];
+  models: HostModel[];
   backend: BackendPreference;
   topK: number;
   /** Module specifier the `tensorflow` backend loads (tfjs-node, or a stand-in in tests). */
@@ -35,7 +43,7 @@ export type WorkerRequest =
   | PredictRequest
   | { type: 'memory'; id: number }
   /** Loads one more model folder into the running worker (warmed up), answered with `loaded`. */
-  | { type: 'load'; id: number; model: { dir: string; name?: string } }
+  | { type: 'load'; id: number; model: HostModel }
   /** Test hook: makes the worker thread die as a crash would. */
   | { type: 'crash' };
 
