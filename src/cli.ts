@@ -1,6 +1,7 @@
 /** The command line: usage, version, and dispatch to the command modules (loaded on demand, so each command loads only what it uses). */
 import { EXIT } from './errors.js';
 import { reportError, type Io } from './commands/io.js';
+import { capYoungGeneration } from './commands/memory-settings.js';
 import { AGENT_VERSION } from './version.js';
 
 const USAGE = `edgewatch ${AGENT_VERSION}: watch folders of images, run a champion and a shadow TF.js model, monitor both predictions.
@@ -35,10 +36,13 @@ export async function main(argv: string[], io: Io = { out: process.stdout, err: 
         io.out.write(`${AGENT_VERSION}\n`);
         return EXIT.OK;
       case 'run':
+        // Before the agent's modules load: loading them alone grows the young generation to 16 MB.
+        capYoungGeneration(process.execArgv, io.env.NODE_OPTIONS);
         return await (await import('./commands/run.js')).runCommand(rest, io);
       case 'serve':
         return await (await import('./commands/serve.js')).serveCommand(rest, io);
       case 'demo':
+        capYoungGeneration(process.execArgv, io.env.NODE_OPTIONS);
         return await (await import('./commands/demo.js')).demoCommand(rest, io);
       case 'outbox':
         return await (await import('./commands/outbox.js')).outboxCommand(rest, io);

@@ -7,7 +7,7 @@ import { AGENT_VERSION } from '../version.js';
 import type { Agent, RunSummary } from '../agent.js';
 import type { AgentMetricsPort } from '../metrics/start-agent-metrics.js';
 import { onSignals, wantsHelp, type Io } from './io.js';
-import { capYoungGeneration, memoryHint } from './memory-settings.js';
+import { memoryHint } from './memory-settings.js';
 
 /**
  * Runs `edgewatch run <argv…>` and resolves to the exit code: with `--once`, 1 when something failed,
@@ -20,7 +20,6 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
     return EXIT.OK;
   }
   const { config } = loadConfig(agentConfigSchema, { argv, env: io.env, envAliases: ENV_ALIASES });
-  capYoungGeneration(process.execArgv, io.env.NODE_OPTIONS);
   const logger = createLogger({ level: config.logLevel, format: config.logFormat, destination: io.err });
   // Signals are handled from here on, start-up included: a stop requested while the models load
   // is honoured as soon as the agent exists (a second signal still exits at once).

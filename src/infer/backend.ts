@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { EdgewatchError } from '../errors.js';
 import { TFJS_NODE } from './native-module.js';
+import { runPointwiseConvolutionsAsMatMul } from './pointwise-matmul.js';
 
 /** What the configuration may ask for. */
 export type BackendPreference = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
@@ -62,6 +63,7 @@ async function tryWasm(): Promise<void> {
     for (const l of process.listeners('unhandledRejection')) if (!before.rejection.includes(l)) process.removeListener('unhandledRejection', l);
   }
   if (!ok) throw new EdgewatchError('EW_BACKEND', `the wasm backend failed to initialise (binaries looked up in ${wasmBinariesDir()})`);
+  runPointwiseConvolutionsAsMatMul();
 }
 
 async function tryCpu(warn: (message: string) => void): Promise<void> {
