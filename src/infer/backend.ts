@@ -1,5 +1,6 @@
 /** Chooses and initialises the TF.js backend of this thread: tfjs-node when installed, else wasm (XNNPACK, SIMD), else the slow pure-JS cpu backend. */
 import { createRequire } from 'node:module';
+import { setFlagsFromString } from 'node:v8';
 import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
@@ -45,6 +46,12 @@ async function tryTensorflow(nativeModule: string): Promise<void> {
 }
 
 async function tryWasm(): Promise<void> {
+  // V8 compiles wasm with its baseline compiler, then recompiles hot functions with its optimising
+  // one as they run ("dynamic tiering"). A host's kernels are few, hot and long-running, and a late
+  // tier-up left the shadow's matrix kernel on baseline code for a whole `run --once` (MobileNetV2-mid
+  // 108 ms per image instead of 51). Optimised from the start, every kernel runs at full speed from
+  // the first image; measured: no later "models ready", no more memory. Read when the module compiles.
+  setFlagsFromString('--no-wasm-dynamic-tiering');
   if (!wasmPathsSet) {
     // Point the wasm loader at the package's own dist folder; SIMD is detected and used, threads stay off under Node.
     setWasmPaths(wasmBinariesDir());
