@@ -6,7 +6,8 @@
  * a regular convolution costs three times its weights in the wasm memory, which never shrinks. Its
  * fully-connected path packs straight from the weights (`XNN_FLAG_TRANSPOSE_WEIGHTS`) and keeps
  * nothing else. A 1×1, stride-1 convolution over NHWC data is exactly the product
- * [N·H·W, Cin] × [Cin, Cout], and such convolutions carry most of a MobileNet's weights.
+ * [N·H·W, Cin] × [Cin, Cout], and such convolutions carry most of a MobileNet's weights (those up to
+ * MAX_FILTER_BYTES take the product).
  *
  * The kernels are wrapped, not the ops, so that fused plans, layers models and graph models all take
  * this path. The wrapper calls the backend's own `_FusedMatMul` kernel on views of the same data
@@ -17,6 +18,15 @@ import * as tf from '@tensorflow/tfjs-core';
 type Info = tf.TensorInfo;
 type Args = { inputs: Record<string, Info | undefined>; backend: unknown; attrs?: Record<string, unknown> };
 type KernelFunc = (args: Args) => Info | Info[];
+
+/**
+ * Filters up to this size take the matrix product. Bigger ones (InceptionV3's late 1×1 layers, 1.5–3 MB)
+ * ran 3–8 % slower that way whenever another host ran beside them, and in a steady drip at half
+ * capacity on two cores that turned 2–3 shadow predictions in 24 late (92 % in one request instead
+ * of 100 %); with this cap 0–1. MobileNetV2's and MobileNetV2-mid's pointwise filters are mostly
+ * below it: the pair's wasm memory 92 → 81 MB per host (69 MB with no cap).
+ */
+const MAX_FILTER_BYTES = 1 << 20;
 
 /** Activations the wasm backend's matrix product fuses the same way as its convolution does. */
 const FUSED = new Set([undefined, 'linear', 'relu', 'relu6']);
@@ -38,6 +48,7 @@ function pointwise(args: Args): boolean {
     fh === 1 &&
     fw === 1 &&
     x.shape[3] === cin &&
+    cin! * cout! * 4 <= MAX_FILTER_BYTES &&
     (bias === undefined || (bias.dtype === 'float32' && bias.shape.length === 1 && bias.shape[0] === cout)) &&
     (attrs.dataFormat === undefined || attrs.dataFormat === 'NHWC') &&
     isOne(attrs.strides) &&
