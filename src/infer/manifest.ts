@@ -104,7 +104,6 @@ export interface ModelManifest {
   output: ModelOutput;
 }
 
-/** The manifest with the file it was read from and that file's bytes (part of the model hash). */
 /** A model folder's manifest as read: parsed, its path, and its bytes (part of the model's hash). Plain data: it crosses to a model host as is. */
 export interface ManifestFile {
   manifest: ModelManifest;

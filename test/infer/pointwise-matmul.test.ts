@@ -103,13 +103,13 @@ test('other convolutions keep the backend\'s own kernel: strided 1×1, 3×3, and
   tf.dispose([x, w, strided, sigmoid, w3, wide]);
 });
 
-test('a pointwise convolution keeps about one packed copy of its filter in the wasm memory, the backend\'s convolution two', async () => {
+test('a pointwise convolution keeps about one packed copy of its filter in the wasm memory, the backend\'s convolution two; filters over 1 MB keep the convolution', async () => {
   await selectBackend('wasm');
   const filterBytes = 512 * 512 * 4;
   const x = tf.randomUniform([1, 4, 4, 512], -1, 1, 'float32', 7) as tf.Tensor4D;
   // Dilation 2 is the same product for a 1×1 window, but goes to the backend's convolution kernel.
-  const kept = (dilations: number): number => {
-    const w = tf.randomUniform([1, 1, 512, 512], -1, 1, 'float32', 8) as tf.Tensor4D;
+  const kept = (dilations: number, outputs = 512): number => {
+    const w = tf.randomUniform([1, 1, 512, outputs], -1, 1, 'float32', 8) as tf.Tensor4D;
     const before = wasmBytesInUse();
     const y = tf.conv2d(x, w, 1, 'same', 'NHWC', dilations);
     y.dataSync();
@@ -122,5 +122,8 @@ test('a pointwise convolution keeps about one packed copy of its filter in the w
   const asConvolution = kept(2);
   assert.ok(asProduct < 1.5 * filterBytes, `as a product: ${asProduct} bytes kept for a ${filterBytes}-byte filter`);
   assert.ok(asConvolution - asProduct > 0.75 * filterBytes, `as a convolution: ${asConvolution} bytes kept, ${asProduct} as a product`);
+  // A 2 MB filter is over the cap (pointwise-matmul.ts): the convolution and its transposed copy.
+  const big = kept(1, 1024);
+  assert.ok(big > 1.75 * 2 * filterBytes, `a 2 MB filter: ${big} bytes kept`);
   x.dispose();
 });
