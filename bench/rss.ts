@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { startBenchService } from './service.js';
+import { spreadOf, type Spread } from './stats.js';
 
 /** One configuration: flags added to `run`. */
 export interface RssConfig {
@@ -35,15 +36,9 @@ interface RssRun {
 export interface RssResult {
   label: string;
   hosts: number;
-  peakRssMb: { median: number; min: number; max: number; runs: number[] };
+  peakRssMb: Spread;
   imagesPerSecond: number;
 }
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-};
 
 const BIN = resolve(import.meta.dirname, '..', 'bin', 'edgewatch.js');
 
@@ -75,12 +70,11 @@ export async function measureRss(configs: RssConfig[], files: string[], labels: 
     }
   }
   return configs.map((config, i) => {
-    const peaks = runs[i]!.map((r) => r.peakRssMb);
     return {
       label: config.label,
       hosts: runs[i]![0]!.hosts,
-      peakRssMb: { median: median(peaks), min: Math.min(...peaks), max: Math.max(...peaks), runs: peaks },
-      imagesPerSecond: median(runs[i]!.map((r) => r.imagesPerSecond)),
+      peakRssMb: spreadOf(runs[i]!.map((r) => r.peakRssMb)),
+      imagesPerSecond: spreadOf(runs[i]!.map((r) => r.imagesPerSecond)).median,
     };
   });
 }
