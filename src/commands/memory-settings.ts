@@ -26,7 +26,7 @@ export function capYoungGeneration(execArgv: readonly string[] = process.execArg
  */
 export function memoryHint(workers: number, env: Record<string, string | undefined>, glibc: () => boolean = onGlibc): string | undefined {
   if (workers !== 1 || env.MALLOC_ARENA_MAX !== undefined || !glibc()) return undefined;
-  return "workers 1 (low memory): set MALLOC_ARENA_MAX=2 in the agent's environment for about 25 MB less peak memory (as the systemd unit and the Docker image do)";
+  return "workers 1 (low memory): set MALLOC_ARENA_MAX=2 in the agent's environment for about 30 MB less peak memory (as the systemd unit and the Docker image do)";
 }
 
 /** Whether this process runs on glibc (where MALLOC_ARENA_MAX applies). */
