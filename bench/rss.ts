@@ -18,8 +18,7 @@ export interface RssConfig {
   shadow?: string;
   workers?: number;
   shadowWorkers?: number;
-  /** Node options before the script and environment added to the run (the service files' memory settings). */
-  nodeArgs?: string[];
+  /** Environment added to the run (the service files' memory setting). */
   env?: Record<string, string>;
 }
 
@@ -84,7 +83,7 @@ function runOnce(config: RssConfig, inbox: string, stateDir: string, service: { 
   if (config.shadow) args.push('--shadow', config.shadow);
   if (config.workers !== undefined) args.push('--workers', String(config.workers));
   if (config.shadowWorkers !== undefined) args.push('--shadow-workers', String(config.shadowWorkers));
-  const child = spawn(process.execPath, [...(config.nodeArgs ?? []), ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...config.env, PICSELLIA_API_TOKEN: service.token } });
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...config.env, PICSELLIA_API_TOKEN: service.token } });
   return new Promise((resolvePromise, reject) => {
     let processingAt = 0;
     let hosts = 0;

@@ -68,11 +68,11 @@ export function runPointwiseConvolutionsAsMatMul(): void {
   if (installed) return;
   const matMul = tf.getKernel('_FusedMatMul', 'wasm');
   if (!matMul) return;
+  const product = matMul.kernelFunc as unknown as KernelFunc;
   for (const name of ['Conv2D', 'FusedConv2D']) {
     const original = tf.getKernel(name, 'wasm');
     if (!original) continue;
     const convolve = original.kernelFunc as unknown as KernelFunc;
-    const product = matMul.kernelFunc as unknown as KernelFunc;
     const kernelFunc: KernelFunc = (args) => {
       if (!pointwise(args)) return convolve(args);
       const { x, filter, bias } = args.inputs as { x: Info; filter: Info; bias?: Info };
